@@ -1,0 +1,609 @@
+//! Elaboration: from the syntax tree to the Tensor Program IR.
+//!
+//! Declarations (`param`, `activation`, `input`) are read first; then raw Tensor
+//! Program statements are lowered in order, and the network sugar (`mlp` +
+//! `parameterization` + `train`) is expanded where the `mlp` statement stands:
+//! forward pass, backward pass by reverse-mode differentiation, and unrolled SGD
+//! with weight updates kept as sums of outer products.
+
+mod activation;
+mod network;
+mod parameterization;
+mod raw;
+mod value;
+
+pub use value::Val;
+
+use crate::exponent::Exponent;
+use crate::ir::{ActId, MatrixId, Program, SourceId, ValueId};
+use crate::syntax::ast::{self, ExprKind, ItemKind, NamePart, Span};
+use crate::syntax::{Diagnostic, Stage};
+use std::collections::{BTreeMap, HashMap};
+
+/// A command-line override `--set NAME=VALUE`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Override {
+    /// The parameter or activation name.
+    pub name: String,
+    /// Its new value, parsed as an expression.
+    pub value: ast::Expr,
+    /// The text of the value, for messages.
+    pub text: String,
+}
+
+/// Where the input came from, for diagnostics.
+pub struct SourceText<'a> {
+    /// File name shown in messages.
+    pub file: &'a str,
+    /// The whole text.
+    pub text: &'a str,
+}
+
+/// A finite input vector with its optional target.
+#[derive(Clone, Debug)]
+struct InputDef {
+    values: Vec<f64>,
+    target: Option<f64>,
+}
+
+/// The shape of a matrix dimension.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Dim {
+    Width,
+    Finite(usize),
+}
+
+/// A declared raw matrix: `W = coef · n^exp · M + mean`, where M is Ŵ (N(0, 1/n)
+/// entries) for an n×n matrix, or U (N(0, 1) entries, one source per column) for n×d.
+#[derive(Clone, Debug)]
+struct MatrixDef {
+    cols: Dim,
+    coef: f64,
+    exp: Exponent,
+    mean: Option<(f64, Exponent)>,
+    matrix: Option<MatrixId>,
+    columns: Vec<SourceId>,
+}
+
+/// Names visible to expressions.
+#[derive(Default)]
+struct Scope {
+    width: Option<String>,
+    params: BTreeMap<String, Val>,
+    symbols: Vec<String>,
+    activations: HashMap<String, ActId>,
+    inputs: HashMap<String, InputDef>,
+    matrices: HashMap<String, MatrixDef>,
+    values: HashMap<String, ValueId>,
+    loop_vars: Vec<(String, i64)>,
+}
+
+/// The elaborator's state: the program being built and the names in scope.
+pub(crate) struct Elab<'a> {
+    src: &'a SourceText<'a>,
+    program: Program,
+    scope: Scope,
+}
+
+/// Elaborates a parsed file into a Tensor Program, applying `overrides` first.
+pub fn elaborate(
+    src: &SourceText<'_>,
+    file: &ast::File,
+    overrides: &[Override],
+) -> Result<Program, Diagnostic> {
+    let mut elab = Elab {
+        src,
+        program: Program::new("n"),
+        scope: Scope::default(),
+    };
+    elab.declarations(file, overrides)?;
+    elab.statements(&file.items, file)?;
+    Ok(elab.program)
+}
+
+impl<'a> Elab<'a> {
+    /// A semantic diagnostic at `span`.
+    pub(crate) fn error(
+        &self,
+        span: Span,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> Diagnostic {
+        Diagnostic::new(
+            Stage::Semantic,
+            self.src.file,
+            self.src.text,
+            span,
+            message,
+            hint,
+        )
+    }
+
+    /// First pass: title, width, parameters, activations and inputs.
+    fn declarations(&mut self, file: &ast::File, overrides: &[Override]) -> Result<(), Diagnostic> {
+        let mut used = vec![false; overrides.len()];
+        for item in &file.items {
+            match &item.kind {
+                ItemKind::Program(title) => self.program.title = Some(title.clone()),
+                ItemKind::Width(name) => {
+                    if let Some(previous) = &self.scope.width {
+                        return Err(self.error(
+                            item.span,
+                            format!("the width is already called `{previous}`"),
+                            Some("declare `width` once".into()),
+                        ));
+                    }
+                    self.scope.width = Some(name.clone());
+                    self.program.width = name.clone();
+                }
+                ItemKind::Param { items, symbolic } => {
+                    for p in items {
+                        self.check_fresh(&p.name, p.span)?;
+                        let over = overrides.iter().position(|o| o.name == p.name);
+                        let val = match (over, &p.value) {
+                            (Some(k), _) => {
+                                used[k] = true;
+                                self.override_value(&overrides[k])?
+                            }
+                            (None, Some(v)) => self.static_eval(v)?,
+                            (None, None) if *symbolic => {
+                                self.program.symbols.push(p.name.clone());
+                                self.scope.symbols.push(p.name.clone());
+                                Val::Affine(Exponent::symbol(&p.name))
+                            }
+                            (None, None) => {
+                                return Err(self.error(
+                                    p.span,
+                                    format!("parameter `{}` has no value", p.name),
+                                    Some(format!(
+                                        "write `param {} = …`, or end the line with `symbolic` \
+                                         to keep it as a symbol in exponents",
+                                        p.name
+                                    )),
+                                ))
+                            }
+                        };
+                        self.scope.params.insert(p.name.clone(), val);
+                    }
+                }
+                ItemKind::Activation {
+                    name,
+                    name_span,
+                    param,
+                    body,
+                } => {
+                    self.check_fresh(name, *name_span)?;
+                    let over = overrides.iter().position(|o| &o.name == name);
+                    let (ir_name, ir_body) = match over {
+                        Some(k) => {
+                            used[k] = true;
+                            self.activation_alias(&overrides[k].value)?
+                        }
+                        None => match param {
+                            Some(arg) => (name.clone(), self.formula(body, arg)?),
+                            None => self.activation_alias(body)?,
+                        },
+                    };
+                    let id = self.intern_activation(&ir_name, ir_body);
+                    self.scope.activations.insert(name.clone(), id);
+                }
+                ItemKind::Input {
+                    name,
+                    name_span,
+                    value,
+                    target,
+                } => {
+                    self.check_fresh(name, *name_span)?;
+                    let values = self.number_list(value, None)?;
+                    let target = match target {
+                        Some(t) => Some(self.number(t)?),
+                        None => None,
+                    };
+                    self.scope
+                        .inputs
+                        .insert(name.clone(), InputDef { values, target });
+                }
+                _ => {}
+            }
+        }
+        if let Some(k) = used.iter().position(|u| !u) {
+            let o = &overrides[k];
+            let mut known: Vec<&str> = self.scope.params.keys().map(|s| s.as_str()).collect();
+            known.extend(self.scope.activations.keys().map(|s| s.as_str()));
+            known.sort();
+            // Point into the override itself: the program text has no position for it.
+            let line = format!("{}={}", o.name, o.text);
+            return Err(Diagnostic::new(
+                Stage::Semantic,
+                "--set",
+                &line,
+                Span {
+                    start: 0,
+                    end: o.name.len(),
+                },
+                format!("the program has no parameter or activation `{}`", o.name),
+                Some(format!("names that can be set: {}", known.join(", "))),
+            ));
+        }
+        Ok(())
+    }
+
+    fn override_value(&self, o: &Override) -> Result<Val, Diagnostic> {
+        // The override's spans point into its own text, so report against that text.
+        let src = SourceText {
+            file: "--set",
+            text: &o.text,
+        };
+        let shadow = Elab {
+            src: &src,
+            program: Program::new(&self.program.width),
+            scope: Scope {
+                width: self.scope.width.clone(),
+                params: self.scope.params.clone(),
+                symbols: self.scope.symbols.clone(),
+                ..Scope::default()
+            },
+        };
+        shadow.static_eval(&o.value)
+    }
+
+    /// Refuses to declare a name twice.
+    fn check_fresh(&self, name: &str, span: Span) -> Result<(), Diagnostic> {
+        let taken = self.scope.params.contains_key(name)
+            || self.scope.activations.contains_key(name)
+            || self.scope.inputs.contains_key(name)
+            || self.scope.matrices.contains_key(name)
+            || self.scope.values.contains_key(name)
+            || self.scope.width.as_deref() == Some(name);
+        if taken {
+            return Err(self.error(
+                span,
+                format!("`{name}` is already defined"),
+                Some(
+                    "every parameter, input, activation, matrix and value needs its own name"
+                        .into(),
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Evaluates the interpolations of a name: `h{l-1}` with l = 3 is `h2`.
+    pub(crate) fn name_text(&self, name: &ast::Name) -> Result<String, Diagnostic> {
+        let mut out = String::new();
+        for part in &name.parts {
+            match part {
+                NamePart::Text(t) => out.push_str(t),
+                NamePart::Interp(e) => {
+                    let v = self.static_eval(e)?;
+                    match v.as_integer() {
+                        Some(k) => out.push_str(&k.to_string()),
+                        None => {
+                            return Err(self.error(
+                                e.span,
+                                format!(
+                                    "a name part `{{…}}` must be an integer, not {}",
+                                    v.describe()
+                                ),
+                                Some(
+                                    "use a loop variable or an integer parameter, e.g. `h{l-1}`"
+                                        .into(),
+                                ),
+                            ))
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Evaluates an expression of numbers, parameters and the width at elaboration time.
+    pub(crate) fn static_eval(&self, e: &ast::Expr) -> Result<Val, Diagnostic> {
+        let lift = |r: Result<Val, String>| {
+            r.map_err(|m| {
+                self.error(
+                    e.span,
+                    m,
+                    Some("exponents must be affine in symbolic parameters; coefficients must be numbers".into()),
+                )
+            })
+        };
+        match &e.kind {
+            ExprKind::Number(q) => Ok(Val::Exact(q.clone())),
+            ExprKind::Name(name) => {
+                let text = self.name_text(name)?;
+                if let Some((_, v)) = self.scope.loop_vars.iter().rev().find(|(n, _)| *n == text) {
+                    return Ok(Val::Exact(crate::exponent::Rational::from_integer(
+                        (*v).into(),
+                    )));
+                }
+                if self.scope.width.as_deref() == Some(text.as_str()) {
+                    return Ok(Val::width());
+                }
+                if let Some(v) = self.scope.params.get(&text) {
+                    return Ok(v.clone());
+                }
+                if text == "pi" {
+                    return Ok(Val::Real(std::f64::consts::PI));
+                }
+                Err(self.unknown_name(&text, e.span, "a number"))
+            }
+            ExprKind::Neg(a) => Ok(self.static_eval(a)?.neg()),
+            ExprKind::Binary(op, a, b) => {
+                let x = self.static_eval(a)?;
+                if *op == ast::BinOp::Pow && matches!(x, Val::Width { .. }) {
+                    let y = self.static_eval(b)?;
+                    let (coef, exp) = x.split_width();
+                    if coef == Val::one() && exp == Exponent::ratio(1, 1) {
+                        return lift(Val::width_pow(&y));
+                    }
+                    return lift(x.pow(&y));
+                }
+                let y = self.static_eval(b)?;
+                lift(match op {
+                    ast::BinOp::Add => x.add(&y),
+                    ast::BinOp::Sub => x.sub(&y),
+                    ast::BinOp::Mul => x.mul(&y),
+                    ast::BinOp::Div => x.div(&y),
+                    ast::BinOp::Pow => x.pow(&y),
+                })
+            }
+            ExprKind::Call {
+                callee,
+                primes: 0,
+                args,
+            } if args.len() == 1 => {
+                let f = self.name_text(callee)?;
+                let x = self.static_eval(&args[0])?;
+                match f.as_str() {
+                    "sqrt" => lift(x.sqrt()),
+                    "exp" | "log" | "tanh" | "erf" | "sin" | "cos" | "abs" => {
+                        let v = x.as_f64().ok_or_else(|| {
+                            self.error(e.span, format!("`{f}` needs a number here"), None)
+                        })?;
+                        let func = crate::ir::Func::from_name(&f).ok_or_else(|| {
+                            self.error(e.span, format!("unknown function `{f}`"), None)
+                        })?;
+                        Ok(Val::Real(func.apply(v)))
+                    }
+                    _ => Err(self.error(
+                        e.span,
+                        format!("`{f}(…)` cannot be computed here; a number is expected"),
+                        Some("only sqrt, exp, log, abs and trigonometric functions of numbers are allowed in constants".into()),
+                    )),
+                }
+            }
+            _ => Err(self.error(
+                e.span,
+                "expected a number (or an exponent) here",
+                Some("write a number, a parameter, or an expression of them".into()),
+            )),
+        }
+    }
+
+    /// An unknown-name diagnostic, with a hint that lists what could have been meant.
+    pub(crate) fn unknown_name(&self, text: &str, span: Span, wanted: &str) -> Diagnostic {
+        let hint = if self.scope.values.contains_key(text) {
+            format!("`{text}` is an n-vector or scalar of the program, but {wanted} is needed here")
+        } else if self.scope.inputs.contains_key(text) {
+            format!("`{text}` is a finite input vector, but {wanted} is needed here")
+        } else if self.scope.matrices.contains_key(text) {
+            format!("`{text}` is a matrix; apply it to a vector: `{text} x`")
+        } else {
+            format!("declare it first (e.g. `param {text} = …`, `vector {text} = …`), or check the spelling")
+        };
+        self.error(span, format!("unknown name `{text}`"), Some(hint))
+    }
+
+    /// A width-independent real number.
+    pub(crate) fn number(&self, e: &ast::Expr) -> Result<f64, Diagnostic> {
+        let v = self.static_eval(e)?;
+        match v {
+            Val::Exact(_) | Val::Real(_) => v.as_f64().ok_or_else(|| self.error(e.span, "number out of range", None)),
+            Val::Affine(_) => Err(self.error(
+                e.span,
+                "a symbolic parameter cannot be used as a number",
+                Some("symbolic parameters may only appear in exponents; give it a value with `--set NAME=VALUE`".into()),
+            )),
+            Val::Width { .. } => Err(self.error(
+                e.span,
+                "this number depends on the width",
+                Some("a width-independent number is needed here".into()),
+            )),
+        }
+    }
+
+    /// A positive integer (depth, number of steps, dimension).
+    pub(crate) fn integer(&self, e: &ast::Expr, what: &str, min: i64) -> Result<i64, Diagnostic> {
+        let v = self.static_eval(e)?;
+        match v.as_integer() {
+            Some(k) if k >= min => Ok(k),
+            _ => Err(self.error(
+                e.span,
+                format!("{what} must be an integer ≥ {min}"),
+                Some(format!("write e.g. `{}`", min.max(1))),
+            )),
+        }
+    }
+
+    /// An exact exponent (rational or affine in symbols).
+    pub(crate) fn exponent(&self, e: &ast::Expr) -> Result<Exponent, Diagnostic> {
+        let v = self.static_eval(e)?;
+        v.as_exponent().ok_or_else(|| {
+            self.error(
+                e.span,
+                format!(
+                    "an exponent must be exact (a fraction or symbolic parameters), not {}",
+                    v.describe()
+                ),
+                Some(
+                    "write fractions such as `-1/2` rather than decimals of irrational numbers"
+                        .into(),
+                ),
+            )
+        })
+    }
+
+    /// A list of numbers `[1, 0.5, -0.5]`, optionally of a required length.
+    pub(crate) fn number_list(
+        &self,
+        e: &ast::Expr,
+        len: Option<usize>,
+    ) -> Result<Vec<f64>, Diagnostic> {
+        let items = self.expand_list(e, len)?;
+        items.iter().map(|x| self.number(x)).collect()
+    }
+
+    /// Expands a list with `..` repeats to `len` entries (a single value fills every entry).
+    pub(crate) fn expand_list<'e>(
+        &self,
+        e: &'e ast::Expr,
+        len: Option<usize>,
+    ) -> Result<Vec<&'e ast::Expr>, Diagnostic> {
+        let items = match &e.kind {
+            ExprKind::List(items) => items,
+            _ => {
+                return match len {
+                    Some(k) => Ok(vec![e; k]),
+                    None => Err(self.error(
+                        e.span,
+                        "expected a list `[…]`",
+                        Some("write the entries in brackets, e.g. `[1.0, 0.5, -0.5]`".into()),
+                    )),
+                }
+            }
+        };
+        let repeats = items.iter().filter(|i| i.repeat).count();
+        if repeats > 1 {
+            return Err(self.error(
+                e.span,
+                "at most one list entry may be repeated with `..`",
+                Some("write e.g. `[first, middle.., last]`".into()),
+            ));
+        }
+        let fixed = items.len() - repeats;
+        match (len, repeats) {
+            (None, 1) => Err(self.error(
+                e.span,
+                "`..` needs a known length, which this list does not have",
+                Some("write every entry".into()),
+            )),
+            (Some(k), 0) if k != items.len() => Err(self.error(
+                e.span,
+                format!("expected {k} entries, found {}", items.len()),
+                Some(format!(
+                    "give one entry per layer (there are {k}), or repeat the middle one with `..`"
+                )),
+            )),
+            (Some(k), 1) if fixed > k => Err(self.error(
+                e.span,
+                format!("expected {k} entries, found {fixed} besides the repeated one"),
+                Some("remove entries or the repeat".into()),
+            )),
+            (Some(k), 1) => {
+                let mut out = Vec::with_capacity(k);
+                for item in items {
+                    if item.repeat {
+                        for _ in 0..(k - fixed) {
+                            out.push(&item.value);
+                        }
+                    } else {
+                        out.push(&item.value);
+                    }
+                }
+                Ok(out)
+            }
+            _ => Ok(items.iter().map(|i| &i.value).collect()),
+        }
+    }
+
+    /// Second pass: raw statements in order; the network sugar where `mlp` stands.
+    fn statements(&mut self, items: &[ast::Item], file: &ast::File) -> Result<(), Diagnostic> {
+        for item in items {
+            match &item.kind {
+                ItemKind::Program(_)
+                | ItemKind::Width(_)
+                | ItemKind::Param { .. }
+                | ItemKind::Activation { .. }
+                | ItemKind::Input { .. } => {
+                    if !self.scope.loop_vars.is_empty() {
+                        return Err(self.error(
+                            item.span,
+                            "declarations cannot be inside a loop",
+                            Some(
+                                "move `param`, `activation`, `input` and `width` to the top level"
+                                    .into(),
+                            ),
+                        ));
+                    }
+                }
+                ItemKind::Matrix { name, shape, dist } => {
+                    self.matrix(name, shape.as_ref(), dist)?
+                }
+                ItemKind::Sample {
+                    scalar,
+                    names,
+                    dist,
+                } => self.sample(*scalar, names, dist)?,
+                ItemKind::Define {
+                    scalar,
+                    name,
+                    value,
+                } => self.define(*scalar, name, value)?,
+                ItemKind::For {
+                    var,
+                    from,
+                    to,
+                    descending,
+                    body,
+                } => {
+                    let a = self.integer(from, "a loop bound", i64::MIN)?;
+                    let b = self.integer(to, "a loop bound", i64::MIN)?;
+                    let range: Vec<i64> = if *descending {
+                        (b..=a).rev().collect()
+                    } else {
+                        (a..=b).collect()
+                    };
+                    if range.len() > 10_000 {
+                        return Err(self.error(
+                            item.span,
+                            format!("this loop runs {} times", range.len()),
+                            Some("loops are unrolled; keep them under 10000 iterations".into()),
+                        ));
+                    }
+                    for k in range {
+                        self.scope.loop_vars.push((var.clone(), k));
+                        let result = self.statements(body, file);
+                        self.scope.loop_vars.pop();
+                        result?;
+                    }
+                }
+                ItemKind::Mlp { .. } => {
+                    if !self.scope.loop_vars.is_empty() {
+                        return Err(self.error(
+                            item.span,
+                            "`mlp` cannot be inside a loop",
+                            Some("declare the network at the top level".into()),
+                        ));
+                    }
+                    self.network(item, file)?;
+                }
+                ItemKind::Parameterization { .. } | ItemKind::Train { .. } => {
+                    if !file
+                        .items
+                        .iter()
+                        .any(|i| matches!(i.kind, ItemKind::Mlp { .. }))
+                    {
+                        return Err(self.error(
+                            item.span,
+                            "this statement needs a network",
+                            Some("declare one with `mlp net(depth = L, act = act)`".into()),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

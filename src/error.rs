@@ -1,0 +1,41 @@
+//! The error type of the library: every failure a user can cause, with its exit status.
+
+use crate::syntax::Diagnostic;
+use std::path::PathBuf;
+
+/// Everything that can go wrong between reading a file and producing a result.
+#[derive(Debug, thiserror::Error)]
+pub enum TpError {
+    /// A located syntax or semantic error in a `.tp` file.
+    #[error("{0}")]
+    Diagnostic(Box<Diagnostic>),
+    /// The file could not be read.
+    #[error("cannot read `{path}`: {source}\n  = hint: check the path; programs shipped with tp are in `programs/`")]
+    Io {
+        /// The path given.
+        path: PathBuf,
+        /// The operating-system error.
+        source: std::io::Error,
+    },
+    /// A `--set` argument is not of the form `NAME=VALUE`.
+    #[error("`--set {text}`: {reason}\n  = hint: write `--set NAME=VALUE`, e.g. `--set L=5` or `--set act=relu`")]
+    BadOverride {
+        /// The argument as given.
+        text: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl TpError {
+    /// The process exit status for this error (2: bad input, per the CLI contract).
+    pub fn exit_code(&self) -> i32 {
+        2
+    }
+}
+
+impl From<Diagnostic> for TpError {
+    fn from(d: Diagnostic) -> Self {
+        TpError::Diagnostic(Box::new(d))
+    }
+}

@@ -25,6 +25,20 @@ pub enum TpError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A finite-width simulation cannot run (symbolic exponents, too much memory, …).
+    #[error("cannot simulate: {0}")]
+    Sim(#[from] crate::sim::SimError),
+    /// Symbolic scale analysis would not finish (see `scale::TooComplex`).
+    #[error("{0}")]
+    TooComplex(#[from] crate::scale::TooComplex),
+    /// A plot could not be drawn or written.
+    #[error("cannot write the plot `{path}`: {reason}")]
+    Plot {
+        /// The path given.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 impl TpError {

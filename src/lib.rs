@@ -5,10 +5,14 @@
 //! file into the [`ir::Program`] every later stage consumes; [`compile`] and
 //! [`load`] run both.
 
+pub mod check;
 pub mod elaborate;
 mod error;
 pub mod exponent;
+pub mod gauss;
 pub mod ir;
+pub mod report;
+pub mod scale;
 pub mod sim;
 pub mod syntax;
 

@@ -19,6 +19,13 @@ struct Cli {
 enum Command {
     /// Print the elaborated Tensor Program: one instruction per line with its width factor.
     Show(ShowArgs),
+    /// Exponent table (how every quantity scales with the width n), the regime, and with
+    /// `--trace` the derivation of each exponent.
+    Scale(ScaleArgs),
+    /// Run the program at finite widths over many seeds: the size of every quantity
+    /// against the width and its fitted log–log slope.
+    #[command(long_about = SIMULATE_ABOUT)]
+    Simulate(SimulateArgs),
 }
 
 /// Options shared by every subcommand.
@@ -35,9 +42,146 @@ struct Common {
 }
 
 #[derive(Args)]
+struct ScaleArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Print, under each quantity, which rule gave its exponent and which term dominates.
+    #[arg(long)]
+    trace: bool,
+}
+
+#[derive(Args)]
 struct ShowArgs {
     #[command(flatten)]
     common: Common,
+}
+
+/// The long help of `tp simulate`.
+const SIMULATE_ABOUT: &str = "\
+Run the program at finite widths over many seeds: the size of every quantity against the
+width and its fitted log-log slope.
+
+Every (width, seed) pair is one sample of the network: its Gaussian matrices and vectors
+are drawn from the seed (nested across widths: the same seed grows the same network), the
+instructions are executed, and for every non-auxiliary quantity tp records the RMS of a
+vector, the value of a scalar, and the size of its change since step 0 (RMS of v_t - v_0).
+For a vector, the slope of log2(RMS) against log2(n) is fitted per seed and the mean
+slope is reported with a 95% Student t interval over seeds. A scalar may change sign from
+seed to seed, so its size is the root mean square over seeds at each width; its slope has a
+95% delete-one jackknife interval over seeds. Quantities that are exactly zero at every
+width are reported as such.
+
+Results are bit-identical for a given seed whatever --threads is. A NaN or an overflow is
+reported as a blow-up (quantity, step, width, seed); nothing after it is computed in that
+run. A request that does not fit in memory is refused before anything is allocated.
+
+JSON (--json), schema \"tp-simulate/1\": {schema, program, widths, seeds, confidence,
+quantities: [{name, family, step, layer, role, kind, rms: [[width, mean, stderr]...],
+samples, value (scalars: signed value), slope, ci: [lo, hi], fit, delta_rms, delta_slope,
+delta_ci, delta_fit}], blowups: [{name, step, width, seed, kind, bad_entries}]}.
+
+Exit status: 0 on success (blow-ups are results, not errors), 2 on bad input.";
+
+#[derive(Args)]
+struct SimulateArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Widths to run, comma-separated [default: 64,128,256,512,1024,2048,4096].
+    #[arg(long, value_delimiter = ',', value_name = "N,N,...")]
+    widths: Vec<usize>,
+    /// Number of seeds per width.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    seeds: u64,
+    /// First seed: the seeds are S, S+1, ..., S+K-1.
+    #[arg(long, default_value_t = 0, value_name = "S")]
+    seed: u64,
+    /// Worker threads [default: one per core, fewer if memory is short].
+    #[arg(long, value_name = "T", value_parser = clap::value_parser!(u64).range(1..=4096))]
+    threads: Option<u64>,
+    /// No progress bar (it is also hidden when stderr is not a terminal).
+    #[arg(long)]
+    quiet: bool,
+    /// Also write coordinate-check plots (one panel per step, log2 axes) to this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
+}
+
+/// `tp simulate`: sweep, statistics, then text or JSON and an optional plot.
+fn simulate(args: SimulateArgs) -> Result<(), tp::TpError> {
+    use std::io::IsTerminal;
+    let overrides = tp::parse_overrides(&args.common.set)?;
+    let program = tp::load(&args.common.file, &overrides)?;
+    let widths = if args.widths.is_empty() {
+        tp::sim::DEFAULT_WIDTHS.to_vec()
+    } else {
+        args.widths.clone()
+    };
+    let seeds: Vec<u64> = (0..args.seeds).map(|k| args.seed.wrapping_add(k)).collect();
+    let threads = args.threads.map(|t| t as usize);
+    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let bar = progress_bar(show_progress);
+    let report_progress = |p: tp::sim::SweepProgress| {
+        bar.set_length(p.work_total);
+        bar.set_position(p.work_done);
+        bar.set_message(format!("{}/{} runs", p.jobs_done, p.jobs_total));
+    };
+    let result = std::thread::scope(|scope| {
+        // Show the bar only for runs longer than a second.
+        let (done, waiting) = std::sync::mpsc::channel::<()>();
+        if show_progress {
+            let bar = bar.clone();
+            scope.spawn(move || {
+                if waiting
+                    .recv_timeout(std::time::Duration::from_secs(1))
+                    .is_err()
+                {
+                    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+                }
+            });
+        }
+        let result = tp::sim::sweep(&program, &widths, &seeds, threads, Some(&report_progress));
+        let _ = done.send(());
+        result
+    });
+    bar.finish_and_clear();
+    let result = result?;
+    let name = args.common.file.display().to_string();
+    let title = match &program.title {
+        Some(t) => format!("{t} ({name})"),
+        None => name,
+    };
+    let report = tp::report::SimulationReport::new(&title, program.title.as_deref(), result);
+    if let Some(path) = &args.plot {
+        let figure = report.figure(&tp::report::plot::Predictions::default());
+        tp::report::plot::write_svg(&figure, path).map_err(|reason| tp::TpError::Plot {
+            path: path.clone(),
+            reason,
+        })?;
+    }
+    if args.common.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report.json()).unwrap_or_default()
+        );
+    } else {
+        print!("{}", report.text());
+    }
+    Ok(())
+}
+
+/// A progress bar on stderr, hidden until shown (see [`simulate`]).
+fn progress_bar(enabled: bool) -> indicatif::ProgressBar {
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::hidden());
+    if enabled {
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "simulating {bar:40} {percent:>3}% {msg} (eta {eta})",
+        ) {
+            bar.set_style(style);
+        }
+    }
+    bar
 }
 
 fn run(cli: Cli) -> Result<(), tp::TpError> {
@@ -56,6 +200,22 @@ fn run(cli: Cli) -> Result<(), tp::TpError> {
             }
             Ok(())
         }
+        Command::Scale(args) => {
+            let overrides = tp::parse_overrides(&args.common.set)?;
+            let program = tp::load(&args.common.file, &overrides)?;
+            let report = tp::scale::analyze(&program)?;
+            if args.common.json {
+                let value = report.to_json();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&value).unwrap_or_default()
+                );
+            } else {
+                print!("{}", report.render(args.trace));
+            }
+            Ok(())
+        }
+        Command::Simulate(args) => simulate(args),
     }
 }
 

@@ -41,6 +41,33 @@ pub enum SimError {
         /// The width asked for.
         width: usize,
     },
+    /// Several jobs at once would not fit, although one would.
+    #[error(
+        "running {threads} simulations at once needs about {} ({} each) but the limit is {}; \
+         use `--threads {fitting}` or smaller widths",
+        human_bytes(per_job_bytes.saturating_mul(*threads as u64)),
+        human_bytes(*per_job_bytes),
+        human_bytes(*limit_bytes)
+    )]
+    TooManyJobs {
+        /// The number of threads asked for.
+        threads: usize,
+        /// Estimated bytes of one job at the largest width.
+        per_job_bytes: u64,
+        /// The limit in bytes.
+        limit_bytes: u64,
+        /// How many jobs would fit at once.
+        fitting: usize,
+    },
+    /// A sweep was asked to run on zero threads.
+    #[error("the number of threads must be at least 1")]
+    ZeroThreads,
+    /// The operating system refused to start the worker threads.
+    #[error("cannot start worker threads: {detail}")]
+    ThreadPool {
+        /// The reason given.
+        detail: String,
+    },
     /// Width 0 has no coordinates to average over.
     #[error("the width must be at least 1")]
     ZeroWidth,

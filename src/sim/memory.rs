@@ -16,7 +16,7 @@ const PER_OBJECT: u128 = 128;
 
 /// Bytes needed to draw `program` at width `width` and execute it: the matrices, the
 /// vector sources, one array per vector value, and the temporaries of the largest
-/// expression evaluation (or of the matrix sampler, whichever is larger).
+/// expression evaluation.
 ///
 /// Saturates at `u64::MAX` for absurd widths instead of overflowing.
 pub fn estimate_bytes(program: &Program, width: usize) -> u64 {
@@ -36,7 +36,7 @@ pub fn estimate_bytes(program: &Program, width: usize) -> u64 {
         .iter()
         .filter(|i| i.kind == Kind::Vector)
         .count() as u128;
-    let temporaries = (max_expr_depth(program) as u128 + 2).max(super::sample::BLOCK as u128);
+    let temporaries = max_expr_depth(program) as u128 + 2;
     let vector_bytes = (vector_sources + vector_values + temporaries)
         .saturating_mul(n)
         .saturating_mul(f64_bytes);

@@ -7,10 +7,11 @@
 //! for bit from (seed, object), and nested across widths (see [`draw_matrix`]), so width
 //! sweeps with a fixed seed follow one network as it grows.
 //!
-//! Everything here is single-threaded and deterministic; seeds and widths are independent,
-//! so callers parallelize over them (programs, samples and executions are `Send + Sync`).
-//! To run many seeds at one width, reuse one [`Sample`] with [`draw_into`]: allocating a
-//! fresh n×n matrix costs about as much as filling it.
+//! One execution is single-threaded and deterministic; seeds and widths are independent,
+//! and [`sweep`] runs every (width, seed) pair in parallel (rayon), reducing each to the
+//! sizes a coordinate check needs, with results that do not depend on the thread count.
+//! To run many seeds at one width by hand, reuse one [`Sample`] with [`draw_into`]:
+//! allocating a fresh n×n matrix costs about as much as filling it.
 //!
 //! A program must have numeric exponents: symbolic parameters are fixed before
 //! simulation (`--set`), otherwise [`SimError::SymbolicExponent`] is returned.
@@ -18,9 +19,11 @@
 mod error;
 mod eval;
 mod exec;
+mod gaussian;
 mod memory;
 mod product;
 mod sample;
+mod sweep;
 mod validate;
 
 pub use error::SimError;
@@ -28,5 +31,9 @@ pub use exec::{execute, simulate, BlowUp, BlowUpKind, Execution, Value};
 pub use memory::{default_memory_limit, estimate_bytes};
 pub use sample::{
     draw, draw_into, draw_into_with_limit, draw_matrix, draw_with_limit, Sample, SourceSample,
+};
+pub use sweep::{
+    quantities, sweep, sweep_bytes, sweep_with_limit, Measurement, ProgressFn, Quantity, Run,
+    SweepBlowUp, SweepProgress, SweepResult, DEFAULT_WIDTHS,
 };
 pub use validate::validate;

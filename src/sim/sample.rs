@@ -1,32 +1,23 @@
 //! Drawing the random objects of a program (matrices and Gaussian sources) from a seed.
 //!
-//! Every object has its own ChaCha8 stream, numbered by (object kind, object index), so
-//! that adding a matrix or a source to a program leaves every other object's draws
-//! unchanged, and the draws do not depend on the order (or the thread) they are made in.
-//! Within a stream, draws are laid out so that objects are *nested across widths*: the
-//! first m coordinates of a width-n vector are the width-m vector, and the top-left m×m
-//! block of a width-n matrix is √(m/n) times the width-m matrix (the same standard
-//! Gaussians, rescaled to variance 1/n). Comparing widths with the same seed then
-//! compares the same network grown wider, which removes most of the seed-to-seed noise
-//! from width sweeps.
+//! Every object has its own counter-based Gaussian stream ([`super::gaussian`]), keyed by
+//! (seed, object kind, object index), so that adding a matrix or a source to a program
+//! leaves every other object's draws unchanged, and the draws do not depend on the order
+//! (or the thread) they are made in. Entry (i, j) of a matrix is the stream's number at
+//! position `i·(2³² + 15) + j` and coordinate i of a vector the number at position i, whatever
+//! the width: objects are *nested across widths* — the first m coordinates of a width-n
+//! vector are the width-m vector, and the top-left m×m block of a width-n matrix is
+//! √(m/n) times the width-m matrix (the same standard Gaussians, rescaled to variance
+//! 1/n). Comparing widths with the same seed then compares the same network grown wider,
+//! which removes most of the seed-to-seed noise from width sweeps.
 
 use super::error::SimError;
+use super::gaussian::{stream_key, Gaussians, ROW_STRIDE};
 use super::memory::{default_memory_limit, ensure_fits};
 use crate::ir::{Kind, Program};
 use ndarray::{Array1, Array2};
-use rand::Rng;
-use rand_chacha::rand_core::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 
-/// Number of matrix columns whose draws are buffered before being written to the
-/// matrix. Column draws land at stride n in a row-major matrix; buffering a block of
-/// columns (transposed, so each row's part is contiguous) turns the strided writes into
-/// short contiguous copies, which keeps the sampler bound by the generator rather than
-/// by cache and TLB misses.
-pub(crate) const BLOCK: usize = 64;
-
-/// Stream-number tag of the matrices (bits 56..64 of the ChaCha stream number).
+/// Stream-number tag of the matrices (bits 56..64 of the stream number).
 const MATRIX_TAG: u64 = 1 << 56;
 /// Stream-number tag of the sources.
 const SOURCE_TAG: u64 = 2 << 56;
@@ -107,18 +98,17 @@ pub fn draw_into_with_limit(
     sample.width = n;
     let count = program.matrices.len();
     sample.matrices.truncate(count);
-    let mut scratch = vec![0.0f64; BLOCK * n];
     for index in 0..count {
         if let Some(w) = sample.matrices.get_mut(index) {
             if w.dim() == (n, n) {
                 if let Some(data) = w.as_slice_mut() {
-                    fill_matrix(data, n, seed, index, &mut scratch);
+                    fill_matrix(data, n, seed, index);
                     continue;
                 }
             }
         }
         let mut data = vec![0.0f64; n * n];
-        fill_matrix(&mut data, n, seed, index, &mut scratch);
+        fill_matrix(&mut data, n, seed, index);
         // `data` has exactly n·n entries, so the shape always matches.
         let w = Array2::from_shape_vec((n, n), data).map_err(|e| SimError::SampleMismatch {
             detail: e.to_string(),
@@ -131,16 +121,19 @@ pub fn draw_into_with_limit(
     }
     sample.sources.truncate(program.sources.len());
     for (index, source) in program.sources.iter().enumerate() {
-        let mut rng = stream(seed, SOURCE_TAG, index);
+        let gaussians = stream(seed, SOURCE_TAG, index);
         let drawn = match (source.kind, sample.sources.get_mut(index)) {
             (Kind::Vector, Some(SourceSample::Vector(v))) if v.len() == n => {
-                v.iter_mut().for_each(|x| *x = rng.sample(StandardNormal));
-                continue;
+                if let Some(data) = v.as_slice_mut() {
+                    gaussians.fill(0, 1.0, data);
+                    continue;
+                }
+                SourceSample::Vector((0..n as u64).map(|c| gaussians.at(c)).collect())
             }
             (Kind::Vector, _) => {
-                SourceSample::Vector((0..n).map(|_| rng.sample(StandardNormal)).collect())
+                SourceSample::Vector((0..n as u64).map(|c| gaussians.at(c)).collect())
             }
-            (Kind::Scalar, _) => SourceSample::Scalar(rng.sample(StandardNormal)),
+            (Kind::Scalar, _) => SourceSample::Scalar(gaussians.at(0)),
         };
         if index < sample.sources.len() {
             sample.sources[index] = drawn;
@@ -151,54 +144,33 @@ pub fn draw_into_with_limit(
     Ok(())
 }
 
-/// The generator of one object: the seed's key, the object's own stream number.
-fn stream(seed: u64, tag: u64, index: usize) -> ChaCha8Rng {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+/// The Gaussian stream of one object: the seed's, numbered by the object's kind and index.
+fn stream(seed: u64, tag: u64, index: usize) -> Gaussians {
     // Indices beyond 2^56 cannot occur (the program would not fit in memory); masking
     // keeps the tag bits intact regardless.
-    rng.set_stream(tag | (index as u64 & ((1 << 56) - 1)));
-    rng
+    Gaussians::new(stream_key(seed, tag | (index as u64 & ((1 << 56) - 1))))
 }
 
-/// The matrix `index` at width `n` for `seed`, as [`draw`] makes it: standard Gaussians
-/// in shell order, divided by √n.
+/// The matrix `index` at width `n` for `seed`, as [`draw`] makes it: entry (i, j) is the
+/// standard Gaussian at position `i·(2³² + 15) + j` of the matrix's stream, divided by √n.
 ///
-/// Shell k (k = 0, 1, …) is row k's entries (k, 0..=k) followed by column k's entries
-/// (0..k, k). The first m shells fill exactly the top-left m×m block, whatever n is,
-/// which is what makes matrices nested across widths.
-///
+/// The position does not depend on n, which is what makes matrices nested across widths.
 /// No memory check is made here (it is a building block); [`draw`] checks first.
 pub fn draw_matrix(n: usize, seed: u64, index: usize) -> Array2<f64> {
     let mut data = vec![0.0f64; n * n];
-    fill_matrix(&mut data, n, seed, index, &mut vec![0.0; BLOCK * n]);
+    fill_matrix(&mut data, n, seed, index);
     Array2::from_shape_vec((n, n), data).unwrap_or_else(|_| Array2::zeros((n, n)))
 }
 
-/// Fills the row-major n×n `data` with matrix `index`; `scratch` holds `BLOCK·n` numbers.
-fn fill_matrix(data: &mut [f64], n: usize, seed: u64, index: usize, scratch: &mut [f64]) {
-    let mut rng = stream(seed, MATRIX_TAG, index);
+/// Fills the row-major n×n `data` with matrix `index`, row by row in memory order.
+fn fill_matrix(data: &mut [f64], n: usize, seed: u64, index: usize) {
+    let gaussians = stream(seed, MATRIX_TAG, index);
     let scale = 1.0 / (n as f64).sqrt();
-    let mut k0 = 0;
-    while k0 < n {
-        let k1 = (k0 + BLOCK).min(n);
-        // Shells k0..k1: rows go straight to the matrix; column k's entry (i, k) waits in
-        // scratch[i·BLOCK + (k − k0)], so row i of the block is contiguous in scratch.
-        for k in k0..k1 {
-            for entry in data[k * n..k * n + k + 1].iter_mut() {
-                *entry = rng.sample::<f64, _>(StandardNormal) * scale;
-            }
-            let c = k - k0;
-            for i in 0..k {
-                scratch[i * BLOCK + c] = rng.sample::<f64, _>(StandardNormal) * scale;
-            }
-        }
-        // Flush: entries (i, k) for k in the block and i < k.
-        for i in 0..k1.saturating_sub(1) {
-            let first = k0.max(i + 1);
-            data[i * n + first..i * n + k1]
-                .copy_from_slice(&scratch[i * BLOCK + first - k0..i * BLOCK + k1 - k0]);
-        }
-        k0 = k1;
+    if n == 0 {
+        return;
+    }
+    for (i, row) in data.chunks_exact_mut(n).enumerate() {
+        gaussians.fill(i as u64 * ROW_STRIDE, scale, row);
     }
 }
 
@@ -206,31 +178,16 @@ fn fill_matrix(data: &mut [f64], n: usize, seed: u64, index: usize, scratch: &mu
 mod tests {
     use super::*;
 
-    /// The shell order written out naively: the sampler must agree with it entry by entry.
-    fn naive_shell_matrix(n: usize, seed: u64, index: usize) -> Array2<f64> {
-        let mut rng = stream(seed, MATRIX_TAG, index);
-        let scale = 1.0 / (n as f64).sqrt();
-        let mut m = Array2::zeros((n, n));
-        for k in 0..n {
-            for j in 0..=k {
-                m[(k, j)] = rng.sample::<f64, _>(StandardNormal) * scale;
-            }
-            for i in 0..k {
-                m[(i, k)] = rng.sample::<f64, _>(StandardNormal) * scale;
-            }
-        }
-        m
-    }
-
     #[test]
-    fn blocked_sampler_matches_naive_shell_order() {
-        // Widths below, at and across block boundaries.
-        for n in [1, 2, 5, BLOCK - 1, BLOCK, BLOCK + 1, 2 * BLOCK + 7] {
-            assert_eq!(
-                draw_matrix(n, 11, 3),
-                naive_shell_matrix(n, 11, 3),
-                "n = {n}"
-            );
+    fn entries_do_not_depend_on_the_width() {
+        let small = draw_matrix(3, 11, 2);
+        let large = draw_matrix(70, 11, 2);
+        for i in 0..3 {
+            for j in 0..3 {
+                let a = small[(i, j)] * 3f64.sqrt();
+                let b = large[(i, j)] * 70f64.sqrt();
+                assert!((a - b).abs() <= 1e-15 * a.abs().max(1.0), "({i}, {j})");
+            }
         }
     }
 
@@ -239,11 +196,27 @@ mod tests {
         let a = draw_matrix(4, 5, 0);
         let b = draw_matrix(4, 5, 1);
         assert_ne!(a, b);
-        let mut v = stream(5, SOURCE_TAG, 0);
-        let mut m = stream(5, MATRIX_TAG, 0);
-        let x: f64 = v.sample(StandardNormal);
-        let y: f64 = m.sample(StandardNormal);
-        assert_ne!(x, y);
+        let v = stream(5, SOURCE_TAG, 0);
+        let m = stream(5, MATRIX_TAG, 0);
+        assert_ne!(v.at(0), m.at(0));
+    }
+
+    /// Rows and columns of independent entries: the largest singular value of an n×n
+    /// matrix with N(0, 1/n) entries approaches 2 (the edge of the quarter-circle law);
+    /// correlated rows or columns would push it far away.
+    #[test]
+    fn largest_singular_value_is_near_two() {
+        let n = 400;
+        let w = draw_matrix(n, 3, 1);
+        let mut x = Array1::from_elem(n, 1.0 / (n as f64).sqrt());
+        let mut sigma = 0.0;
+        for _ in 0..200 {
+            let y = crate::sim::product::transpose_times(&w, &crate::sim::product::times(&w, &x));
+            let norm = y.dot(&y).sqrt();
+            sigma = norm.sqrt();
+            x = y / norm;
+        }
+        assert!((sigma - 2.0).abs() < 0.1, "largest singular value {sigma}");
     }
 
     #[test]

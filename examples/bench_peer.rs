@@ -1,0 +1,251 @@
+//! Benchmark: `tp` against the hand-written NumPy coordinate check of
+//! `../shared/peers/coord_check_numpy.py`, on the same workload and in the same run.
+//!
+//! Workload (the peer's defaults with `--param mup`): a 3-hidden-layer tanh MLP in μP
+//! (`programs/mlp_mup.tp`), widths 128, 256, …, 4096, 10 seeds, 3 SGD steps; for every
+//! width, seed and step the RMS of every pre-activation and the output, then the
+//! log–log slope of each against the width. tp records more (every vector, scalar and
+//! change since step 0) and fits every slope with its confidence interval.
+//!
+//! ```text
+//! pip install numpy        # once, for the peer
+//! cargo run --release --example bench_peer
+//! cargo run --release --example bench_peer -- --repeats 3 --peer PATH/coord_check_numpy.py
+//! ```
+//!
+//! Prints tp's wall time (median of the repeats), the peer's (its own compute timer and
+//! the whole process), their ratio, and tp's peak resident memory (VmHWM). Without
+//! python3 or numpy the peer is skipped with a message, and tp is still timed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The peer's default widths and seeds.
+const WIDTHS: [usize; 6] = [128, 256, 512, 1024, 2048, 4096];
+const SEEDS: u64 = 10;
+
+struct Options {
+    repeats: usize,
+    peer: PathBuf,
+    program: PathBuf,
+    threads: Option<usize>,
+}
+
+fn parse_options() -> Result<Options, String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut options = Options {
+        repeats: 3,
+        peer: root.join("../shared/peers/coord_check_numpy.py"),
+        program: root.join("programs/mlp_mup.tp"),
+        threads: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--repeats" => {
+                options.repeats = value("--repeats")?
+                    .parse()
+                    .map_err(|e| format!("--repeats: {e}"))?;
+            }
+            "--threads" => {
+                options.threads = Some(
+                    value("--threads")?
+                        .parse()
+                        .map_err(|e| format!("--threads: {e}"))?,
+                );
+            }
+            "--peer" => options.peer = PathBuf::from(value("--peer")?),
+            "--program" => options.program = PathBuf::from(value("--program")?),
+            "--bench" => {} // passed by `cargo bench`-style runners; nothing to do
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    options.repeats = options.repeats.max(1);
+    Ok(options)
+}
+
+/// One run of tp's workload: load, sweep, statistics. Returns the elapsed time and the
+/// report (kept so that the work cannot be optimized away and to print slopes).
+fn run_tp(options: &Options) -> Result<(Duration, tp::report::SimulationReport), String> {
+    let start = Instant::now();
+    let program = tp::load(&options.program, &[]).map_err(|e| e.to_string())?;
+    let seeds: Vec<u64> = (0..SEEDS).collect();
+    let result = tp::sim::sweep(&program, &WIDTHS, &seeds, options.threads, None)
+        .map_err(|e| e.to_string())?;
+    let report = tp::report::SimulationReport::new("mlp_mup", None, result);
+    Ok((start.elapsed(), report))
+}
+
+/// The peer's run: its own timer (`wall_seconds=`) and the process's wall time.
+fn run_peer(script: &Path) -> Result<(f64, Duration, String), String> {
+    if !script.exists() {
+        return Err(format!("peer script {} not found", script.display()));
+    }
+    let start = Instant::now();
+    let output = Command::new("python3")
+        .arg(script)
+        .args(["--param", "mup"])
+        .output()
+        .map_err(|e| format!("cannot run python3: {e}"))?;
+    let elapsed = start.elapsed();
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let hint = if stderr.contains("No module named 'numpy'") {
+            " (install it with `pip install numpy`)"
+        } else {
+            ""
+        };
+        return Err(format!("the peer failed{hint}: {}", stderr.trim()));
+    }
+    let seconds = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("wall_seconds="))
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .ok_or("the peer printed no wall_seconds= line")?;
+    Ok((seconds, elapsed, stdout))
+}
+
+/// CPU seconds (user + system) of this process and of its waited-for children, from
+/// `/proc/self/stat` (fields 14–17, in clock ticks of 1/100 s on Linux).
+fn cpu_seconds() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name may contain spaces; fields are counted after its closing paren.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<f64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(4)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    let tick = 100.0;
+    Some((
+        (fields[0] + fields[1]) / tick,
+        (fields[2] + fields[3]) / tick,
+    ))
+}
+
+/// Peak resident set size of this process (VmHWM), in bytes.
+fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// tp's slopes of the quantities the peer prints (h1..h3 and f at every step), in the
+/// peer's format, for a side-by-side look: for vectors the slope of the seed-mean curve
+/// (what the peer fits), for f the slope of the RMS over seeds.
+fn tp_slopes(report: &tp::report::SimulationReport) -> String {
+    let mut out = String::new();
+    for stats in &report.stats {
+        let q = &stats.quantity;
+        let Some(family) = &q.family else { continue };
+        let wanted = family == "f" || (family.starts_with('h') && family.len() == 2);
+        if !wanted {
+            continue;
+        }
+        let (Some(step), Some(slope)) = (q.step, stats.size_fit.slope()) else {
+            continue;
+        };
+        let shown = slope.mean_curve_slope.unwrap_or(slope.slope);
+        let ci = slope
+            .ci
+            .map(|(lo, hi)| format!(" [{lo:+.3}, {hi:+.3}]"))
+            .unwrap_or_default();
+        out.push_str(&format!("t={step} {family:>3} slope={shown:+.3}{ci}\n"));
+    }
+    out
+}
+
+fn main() {
+    let options = match parse_options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("bench_peer: {e}");
+            std::process::exit(2);
+        }
+    };
+    println!(
+        "workload: {} (μP tanh MLP, L = 3, 3 SGD steps), widths {:?}, {SEEDS} seeds, {} threads",
+        options.program.display(),
+        WIDTHS,
+        options.threads.map_or_else(
+            || rayon::current_num_threads().to_string(),
+            |t| t.to_string()
+        )
+    );
+
+    let cpu_before = cpu_seconds();
+    let mut times = Vec::new();
+    let mut last = None;
+    for k in 0..options.repeats {
+        match run_tp(&options) {
+            Ok((t, report)) => {
+                println!("tp run {}: {:.3} s", k + 1, t.as_secs_f64());
+                times.push(t);
+                last = Some(report);
+            }
+            Err(e) => {
+                eprintln!("bench_peer: tp failed: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+    let tp_cpu = cpu_before
+        .zip(cpu_seconds())
+        .map(|(a, b)| (b.0 - a.0) / options.repeats as f64);
+    times.sort();
+    let tp_time = times[times.len() / 2].as_secs_f64();
+    let memory = peak_memory();
+    if let Some(report) = &last {
+        print!(
+            "tp slopes (seed-mean curve, 95% interval):\n{}",
+            tp_slopes(report)
+        );
+    }
+
+    let children_before = cpu_seconds();
+    let peer = run_peer(&options.peer);
+    let peer_cpu = children_before.zip(cpu_seconds()).map(|(a, b)| b.1 - a.1);
+    println!();
+    println!(
+        "tp:   {tp_time:.3} s (median of {} runs; min {:.3} s)",
+        times.len(),
+        times[0].as_secs_f64()
+    );
+    if let Some(cpu) = tp_cpu {
+        println!("      {cpu:.3} s of CPU per run (all threads)");
+    }
+    match &peer {
+        Ok((compute, process, _)) => {
+            println!(
+                "peer: {compute:.3} s compute ({:.3} s with interpreter start-up and import)",
+                process.as_secs_f64()
+            );
+            if let Some(cpu) = peer_cpu {
+                println!("      {cpu:.3} s of CPU (all threads)");
+            }
+            println!(
+                "ratio: tp is {:.1}× faster in wall time (peer compute / tp)",
+                compute / tp_time
+            );
+            if let (Some(a), Some(b)) = (tp_cpu, peer_cpu) {
+                println!("       and uses {:.1}× less CPU time", b / a);
+            }
+        }
+        Err(e) => println!("peer: skipped: {e}"),
+    }
+    match memory {
+        Some(bytes) => println!(
+            "tp peak memory (VmHWM): {:.0} MiB",
+            bytes as f64 / 1048576.0
+        ),
+        None => println!("tp peak memory: unavailable (no /proc/self/status)"),
+    }
+    if let Ok((_, _, stdout)) = &peer {
+        print!("\npeer output:\n{stdout}");
+    }
+}

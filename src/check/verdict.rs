@@ -1,0 +1,100 @@
+//! PASS / FAIL of a measured exponent against a derived one.
+
+use super::stats::Fit;
+use std::fmt;
+
+/// The tolerance used when none is given: a fitted slope within 0.1 of the derived
+/// exponent passes even when its interval is narrower (finite-width corrections such as
+/// n^{-1/2} terms bend log–log curves by about this much over 2^6…2^12).
+pub const DEFAULT_TOLERANCE: f64 = 0.1;
+
+/// What the theory predicts for a quantity's size.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Predicted {
+    /// Θ(n^e).
+    Exponent(f64),
+    /// Identically zero at every width.
+    Zero,
+}
+
+/// The decision and the numbers that made it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    /// True for PASS.
+    pub pass: bool,
+    /// Why, with the numbers compared.
+    pub reason: String,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let word = if self.pass { "PASS" } else { "FAIL" };
+        write!(f, "{word}: {}", self.reason)
+    }
+}
+
+/// PASS when the predicted exponent lies in the fit's confidence interval or within
+/// `tolerance` of the fitted slope; an exactly vanishing quantity passes only when zero
+/// is predicted, and a predicted zero passes only when every number is exactly zero.
+pub fn judge_exponent(fit: &Fit, predicted: Predicted, tolerance: f64) -> Verdict {
+    let verdict = |pass: bool, reason: String| Verdict { pass, reason };
+    match (fit, predicted) {
+        (Fit::ExactlyZero, Predicted::Zero) => verdict(true, "exactly zero, as predicted".into()),
+        (Fit::ExactlyZero, Predicted::Exponent(e)) => verdict(
+            false,
+            format!("exactly zero at every width, but Θ(n^{e:+.3}) was predicted"),
+        ),
+        (Fit::NotFitted(reason), _) => verdict(false, format!("no slope: {reason}")),
+        (Fit::Fitted(s), Predicted::Zero) => verdict(
+            false,
+            format!("predicted identically zero, measured slope {:+.3}", s.slope),
+        ),
+        (Fit::Fitted(s), Predicted::Exponent(e)) => {
+            let inside = s.ci.is_some_and(|(lo, hi)| lo <= e && e <= hi);
+            let close = (s.slope - e).abs() <= tolerance;
+            let interval = match s.ci {
+                Some((lo, hi)) => format!("[{lo:+.3}, {hi:+.3}]"),
+                None => "(no interval)".into(),
+            };
+            let how = match (inside, close) {
+                (true, _) => "inside the 95% interval".to_string(),
+                (false, true) => format!("outside the interval but within ±{tolerance}"),
+                (false, false) => format!("outside the interval and beyond ±{tolerance}"),
+            };
+            verdict(
+                inside || close,
+                format!("slope {:+.3} {interval}, predicted {e:+.3}: {how}", s.slope),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::stats::{CiMethod, Slope};
+
+    fn fitted(slope: f64, ci: (f64, f64)) -> Fit {
+        Fit::Fitted(Slope {
+            slope,
+            ci: Some(ci),
+            method: CiMethod::Seeds,
+            per_seed: vec![],
+            mean_curve_slope: None,
+            excluded_seeds: 0,
+        })
+    }
+
+    #[test]
+    fn verdicts() {
+        let fit = fitted(-0.48, (-0.52, -0.44));
+        assert!(judge_exponent(&fit, Predicted::Exponent(-0.5), 0.0).pass);
+        assert!(judge_exponent(&fit, Predicted::Exponent(-0.4), 0.1).pass);
+        assert!(!judge_exponent(&fit, Predicted::Exponent(0.0), 0.1).pass);
+        assert!(!judge_exponent(&fit, Predicted::Zero, 0.1).pass);
+        assert!(judge_exponent(&Fit::ExactlyZero, Predicted::Zero, 0.1).pass);
+        assert!(!judge_exponent(&Fit::ExactlyZero, Predicted::Exponent(0.0), 0.1).pass);
+        let v = judge_exponent(&Fit::NotFitted("x".into()), Predicted::Exponent(0.0), 0.1);
+        assert!(!v.pass && v.to_string().starts_with("FAIL"));
+    }
+}

@@ -1,0 +1,622 @@
+//! Scale inference: the exponent e with RMS(v) = Θ(n^e) for every value, computed by one
+//! pass over the IR (an abstract interpretation), plus the exponents of the changes
+//! Δv_t = v_t − v_0 of every network quantity.
+//!
+//! Besides its exponent, every value carries, for each independent source of randomness
+//! G (an initial matrix Ŵ, or a group of Gaussian sources such as the columns of U¹), the
+//! exponents of its G-even and G-odd parts (the parts that keep or flip sign when every
+//! Gaussian of G flips sign; every value is exactly the sum of the two). A mean of a
+//! G-odd quantity has limit 0 by symmetry, so it is a fluctuation, smaller by n^{-1/2}
+//! (the central limit theorem over coordinates). This one rule gives the classic
+//! refinements: `f_0 = mean(U x)` with U independent of x is Θ(n^{-1/2}) in μP, and a
+//! moment of a quantity that is correlated with U only through a vanishing term stays
+//! small. Exactly-zero quantities have exponent -∞.
+
+use super::ex::{self, Exp};
+use super::facts::{FactTable, FunctionFacts, Symmetry};
+use super::view::{View, ViewBuilder};
+use crate::exponent::Rational;
+use crate::ir::{Func, Kind, Op, Program, ValueId};
+use std::collections::{BTreeMap, HashMap};
+
+/// Most affine leaves the unsimplified facts of one value may have in a symbolic program.
+pub const SYMBOLIC_LEAF_BUDGET: usize = 400;
+
+/// A symbolic analysis that would be too large to finish.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "symbolic scale analysis stopped at `{name}`: its exponent has {leaves} affine pieces \
+     before simplification, beyond what exact canonicalization can handle here\n  = hint: \
+     give some symbols values with `--set NAME=VALUE` (e.g. `--set b1=0 --set b2=1/2`), or \
+     analyse fewer steps"
+)]
+pub struct TooComplex {
+    /// The value whose exponent grew too large.
+    pub name: String,
+    /// Its size.
+    pub leaves: usize,
+}
+
+/// The scale facts of one value.
+#[derive(Clone, Debug)]
+pub struct Facts {
+    /// RMS exponent (the scalar's own exponent for scalars).
+    pub exp: Exp,
+    /// Per randomness group: exponents of the even and odd parts.
+    pub parts: Vec<(Exp, Exp)>,
+}
+
+impl Facts {
+    fn constant(groups: usize, e: Exp) -> Facts {
+        Facts {
+            parts: vec![(e.clone(), ex::neg_inf()); groups],
+            exp: e,
+        }
+    }
+
+    fn zero(groups: usize) -> Facts {
+        Facts::constant(groups, ex::neg_inf())
+    }
+
+    /// The same facts with every exponent in canonical form. Symbolic exponents are
+    /// rebuilt from earlier ones at every instruction; without this the expression trees
+    /// would grow exponentially along the program.
+    fn simplified(&self) -> Facts {
+        Facts {
+            exp: self.exp.simplify(),
+            parts: self
+                .parts
+                .iter()
+                .map(|(e, o)| (e.simplify(), o.simplify()))
+                .collect(),
+        }
+    }
+}
+
+/// The independent sources of randomness of a program and which group each belongs to.
+pub struct Groups {
+    /// Printable group names.
+    pub names: Vec<String>,
+    matrix: Vec<usize>,
+    source: Vec<usize>,
+}
+
+impl Groups {
+    /// Matrices are one group each; sources named `X[k]` (columns of one matrix) share one.
+    pub fn of(program: &Program) -> Groups {
+        let mut names: Vec<String> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut intern = |name: String| -> usize {
+            if let Some(i) = index.get(&name) {
+                return *i;
+            }
+            names.push(name.clone());
+            index.insert(name, names.len() - 1);
+            names.len() - 1
+        };
+        let matrix = program
+            .matrices
+            .iter()
+            .map(|m| intern(format!("matrix {}", m.name)))
+            .collect();
+        let source = program
+            .sources
+            .iter()
+            .map(|s| {
+                let base = match s.name.rsplit_once('[') {
+                    Some((head, tail))
+                        if tail
+                            .trim_end_matches(']')
+                            .chars()
+                            .all(|c| c.is_ascii_digit())
+                            && tail.ends_with(']') =>
+                    {
+                        head.to_string()
+                    }
+                    _ => s.name.clone(),
+                };
+                intern(format!("source {base}"))
+            })
+            .collect();
+        Groups {
+            names,
+            matrix,
+            source,
+        }
+    }
+}
+
+/// The inference engine and its results.
+pub struct Inference<'p> {
+    program: &'p Program,
+    /// Randomness groups.
+    pub groups: Groups,
+    facts_table: FactTable,
+    act_facts: HashMap<(usize, usize), Option<FunctionFacts>>,
+    /// Facts of every value, indexed by `ValueId`.
+    pub facts: Vec<Facts>,
+    deltas: BTreeMap<(ValueId, ValueId), Exp>,
+}
+
+fn half() -> Rational {
+    Rational::new(1.into(), 2.into())
+}
+
+impl<'p> Inference<'p> {
+    /// Runs the inference over every instruction of `program`.
+    ///
+    /// Symbolic exponents are canonicalized at every instruction, which costs exact
+    /// linear programs; past [`SYMBOLIC_LEAF_BUDGET`] leaves in one value the work grows
+    /// beyond reach (minutes, gigabytes), so the analysis stops with an error naming the
+    /// value instead of exhausting the machine.
+    pub fn run(program: &'p Program) -> Result<Inference<'p>, TooComplex> {
+        let groups = Groups::of(program);
+        let mut inf = Inference {
+            program,
+            groups,
+            facts_table: FactTable::new(program),
+            act_facts: HashMap::new(),
+            facts: Vec::with_capacity(program.instrs.len()),
+            deltas: BTreeMap::new(),
+        };
+        let builder = ViewBuilder::new(program, false);
+        let symbolic = !program.symbols.is_empty();
+        for id in program.ids() {
+            let view = builder.value(id);
+            let f = inf.view_facts(&view);
+            if symbolic {
+                let size = ex::leaves(&f.exp)
+                    + f.parts
+                        .iter()
+                        .map(|(e, o)| ex::leaves(e) + ex::leaves(o))
+                        .sum::<usize>();
+                if size > SYMBOLIC_LEAF_BUDGET {
+                    return Err(TooComplex {
+                        name: program.instr(id).name.clone(),
+                        leaves: size,
+                    });
+                }
+                inf.facts.push(f.simplified());
+            } else {
+                inf.facts.push(f);
+            }
+        }
+        Ok(inf)
+    }
+
+    fn group_count(&self) -> usize {
+        self.groups.names.len()
+    }
+
+    fn act(&mut self, act: usize, order: usize) -> Option<FunctionFacts> {
+        if let Some(f) = self.act_facts.get(&(act, order)) {
+            return f.clone();
+        }
+        let f = self.facts_table.activation(act, order);
+        self.act_facts.insert((act, order), f.clone());
+        f
+    }
+
+    /// Exponent of φ(u) for a function with facts `f` and an argument of exponent `e`.
+    pub fn function_scale(f: &FunctionFacts, e: &Exp) -> Exp {
+        if f.zero {
+            return ex::neg_inf();
+        }
+        if let Some(p) = &f.homogeneous {
+            if *p == Rational::from_integer(0.into()) {
+                return if ex::is_neg_inf(e) {
+                    ex::neg_inf()
+                } else {
+                    ex::zero()
+                };
+            }
+            return ex::scale(p, e);
+        }
+        if ex::is_neg_inf(e) {
+            return if f.nonzero_at_zero {
+                ex::zero()
+            } else {
+                ex::neg_inf()
+            };
+        }
+        let large = ex::scale(&f.growth, &ex::max(e, &ex::zero()));
+        if f.order_at_zero == Rational::from_integer(0.into()) {
+            large
+        } else {
+            let small = ex::scale(&f.order_at_zero, &ex::min(e, &ex::zero()));
+            ex::add(&small, &large)
+        }
+    }
+
+    fn nonlinear(&self, f: &FunctionFacts, df: Option<&FunctionFacts>, u: &Facts) -> Facts {
+        let whole = Self::function_scale(f, &u.exp);
+        let slope = df.map(|d| Self::function_scale(d, &u.exp));
+        let parts = u
+            .parts
+            .iter()
+            .map(|(ue, uo)| match &slope {
+                None => (
+                    whole.clone(),
+                    if ex::is_neg_inf(uo) {
+                        ex::neg_inf()
+                    } else {
+                        whole.clone()
+                    },
+                ),
+                Some(d) => {
+                    let odd_bound = ex::min(&whole, &ex::add(uo, d));
+                    let even_bound = ex::min(&whole, &ex::add(ue, d));
+                    match f.symmetry {
+                        Symmetry::Odd => (even_bound, odd_bound),
+                        Symmetry::Even => (whole.clone(), ex::min(&odd_bound, &even_bound)),
+                        Symmetry::None => (whole.clone(), odd_bound),
+                    }
+                }
+            })
+            .collect();
+        Facts { exp: whole, parts }
+    }
+
+    /// Facts of a view, recursively (values are read from the table).
+    pub fn view_facts(&mut self, v: &View) -> Facts {
+        let g = self.group_count();
+        match v {
+            View::Const(c) if *c == 0.0 => Facts::zero(g),
+            View::Const(_) => Facts::constant(g, ex::zero()),
+            View::Width(e) => Facts::constant(g, ex::affine(e)),
+            View::Leaf(id) => self
+                .facts
+                .get(id.0)
+                .cloned()
+                .unwrap_or_else(|| Facts::zero(g)),
+            View::Init(id) => self.init_facts(*id),
+            View::MatMul(m, _, x) => {
+                let arg = self
+                    .facts
+                    .get(x.0)
+                    .cloned()
+                    .unwrap_or_else(|| Facts::zero(g));
+                let group = self.groups.matrix.get(m.0).copied();
+                let mut out = arg.clone();
+                if let Some(k) = group {
+                    let (e, o) = arg.parts[k].clone();
+                    out.parts[k] = (o, e);
+                }
+                out
+            }
+            View::Moment(inner) => {
+                let i = self.view_facts(inner);
+                self.moment(&i)
+            }
+            View::Sum(items) => {
+                let fs: Vec<Facts> = items.iter().map(|i| self.view_facts(i)).collect();
+                let mut out = Facts::zero(g);
+                for f in fs {
+                    out.exp = ex::max(&out.exp, &f.exp);
+                    for k in 0..g {
+                        out.parts[k].0 = ex::max(&out.parts[k].0, &f.parts[k].0);
+                        out.parts[k].1 = ex::max(&out.parts[k].1, &f.parts[k].1);
+                    }
+                }
+                out
+            }
+            View::Prod(items) => {
+                let mut out = Facts::constant(g, ex::zero());
+                for i in items {
+                    let f = self.view_facts(i);
+                    out = multiply(&out, &f);
+                }
+                out
+            }
+            View::Div(a, b) => {
+                let fa = self.view_facts(a);
+                let fb = self.view_facts(b);
+                let inv_exp = ex::scale(&-Rational::from_integer(1.into()), &fb.exp);
+                let inv = Facts {
+                    parts: fb
+                        .parts
+                        .iter()
+                        .map(|(_, o)| {
+                            if ex::is_neg_inf(o) {
+                                (inv_exp.clone(), ex::neg_inf())
+                            } else {
+                                (inv_exp.clone(), inv_exp.clone())
+                            }
+                        })
+                        .collect(),
+                    exp: inv_exp,
+                };
+                multiply(&fa, &inv)
+            }
+            View::Pow(a, q) => {
+                let fa = self.view_facts(a);
+                let e = ex::scale(q, &fa.exp);
+                let integer = q.is_integer();
+                let even_power = integer && (q.to_integer() % 2 == 0.into());
+                let parts = fa
+                    .parts
+                    .iter()
+                    .map(|(pe, po)| {
+                        if even_power || ex::is_neg_inf(po) {
+                            (e.clone(), ex::neg_inf())
+                        } else if integer && ex::is_neg_inf(pe) {
+                            (ex::neg_inf(), e.clone())
+                        } else {
+                            (e.clone(), e.clone())
+                        }
+                    })
+                    .collect();
+                Facts { exp: e, parts }
+            }
+            View::Call(f, a) => {
+                let u = self.view_facts(a);
+                let facts = self.facts_table.function(*f);
+                let d = self.facts_table.function_derivative(*f);
+                if *f == Func::Step || *f == Func::Sign {
+                    // 0-homogeneous: no mean-value bound, but the size is known.
+                    return self.nonlinear(&facts, None, &u);
+                }
+                self.nonlinear(&facts, d.as_ref(), &u)
+            }
+            View::Act(act, order, a) => {
+                let u = self.view_facts(a);
+                match self.act(*act, *order) {
+                    Some(f) => {
+                        let d = self.act(*act, order + 1);
+                        self.nonlinear(&f, d.as_ref(), &u)
+                    }
+                    None => u,
+                }
+            }
+        }
+    }
+
+    fn init_facts(&self, id: ValueId) -> Facts {
+        let g = self.group_count();
+        let instr = self.program.instr(id);
+        let Op::Init { terms, mean } = &instr.op else {
+            return Facts::zero(g);
+        };
+        let live: Vec<usize> = terms
+            .iter()
+            .filter(|(_, c)| *c != 0.0)
+            .filter_map(|(s, _)| self.groups.source.get(s.0).copied())
+            .collect();
+        if live.is_empty() && *mean == 0.0 {
+            return Facts::zero(g);
+        }
+        let parts = (0..g)
+            .map(|k| {
+                let odd = if live.contains(&k) {
+                    ex::zero()
+                } else {
+                    ex::neg_inf()
+                };
+                let even = if live.iter().any(|s| *s != k) || *mean != 0.0 {
+                    ex::zero()
+                } else {
+                    ex::neg_inf()
+                };
+                (even, odd)
+            })
+            .collect();
+        Facts {
+            exp: ex::zero(),
+            parts,
+        }
+    }
+
+    /// A mean over coordinates: for each group, the odd part averages to a fluctuation.
+    fn moment(&self, i: &Facts) -> Facts {
+        let mut exp = i.exp.clone();
+        for (e, o) in &i.parts {
+            if ex::is_neg_inf(o) {
+                continue;
+            }
+            let bound = ex::max(e, &ex::add(o, &ex::constant(-half())));
+            exp = ex::min(&exp, &bound);
+        }
+        let parts = i
+            .parts
+            .iter()
+            .map(|(e, o)| {
+                (
+                    ex::min(&exp, e),
+                    ex::min(&exp, &ex::add(o, &ex::constant(-half()))),
+                )
+            })
+            .collect();
+        Facts { exp, parts }
+    }
+
+    /// The exponent of `v`.
+    pub fn exponent(&self, v: ValueId) -> Exp {
+        self.facts
+            .get(v.0)
+            .map_or_else(ex::neg_inf, |f| f.exp.clone())
+    }
+
+    /// Exponent of `a - b`, where `b` is the same quantity at an earlier step.
+    pub fn delta(&mut self, a: ValueId, b: ValueId) -> Exp {
+        if a == b {
+            return ex::neg_inf();
+        }
+        if let Some(d) = self.deltas.get(&(a, b)) {
+            return d.clone();
+        }
+        let builder = ViewBuilder::new(self.program, true);
+        let va = builder.value(a);
+        let vb = builder.value(b);
+        let d = self.view_delta(&builder, &va, &vb);
+        self.deltas.insert((a, b), d.clone());
+        d
+    }
+
+    fn family_pair(&self, a: ValueId, b: ValueId) -> bool {
+        let (ia, ib) = (self.program.instr(a), self.program.instr(b));
+        ia.meta.family.is_some() && ia.meta.family == ib.meta.family && ia.kind == ib.kind
+    }
+
+    fn view_delta(&mut self, builder: &ViewBuilder<'_>, a: &View, b: &View) -> Exp {
+        let whole = |s: &mut Self| {
+            let fa = s.view_facts(a);
+            let fb = s.view_facts(b);
+            ex::max(&fa.exp, &fb.exp)
+        };
+        match (a, b) {
+            (View::Leaf(x), View::Leaf(y)) | (View::Init(x), View::Init(y)) => {
+                if x == y {
+                    ex::neg_inf()
+                } else if self.family_pair(*x, *y) {
+                    self.delta(*x, *y)
+                } else {
+                    whole(self)
+                }
+            }
+            (View::MatMul(m, t, x), View::MatMul(m2, t2, y)) if m == m2 && t == t2 => {
+                if x == y {
+                    ex::neg_inf()
+                } else if self.family_pair(*x, *y) {
+                    self.delta(*x, *y)
+                } else {
+                    whole(self)
+                }
+            }
+            (View::Const(x), View::Const(y)) if x == y => ex::neg_inf(),
+            (View::Width(x), View::Width(y)) if x == y => ex::neg_inf(),
+            (View::Moment(x), View::Moment(y)) => {
+                let d = self.view_delta(builder, x, y);
+                ex::min(&d, &whole(self))
+            }
+            (View::Prod(xs), View::Prod(ys)) if xs.len() == ys.len() => {
+                let fx: Vec<Exp> = xs.iter().map(|x| self.view_facts(x).exp).collect();
+                let fy: Vec<Exp> = ys.iter().map(|y| self.view_facts(y).exp).collect();
+                let mut out = ex::neg_inf();
+                for i in 0..xs.len() {
+                    let mut term = self.view_delta(builder, &xs[i], &ys[i]);
+                    for (j, e) in fx.iter().enumerate() {
+                        if j < i {
+                            term = ex::add(&term, e);
+                        }
+                    }
+                    for (j, e) in fy.iter().enumerate() {
+                        if j > i {
+                            term = ex::add(&term, e);
+                        }
+                    }
+                    out = ex::max(&out, &term);
+                }
+                out
+            }
+            (View::Sum(_), _) | (_, View::Sum(_)) => {
+                let xs = terms_of(a);
+                let ys = terms_of(b);
+                let mut used = vec![false; ys.len()];
+                let mut out = ex::neg_inf();
+                for x in &xs {
+                    let key = builder.shape(x);
+                    let partner = ys
+                        .iter()
+                        .enumerate()
+                        .find(|(j, y)| !used[*j] && builder.shape(y) == key)
+                        .map(|(j, _)| j);
+                    let d = match partner {
+                        Some(j) => {
+                            used[j] = true;
+                            self.view_delta(builder, x, &ys[j])
+                        }
+                        None => self.view_facts(x).exp,
+                    };
+                    out = ex::max(&out, &d);
+                }
+                for (j, y) in ys.iter().enumerate() {
+                    if !used[j] {
+                        let e = self.view_facts(y).exp;
+                        out = ex::max(&out, &e);
+                    }
+                }
+                out
+            }
+            (View::Act(f, k, x), View::Act(g, l, y)) if f == g && k == l => {
+                let d = self.view_delta(builder, x, y);
+                match self.act(*f, k + 1) {
+                    Some(df) => {
+                        let ex_ = self.view_facts(x).exp;
+                        let ey = self.view_facts(y).exp;
+                        let slope = ex::max(
+                            &Self::function_scale(&df, &ex_),
+                            &Self::function_scale(&df, &ey),
+                        );
+                        ex::min(&whole(self), &ex::add(&d, &slope))
+                    }
+                    None if ex::is_neg_inf(&d) => d,
+                    None => whole(self),
+                }
+            }
+            (View::Call(f, x), View::Call(g, y)) if f == g => {
+                let d = self.view_delta(builder, x, y);
+                match self.facts_table.function_derivative(*f) {
+                    Some(df) => {
+                        let ex_ = self.view_facts(x).exp;
+                        let ey = self.view_facts(y).exp;
+                        let slope = ex::max(
+                            &Self::function_scale(&df, &ex_),
+                            &Self::function_scale(&df, &ey),
+                        );
+                        ex::min(&whole(self), &ex::add(&d, &slope))
+                    }
+                    None if ex::is_neg_inf(&d) => d,
+                    None => whole(self),
+                }
+            }
+            (View::Div(x1, x2), View::Div(y1, y2)) => {
+                let prod_a = View::Prod(vec![
+                    (**x1).clone(),
+                    View::Pow(x2.clone(), -Rational::from_integer(1.into())),
+                ]);
+                let prod_b = View::Prod(vec![
+                    (**y1).clone(),
+                    View::Pow(y2.clone(), -Rational::from_integer(1.into())),
+                ]);
+                self.view_delta(builder, &prod_a, &prod_b)
+            }
+            (View::Pow(x, q), View::Pow(y, r)) if q == r => {
+                let d = self.view_delta(builder, x, y);
+                let ex_ = self.view_facts(x).exp;
+                let ey = self.view_facts(y).exp;
+                let slope = ex::scale(&(q - Rational::from_integer(1.into())), &ex::max(&ex_, &ey));
+                ex::min(&whole(self), &ex::add(&d, &slope))
+            }
+            _ => whole(self),
+        }
+    }
+
+    /// Kind of a value.
+    pub fn kind(&self, v: ValueId) -> Kind {
+        self.program.instr(v).kind
+    }
+}
+
+fn terms_of(v: &View) -> Vec<View> {
+    match v {
+        View::Sum(items) => items.clone(),
+        other => vec![other.clone()],
+    }
+}
+
+fn multiply(a: &Facts, b: &Facts) -> Facts {
+    Facts {
+        exp: ex::add(&a.exp, &b.exp),
+        parts: a
+            .parts
+            .iter()
+            .zip(&b.parts)
+            .map(|((ae, ao), (be, bo))| {
+                (
+                    ex::max(&ex::add(ae, be), &ex::add(ao, bo)),
+                    ex::max(&ex::add(ae, bo), &ex::add(ao, be)),
+                )
+            })
+            .collect(),
+    }
+}

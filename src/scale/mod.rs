@@ -1,0 +1,19 @@
+//! Scale inference and regime classification over the IR (`tp scale`).
+//!
+//! [`analyze`] computes, for every quantity of an elaborated program, the exponent e
+//! with RMS = Θ(n^e), the exponent of its change since step 0, a derivation trace, and
+//! the regime (stable, nontrivial, feature learning) — as booleans for numeric programs
+//! and as simplified conditions on the symbols for symbolic ones.
+
+mod ex;
+mod facts;
+mod infer;
+mod regime;
+mod report;
+mod view;
+
+pub use ex::Exp;
+pub use facts::{FunctionFacts, Symmetry};
+pub use infer::{Facts, Inference, TooComplex, SYMBOLIC_LEAF_BUDGET};
+pub use regime::{classify, Regime};
+pub use report::{analyze, Quantity, ScaleReport};

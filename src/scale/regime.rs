@@ -1,0 +1,239 @@
+//! Regimes from the exponent table: stability, nontriviality, feature learning.
+//!
+//! Definitions follow Yang & Hu (Tensor Programs IV, Def. 3.2–3.6), restated in
+//! reference/hajjar-ch2-tensor-programs.md §3.9: stable when no forward quantity (pre-
+//! activations, activations, output) grows with n at any step; nontrivial when the
+//! output moves by Θ(1) at some step (f_t − f_0 does not vanish); feature learning when
+//! the last layer's features move by Θ(1) (Δx^L_t = Θ(1)), per layer likewise; the
+//! kernel regime is stable, nontrivial and not feature learning.
+
+use super::ex::{self, Cond, Exp};
+use super::report::Quantity;
+use crate::ir::{Program, Role};
+use serde_json::{json, Value};
+
+/// The regime of a program, with the conditions that decide it.
+#[derive(Clone, Debug)]
+pub struct Regime {
+    /// Stable for every value of the symbols.
+    pub stable: bool,
+    /// Nontrivial for every value of the symbols.
+    pub nontrivial: bool,
+    /// Feature learning (last hidden layer) for every value of the symbols.
+    pub feature_learning: bool,
+    /// One sentence.
+    pub summary: String,
+    /// The deciding conditions, simplified (`stable ⟺ …`).
+    pub conditions: Vec<String>,
+    /// The first forward quantity that grows with n: (name, step, exponent).
+    pub blowup: Option<(String, Option<usize>, Exp)>,
+    /// Per hidden layer l: whether its features move by Θ(1) (for every symbol value).
+    pub layers: Vec<(usize, bool)>,
+    /// Yang–Hu's r: the last layer's features move as n^{-r} (MLPs that train only).
+    pub r: Option<Exp>,
+    /// The conditions as data, for symbolic programs.
+    pub stable_cond: Cond,
+    /// Nontriviality condition.
+    pub nontrivial_cond: Cond,
+    /// Feature-learning condition.
+    pub feature_learning_cond: Cond,
+}
+
+fn family_layer(family: &str, prefix: &str) -> Option<usize> {
+    family.strip_prefix(prefix)?.parse().ok()
+}
+
+fn max_delta<'q>(qs: impl Iterator<Item = &'q Quantity>) -> Option<Exp> {
+    let mut out: Option<Exp> = None;
+    for q in qs {
+        if let Some(d) = &q.delta {
+            out = Some(match out {
+                None => d.clone(),
+                Some(prev) => ex::max(&prev, d),
+            });
+        }
+    }
+    out.map(|e| e.simplify())
+}
+
+/// Classifies the program from its quantities.
+pub fn classify(program: &Program, quantities: &[Quantity]) -> Regime {
+    let forward: Vec<&Quantity> = quantities
+        .iter()
+        .filter(|q| program.instr(q.id).meta.role == Role::Forward)
+        .collect();
+    // Stability: every forward quantity is O(1) (raw programs: every value).
+    let mut stable_parts = Vec::new();
+    let mut blowup = None;
+    for q in &forward {
+        stable_parts.push(Cond::Le(q.exponent.clone(), ex::zero()));
+        if blowup.is_none() {
+            if let Some(c) = ex::positive(&q.exponent) {
+                if c {
+                    blowup = Some((q.name.clone(), q.step, q.exponent.clone()));
+                }
+            }
+        }
+    }
+    let stable_cond = Cond::And(stable_parts).simplify();
+    let trained = quantities.iter().any(|q| q.step.is_some_and(|s| s > 0));
+    let output = max_delta(
+        quantities
+            .iter()
+            .filter(|q| q.family.as_deref() == Some("f")),
+    );
+    let depth = quantities
+        .iter()
+        .filter_map(|q| q.family.as_deref().and_then(|f| family_layer(f, "x")))
+        .max();
+    let layer_delta = |l: usize| {
+        let fam = format!("x{l}");
+        max_delta(
+            quantities
+                .iter()
+                .filter(|q| q.family.as_deref() == Some(fam.as_str())),
+        )
+    };
+    let nontrivial_cond = match &output {
+        Some(d) => Cond::Le(ex::zero(), d.clone()).simplify(),
+        None => Cond::False,
+    };
+    let last = depth.and_then(layer_delta);
+    let feature_learning_cond = match &last {
+        Some(d) => Cond::Le(ex::zero(), d.clone()).simplify(),
+        None => Cond::False,
+    };
+    let layers: Vec<(usize, bool)> = (1..=depth.unwrap_or(0))
+        .map(|l| {
+            let fl = layer_delta(l)
+                .map(|d| Cond::Le(ex::zero(), d).simplify().is_valid())
+                .unwrap_or(false);
+            (l, fl)
+        })
+        .collect();
+    let symbolic = !program.symbols.is_empty();
+    let stable = stable_cond.is_valid();
+    let layers = if stable || symbolic {
+        layers
+    } else {
+        Vec::new()
+    };
+    let nontrivial = stable && nontrivial_cond.is_valid();
+    let feature_learning = stable && feature_learning_cond.is_valid();
+    let mut conditions = Vec::new();
+    if symbolic {
+        conditions.push(format!("stable ⟺ {}", stable_cond));
+        if trained {
+            conditions.push(format!("nontrivial (if stable) ⟺ {}", nontrivial_cond));
+            conditions.push(format!(
+                "feature learning (if stable) ⟺ {}",
+                feature_learning_cond
+            ));
+        }
+    }
+    // r is only meaningful while the features stay bounded (Yang–Hu define it in the
+    // stable case); an unstable program reports where it blows up instead.
+    let r = last
+        .as_ref()
+        .filter(|_| symbolic || stable_cond.is_valid())
+        .map(|d| ex::scale(&-crate::exponent::Rational::from_integer(1.into()), d).simplify());
+    if let Some(r) = &r {
+        conditions.push(format!("Δx^L_t = Θ(n^-r) with r = {r}"));
+    }
+    let summary = summarize(
+        stable,
+        nontrivial,
+        feature_learning,
+        trained,
+        symbolic,
+        &blowup,
+        &layers,
+    );
+    Regime {
+        stable,
+        nontrivial,
+        feature_learning,
+        summary,
+        conditions,
+        blowup,
+        layers,
+        r,
+        stable_cond,
+        nontrivial_cond,
+        feature_learning_cond,
+    }
+}
+
+fn summarize(
+    stable: bool,
+    nontrivial: bool,
+    feature_learning: bool,
+    trained: bool,
+    symbolic: bool,
+    blowup: &Option<(String, Option<usize>, Exp)>,
+    layers: &[(usize, bool)],
+) -> String {
+    if symbolic && !stable {
+        return "depends on the symbols: see the conditions".to_string();
+    }
+    if let Some((name, step, e)) = blowup {
+        let at = step.map_or_else(String::new, |s| format!(" at step {s}"));
+        return format!("unstable: {name} blows up as n^{e}{at}");
+    }
+    if !trained {
+        return "stable (no training steps)".to_string();
+    }
+    if !nontrivial {
+        return "stable but trivial: the output does not move in the limit".to_string();
+    }
+    if feature_learning {
+        let learning: Vec<String> = layers
+            .iter()
+            .filter(|(_, fl)| *fl)
+            .map(|(l, _)| l.to_string())
+            .collect();
+        format!(
+            "feature learning (features move by Θ(1) in layers {})",
+            learning.join(", ")
+        )
+    } else {
+        "kernel regime: the output moves by Θ(1), the features do not".to_string()
+    }
+}
+
+impl Regime {
+    /// Text rendering.
+    pub fn render(&self) -> String {
+        let mut out = format!("regime: {}\n", self.summary);
+        out.push_str(&format!(
+            "  stable: {}   nontrivial: {}   feature learning: {}\n",
+            self.stable, self.nontrivial, self.feature_learning
+        ));
+        if !self.layers.is_empty() {
+            let per: Vec<String> = self
+                .layers
+                .iter()
+                .map(|(l, fl)| format!("x{l}: {}", if *fl { "Θ(1)" } else { "→ 0" }))
+                .collect();
+            out.push_str(&format!("  feature change per layer: {}\n", per.join(", ")));
+        }
+        for c in &self.conditions {
+            out.push_str(&format!("  {c}\n"));
+        }
+        out
+    }
+
+    /// JSON rendering (the `regime` object of `tp scale --json`).
+    pub fn to_json(&self) -> Value {
+        json!({
+            "stable": self.stable,
+            "nontrivial": self.nontrivial,
+            "feature_learning": self.feature_learning,
+            "summary": self.summary,
+            "conditions": self.conditions,
+            "blowup": self.blowup.as_ref().map(|(n, s, e)| json!({"name": n, "step": s, "exponent": e.to_string()})),
+            "layers": self.layers.iter().map(|(l, fl)| json!({"layer": l, "feature_learning": fl})).collect::<Vec<_>>(),
+            "r": self.r.as_ref().map(|r| r.to_string()),
+        })
+    }
+}

@@ -538,36 +538,14 @@ impl<'p> Inference<'p> {
                 out
             }
             (View::Act(f, k, x), View::Act(g, l, y)) if f == g && k == l => {
-                let d = self.view_delta(builder, x, y);
-                match self.act(*f, k + 1) {
-                    Some(df) => {
-                        let ex_ = self.view_facts(x).exp;
-                        let ey = self.view_facts(y).exp;
-                        let slope = ex::max(
-                            &Self::function_scale(&df, &ex_),
-                            &Self::function_scale(&df, &ey),
-                        );
-                        ex::min(&whole(self), &ex::add(&d, &slope))
-                    }
-                    None if ex::is_neg_inf(&d) => d,
-                    None => whole(self),
-                }
+                let df = self.act(*f, k + 1);
+                let full = whole(self);
+                self.mean_value_delta(builder, x, y, df, full)
             }
             (View::Call(f, x), View::Call(g, y)) if f == g => {
-                let d = self.view_delta(builder, x, y);
-                match self.facts_table.function_derivative(*f) {
-                    Some(df) => {
-                        let ex_ = self.view_facts(x).exp;
-                        let ey = self.view_facts(y).exp;
-                        let slope = ex::max(
-                            &Self::function_scale(&df, &ex_),
-                            &Self::function_scale(&df, &ey),
-                        );
-                        ex::min(&whole(self), &ex::add(&d, &slope))
-                    }
-                    None if ex::is_neg_inf(&d) => d,
-                    None => whole(self),
-                }
+                let df = self.facts_table.function_derivative(*f);
+                let full = whole(self);
+                self.mean_value_delta(builder, x, y, df, full)
             }
             (View::Div(x1, x2), View::Div(y1, y2)) => {
                 let prod_a = View::Prod(vec![
@@ -588,6 +566,33 @@ impl<'p> Inference<'p> {
                 ex::min(&whole(self), &ex::add(&d, &slope))
             }
             _ => whole(self),
+        }
+    }
+
+    /// Exponent of φ(x) − φ(y) by the mean-value theorem: |φ'| at the larger argument
+    /// times |x − y|, never more than the size of the two values (`full`). Without a
+    /// derivative (step, sign) only an unchanged argument gives a zero change.
+    fn mean_value_delta(
+        &mut self,
+        builder: &ViewBuilder<'_>,
+        x: &View,
+        y: &View,
+        derivative: Option<FunctionFacts>,
+        full: Exp,
+    ) -> Exp {
+        let d = self.view_delta(builder, x, y);
+        match derivative {
+            Some(df) => {
+                let ex_ = self.view_facts(x).exp;
+                let ey = self.view_facts(y).exp;
+                let slope = ex::max(
+                    &Self::function_scale(&df, &ex_),
+                    &Self::function_scale(&df, &ey),
+                );
+                ex::min(&full, &ex::add(&d, &slope))
+            }
+            None if ex::is_neg_inf(&d) => d,
+            None => full,
         }
     }
 

@@ -16,7 +16,7 @@ use super::ex::{self, Exp};
 use super::facts::{FactTable, FunctionFacts, Symmetry};
 use super::view::{View, ViewBuilder};
 use crate::exponent::Rational;
-use crate::ir::{Func, Kind, Op, Program, ValueId};
+use crate::ir::{Func, Op, Program, ValueId};
 use std::collections::{BTreeMap, HashMap};
 
 /// Most affine leaves the unsimplified facts of one value may have in a symbolic program.
@@ -457,6 +457,18 @@ impl<'p> Inference<'p> {
         ia.meta.family.is_some() && ia.meta.family == ib.meta.family && ia.kind == ib.kind
     }
 
+    /// Exponent of `x − y` for two values: zero when they are the same value, the change
+    /// within a family when they are two steps of one quantity, else their size (`full`).
+    fn value_pair_delta(&mut self, x: ValueId, y: ValueId, full: Exp) -> Exp {
+        if x == y {
+            ex::neg_inf()
+        } else if self.family_pair(x, y) {
+            self.delta(x, y)
+        } else {
+            full
+        }
+    }
+
     fn view_delta(&mut self, builder: &ViewBuilder<'_>, a: &View, b: &View) -> Exp {
         let whole = |s: &mut Self| {
             let fa = s.view_facts(a);
@@ -465,22 +477,13 @@ impl<'p> Inference<'p> {
         };
         match (a, b) {
             (View::Leaf(x), View::Leaf(y)) | (View::Init(x), View::Init(y)) => {
-                if x == y {
-                    ex::neg_inf()
-                } else if self.family_pair(*x, *y) {
-                    self.delta(*x, *y)
-                } else {
-                    whole(self)
-                }
+                let full = whole(self);
+                self.value_pair_delta(*x, *y, full)
             }
+            // Ŵ x_t − Ŵ x_0 = Ŵ (x_t − x_0), which has the scale of the change of x.
             (View::MatMul(m, t, x), View::MatMul(m2, t2, y)) if m == m2 && t == t2 => {
-                if x == y {
-                    ex::neg_inf()
-                } else if self.family_pair(*x, *y) {
-                    self.delta(*x, *y)
-                } else {
-                    whole(self)
-                }
+                let full = whole(self);
+                self.value_pair_delta(*x, *y, full)
             }
             (View::Const(x), View::Const(y)) if x == y => ex::neg_inf(),
             (View::Width(x), View::Width(y)) if x == y => ex::neg_inf(),
@@ -594,11 +597,6 @@ impl<'p> Inference<'p> {
             None if ex::is_neg_inf(&d) => d,
             None => full,
         }
-    }
-
-    /// Kind of a value.
-    pub fn kind(&self, v: ValueId) -> Kind {
-        self.program.instr(v).kind
     }
 }
 

@@ -75,10 +75,6 @@ pub fn analyze(program: &Program) -> Result<ScaleReport, TooComplex> {
     })
 }
 
-fn describe(e: &Exp) -> String {
-    e.to_string()
-}
-
 /// A one-line derivation: which rule applied and which term dominates.
 fn trace_of(inf: &mut Inference<'_>, program: &Program, id: ValueId) -> String {
     let instr = program.instr(id);
@@ -100,7 +96,7 @@ fn trace_of(inf: &mut Inference<'_>, program: &Program, id: ValueId) -> String {
             format!(
                 "{m}{t} {} keeps the scale of its argument (n^{}){scale}",
                 program.instr(*arg).name,
-                describe(&inf.exponent(*arg))
+                inf.exponent(*arg)
             )
         }
         Op::Moment { expr } => {
@@ -122,7 +118,7 @@ fn trace_of(inf: &mut Inference<'_>, program: &Program, id: ValueId) -> String {
             format!(
                 "mean of {} (integrand n^{}){symmetry}{scale}",
                 render_expr(expr, program),
-                describe(&integrand.exp.simplify())
+                integrand.exp.simplify()
             )
         }
         Op::Map { expr } | Op::Scalar { expr } => {
@@ -134,7 +130,7 @@ fn trace_of(inf: &mut Inference<'_>, program: &Program, id: ValueId) -> String {
                 return format!(
                     "{} → n^{}{scale}",
                     render_expr(expr, program),
-                    describe(&inf.exponent(id))
+                    inf.exponent(id)
                 );
             }
             let mut exps = Vec::new();
@@ -151,7 +147,7 @@ fn trace_of(inf: &mut Inference<'_>, program: &Program, id: ValueId) -> String {
                         (Some(a), Some(b)) if a == b => " (dominant)",
                         _ => "",
                     };
-                    format!("{}: n^{}{mark}", render_expr(t, program), describe(e))
+                    format!("{}: n^{}{mark}", render_expr(t, program), e)
                 })
                 .collect();
             format!("sum, largest term wins: {}{scale}", parts.join("; "))

@@ -13,7 +13,7 @@ mod report;
 mod view;
 
 pub use ex::Exp;
-pub use facts::{FunctionFacts, Symmetry};
+pub use facts::{FactTable, FunctionFacts, Symmetry};
 pub use infer::{Facts, Inference, TooComplex, SYMBOLIC_LEAF_BUDGET};
 pub use regime::{classify, Regime};
 pub use report::{analyze, Quantity, ScaleReport};

@@ -31,6 +31,9 @@ pub enum TpError {
     /// Symbolic scale analysis would not finish (see `scale::TooComplex`).
     #[error("{0}")]
     TooComplex(#[from] crate::scale::TooComplex),
+    /// No limit program can be derived (symbolic exponents).
+    #[error("cannot derive the limit: {0}")]
+    Limit(#[from] crate::limit::DeriveError),
     /// A plot could not be drawn or written.
     #[error("cannot write the plot `{path}`: {reason}")]
     Plot {

@@ -11,6 +11,7 @@ mod error;
 pub mod exponent;
 pub mod gauss;
 pub mod ir;
+pub mod limit;
 pub mod report;
 pub mod scale;
 pub mod sim;

@@ -26,6 +26,10 @@ enum Command {
     /// against the width and its fitted log–log slope.
     #[command(long_about = SIMULATE_ABOUT)]
     Simulate(SimulateArgs),
+    /// The infinite-width limit: the normalized program's Z-recursion (text or LaTeX) and
+    /// the values of every scalar and of every vector's second moment, with errors.
+    #[command(long_about = LIMIT_ABOUT)]
+    Limit(LimitArgs),
 }
 
 /// Options shared by every subcommand.
@@ -184,6 +188,78 @@ fn progress_bar(enabled: bool) -> indicatif::ProgressBar {
     bar
 }
 
+/// The long help of `tp limit`.
+const LIMIT_ABOUT: &str = "\
+The infinite-width limit of the program.
+
+Every quantity v of size n^e (from `tp scale`) is replaced by n^-e v; terms of lower
+order are dropped. The Tensor Program rules then give one equation per quantity: an
+initial vector is a combination of independent base Gaussians; W x becomes
+Zhat^{W x} + Zdot^{W x}, where the Zhat of one matrix are jointly Gaussian with
+Cov(Zhat^{Wx}, Zhat^{Wy}) = E[Z^x Z^y] (W and W^T are different matrices) and
+Zdot^{Wx} = sum_j E[dZ^x / dZhat^{W^T y_j}] Z^{y_j}; a mean becomes an expectation.
+
+Each expectation is evaluated by the first tier that applies: exactly 0 by symmetry,
+products over independent families, closed forms (Gaussian covariances, arc-cosine
+kernels of ReLU/step, arcsine kernel of erf), quadrature when the integrand depends on
+at most 3 independent normals, Monte Carlo otherwise (--samples). The Zdot coefficients
+use Stein's lemma. Every value carries an error estimate and its method.
+
+Scalars are reported as limits of the scalar itself: 0 when it vanishes (with the
+normalized value), the value when it is of order 1, `diverges` when it grows, and no
+value when it is random in the limit (e.g. a central-limit fluctuation of order 1).
+
+JSON (--json), schema \"tp-limit/1\": {schema, equations: [str], latex: [str],
+scalars: [{name, step, exponent, value, stderr, method, normalized, auxiliary}],
+vectors: [{name, step, exponent, second_moment, stderr, method}]}.
+
+Exit status: 0 on success, 2 on bad input (including symbolic exponents: use --set).";
+
+#[derive(Args)]
+struct LimitArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Print the equations in LaTeX instead of text.
+    #[arg(long)]
+    latex: bool,
+    /// Monte Carlo samples per expectation (when Monte Carlo is needed).
+    #[arg(long, default_value_t = 100_000, value_name = "K",
+          value_parser = clap::value_parser!(u64).range(100..=100_000_000))]
+    samples: u64,
+    /// Seed of the Monte Carlo integrations.
+    #[arg(long, default_value_t = 0, value_name = "S")]
+    seed: u64,
+    /// Evaluate every expectation by Monte Carlo (no closed forms, no quadrature).
+    #[arg(long)]
+    monte_carlo: bool,
+}
+
+/// `tp limit`: derive, evaluate, print.
+fn limit(args: LimitArgs) -> Result<(), tp::TpError> {
+    let overrides = tp::parse_overrides(&args.common.set)?;
+    let program = tp::load(&args.common.file, &overrides)?;
+    let opts = tp::limit::EvalOptions {
+        samples: args.samples as usize,
+        seed: args.seed,
+        monte_carlo_only: args.monte_carlo,
+    };
+    let report = tp::limit::limit(&program, &opts)?;
+    if args.common.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report.to_json()).unwrap_or_default()
+        );
+    } else {
+        let name = args.common.file.display().to_string();
+        let title = match &program.title {
+            Some(t) => format!("{t} ({name})"),
+            None => name,
+        };
+        print!("{}", report.render(&title, args.latex));
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<(), tp::TpError> {
     match cli.command {
         Command::Show(args) => {
@@ -216,6 +292,7 @@ fn run(cli: Cli) -> Result<(), tp::TpError> {
             Ok(())
         }
         Command::Simulate(args) => simulate(args),
+        Command::Limit(args) => limit(args),
     }
 }
 

@@ -1,0 +1,29 @@
+//! The infinite-width limit (`tp limit`): normalization, Z-recursions and their values.
+//!
+//! [`limit`] runs scale inference, [`derive`]s the normalized Θ(1) program and its
+//! Tensor Program rules (base Gaussians Ẑ per matrix family, Ż terms, expectations), and
+//! [`evaluate`]s every scalar and every vector's second moment with an error estimate.
+//! [`render`] prints the recursion as text and LaTeX.
+
+pub mod derive;
+pub mod evaluate;
+pub mod model;
+pub mod parity;
+pub mod render;
+pub mod report;
+
+pub use derive::{derive, DeriveError};
+pub use evaluate::{evaluate, EvalOptions, Evaluation, Number};
+pub use model::{Def, Entry, Family, LimitProgram};
+pub use report::{LimitReport, ScalarLimit, VectorLimit};
+
+use crate::ir::Program;
+use crate::scale::Inference;
+
+/// Derives and evaluates the limit of `program`.
+pub fn limit(program: &Program, opts: &EvalOptions) -> Result<LimitReport, crate::TpError> {
+    let inference = Inference::run(program)?;
+    let lp = derive(program, &inference)?;
+    let evaluation = evaluate(&lp, opts);
+    Ok(report::build(lp, &evaluation))
+}

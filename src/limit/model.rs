@@ -1,0 +1,166 @@
+//! The limit program: one entry per normalized quantity, base Gaussian and Ż
+//! coefficient, in definition order.
+//!
+//! Entries are numbered afresh ([`ValueId`] indexes [`LimitProgram::entries`]), because
+//! normalization creates values the IR does not have: the base Gaussians Ẑ^{Ŵx} and the
+//! coefficients E[∂Z^x/∂Ẑ^{Ŵᵀy}] of the Ż terms. Every [`Expr::Value`] inside an entry
+//! refers to an earlier entry, so the entries are already in evaluation order.
+
+use crate::exponent::{format_rational, Rational};
+use crate::ir::{Expr, Kind, MatrixId, Meta, Program, SourceId, ValueId};
+
+/// Where a base Gaussian comes from; base Gaussians of different families are
+/// independent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    /// One i.i.d. N(0, 1) source vector (sources are independent of each other).
+    Source(SourceId),
+    /// The family {Ẑ^{Ŵx}} of one matrix, or of its transpose (a different family).
+    Matrix {
+        /// The matrix Ŵ.
+        matrix: MatrixId,
+        /// True for the family {Ẑ^{Ŵᵀy}}.
+        transpose: bool,
+    },
+}
+
+/// What an entry is in the limit.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Def {
+    /// A base Gaussian: a source vector (`origin` None) or Ẑ^{Ŵ x} for the normalized
+    /// vector x = `origin`, with Cov(Ẑ^{Ŵx}, Ẑ^{Ŵy}) = E[Z^x Z^y].
+    Atom {
+        /// Its family.
+        family: Family,
+        /// The vector multiplied, for matrix families.
+        origin: Option<ValueId>,
+    },
+    /// A vector: Z is this expression of earlier entries.
+    Vector {
+        /// The normalized leading-order expression.
+        expr: Expr,
+    },
+    /// A scalar defined as the expectation E[expr] (a Moment in the limit).
+    Expectation {
+        /// The integrand over earlier vectors and scalars.
+        expr: Expr,
+    },
+    /// A scalar defined by arithmetic on earlier scalars.
+    Scalar {
+        /// The expression.
+        expr: Expr,
+    },
+    /// The Ż coefficient E[∂Z^{of}/∂`atom`], a scalar.
+    Derivative {
+        /// The vector differentiated.
+        of: ValueId,
+        /// The base Gaussian it is differentiated by.
+        atom: ValueId,
+    },
+    /// Exactly zero at every width.
+    Zero {
+        /// Why.
+        reason: String,
+    },
+    /// A scalar whose size n^e comes from a central-limit fluctuation (the mean of
+    /// something with zero expectation): it tends to 0 when e < 0, but n^{-e} times it
+    /// is random in the limit, so nothing may depend on it at leading order.
+    Fluctuation,
+    /// No deterministic limit can be derived.
+    Undetermined {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One entry of the limit program.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    /// The program's name of the quantity, or a generated name (`Ẑ^{W2 x1_1}`, `κ3`).
+    pub name: String,
+    /// Vector (a Z) or scalar (a deterministic number).
+    pub kind: Kind,
+    /// The exponent e of the quantity (Θ(n^e)); the entry describes n^{-e} times the
+    /// quantity. `None` for generated entries, which are Θ(1) by construction.
+    pub exponent: Option<Rational>,
+    /// The definition.
+    pub def: Def,
+    /// The program value this entry normalizes, if any.
+    pub source_value: Option<ValueId>,
+    /// Network labels of that value.
+    pub meta: Option<Meta>,
+}
+
+impl Entry {
+    /// True when the entry has a deterministic, evaluable limit.
+    pub fn is_defined(&self) -> bool {
+        !matches!(
+            self.def,
+            Def::Zero { .. } | Def::Fluctuation | Def::Undetermined { .. }
+        )
+    }
+
+    /// The name of the normalized quantity: `h2_1` for Θ(1) quantities, `n^{1/2}·x2_0`
+    /// for one of size n^{-1/2}.
+    pub fn normalized_name(&self) -> String {
+        match &self.exponent {
+            Some(e) if *e != Rational::from_integer(0.into()) => {
+                let minus = -e.clone();
+                let factor = if minus == Rational::from_integer(1.into()) {
+                    "n".to_string()
+                } else {
+                    format!("n^{}", wrap(&format_rational(&minus)))
+                };
+                format!("{factor}·{}", self.name)
+            }
+            _ => self.name.clone(),
+        }
+    }
+}
+
+fn wrap(s: &str) -> String {
+    if s.chars().all(|c| c.is_ascii_digit()) {
+        s.to_string()
+    } else {
+        format!("({s})")
+    }
+}
+
+/// The normalized Θ(1) program and its Tensor Program limit, before evaluation.
+#[derive(Clone, Debug)]
+pub struct LimitProgram {
+    /// Entries in definition order.
+    pub entries: Vec<Entry>,
+    /// For each program value, its entry.
+    pub of_value: Vec<ValueId>,
+    /// The program (activations, sources, matrices, names).
+    pub program: Program,
+    /// Base Gaussians each entry depends on.
+    pub deps: Vec<Vec<ValueId>>,
+    /// Sign-flip parity of each entry with respect to each symmetry group.
+    pub parity: Vec<Vec<super::parity::Parity>>,
+    /// The symmetry group of each family (see [`super::parity`]).
+    pub groups: Vec<(Family, usize)>,
+    /// Names of the symmetry groups, for reasons.
+    pub group_names: Vec<String>,
+}
+
+impl LimitProgram {
+    /// The entry with id `id`.
+    pub fn entry(&self, id: ValueId) -> &Entry {
+        &self.entries[id.0]
+    }
+
+    /// The symmetry group of a family.
+    pub fn group_of(&self, family: Family) -> Option<usize> {
+        self.groups
+            .iter()
+            .find(|(f, _)| *f == family)
+            .map(|(_, g)| *g)
+    }
+
+    /// True when the entry is a vector or a base Gaussian (it varies over coordinates).
+    pub fn is_random(&self, id: ValueId) -> bool {
+        self.entries[id.0].kind == Kind::Vector
+    }
+}

@@ -232,6 +232,11 @@ struct LimitArgs {
     /// Evaluate every expectation by Monte Carlo (no closed forms, no quadrature).
     #[arg(long)]
     monte_carlo: bool,
+    /// Independent repetitions of the evaluation; the Monte Carlo samples are split
+    /// between them and their spread gives the reported errors.
+    #[arg(long, default_value_t = 8, value_name = "R",
+          value_parser = clap::value_parser!(u64).range(2..=1000))]
+    replicates: u64,
 }
 
 /// `tp limit`: derive, evaluate, print.
@@ -242,6 +247,7 @@ fn limit(args: LimitArgs) -> Result<(), tp::TpError> {
         samples: args.samples as usize,
         seed: args.seed,
         monte_carlo_only: args.monte_carlo,
+        replicates: args.replicates as usize,
     };
     let report = tp::limit::limit(&program, &opts)?;
     if args.common.json {

@@ -152,7 +152,11 @@ pub fn derive(program: &Program, inference: &Inference<'_>) -> Result<LimitProgr
         entries: d.entries,
         of_value: d.of_value,
         program: program.clone(),
-        deps: d.deps.into_iter().map(|s| s.into_iter().collect()).collect(),
+        deps: d
+            .deps
+            .into_iter()
+            .map(|s| s.into_iter().collect())
+            .collect(),
         parity: d.parity,
         groups: d.groups,
         group_names,
@@ -201,7 +205,7 @@ impl Deriver<'_> {
                             Parity::Even
                         }
                     };
-                    parity.push(parity::of_expr(expr, &lookup, &mut self.facts, &self.acts));
+                    parity.push(parity::of_expr(expr, &lookup, &mut self.facts));
                 }
                 (deps, parity)
             }
@@ -704,7 +708,11 @@ fn apply_function(
             format_rational(k)
         ));
     }
-    let k = k.to_integer().to_string().parse::<usize>().unwrap_or(usize::MAX);
+    let k = k
+        .to_integer()
+        .to_string()
+        .parse::<usize>()
+        .unwrap_or(usize::MAX);
     if k == usize::MAX || k > 8 {
         return Err(format!("`{name}` vanishes at 0 to too high an order"));
     }
@@ -723,11 +731,7 @@ fn apply_function(
         exp: Some(ea * &kq),
         z: Expr::mul(
             Expr::Const(c / factorial),
-            if k == 1 {
-                arg.z
-            } else {
-                Expr::pow(arg.z, kq)
-            },
+            if k == 1 { arg.z } else { Expr::pow(arg.z, kq) },
         ),
     })
 }

@@ -20,11 +20,13 @@
 use super::derive::is_kinked;
 use super::model::{Def, Family, LimitProgram};
 use super::parity::{self, Parity};
+use super::tape::{Compiler, Layout, Tape};
 use crate::gauss::{self, closed_form, ExpectOptions};
 use crate::ir::{Expr, Func, Kind, ValueId, Var};
 use crate::scale::FactTable;
 use ndarray::Array2;
 use serde::Serialize;
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 /// How to evaluate.
@@ -36,6 +38,10 @@ pub struct EvalOptions {
     pub seed: u64,
     /// Skip closed forms and quadrature: every integral by Monte Carlo (the MC tier).
     pub monte_carlo_only: bool,
+    /// Independent repetitions of the whole evaluation, each with `samples / replicates`
+    /// Monte Carlo samples; their spread is the reported error, so that Monte Carlo
+    /// noise in covariances and scalars read by later expectations is accounted for.
+    pub replicates: usize,
 }
 
 impl Default for EvalOptions {
@@ -44,6 +50,7 @@ impl Default for EvalOptions {
             samples: 100_000,
             seed: 0,
             monte_carlo_only: false,
+            replicates: 8,
         }
     }
 }
@@ -79,8 +86,70 @@ pub struct Evaluation {
     pub errors: Vec<Option<String>>,
 }
 
-/// Evaluates every entry of `lp`.
+/// Evaluates every entry of `lp`: `opts.replicates` independent evaluations (in
+/// parallel, each from its own seed, so the result does not depend on the thread
+/// count), combined into their mean. The error of a value is the standard error of the
+/// mean over replicates, combined with the quadrature error estimate when the value is
+/// not a Monte Carlo one (quadrature errors repeat identically in every replicate).
 pub fn evaluate(lp: &LimitProgram, opts: &EvalOptions) -> Evaluation {
+    use rayon::prelude::*;
+    let r = opts.replicates.max(1);
+    if r == 1 {
+        return evaluate_once(lp, opts);
+    }
+    let per = EvalOptions {
+        samples: (opts.samples / r).max(1000),
+        replicates: 1,
+        ..*opts
+    };
+    let runs: Vec<Evaluation> = (0..r)
+        .into_par_iter()
+        .map(|k| {
+            let o = EvalOptions {
+                seed: opts
+                    .seed
+                    .wrapping_add((k as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)),
+                ..per
+            };
+            evaluate_once(lp, &o)
+        })
+        .collect();
+    let n = lp.entries.len();
+    let mut values = vec![None; n];
+    let mut errors = vec![None; n];
+    for i in 0..n {
+        if let Some(e) = runs.iter().find_map(|run| run.errors[i].clone()) {
+            errors[i] = Some(e);
+            continue;
+        }
+        let xs: Vec<&Number> = runs
+            .iter()
+            .filter_map(|run| run.values[i].as_ref())
+            .collect();
+        if xs.len() != r {
+            continue;
+        }
+        let mean = xs.iter().map(|x| x.value).sum::<f64>() / r as f64;
+        let var = xs.iter().map(|x| (x.value - mean).powi(2)).sum::<f64>() / (r - 1) as f64;
+        let first = xs[0];
+        let mc = first.method.contains("Monte Carlo");
+        let deterministic = if mc { 0.0 } else { first.stderr };
+        let method = if var > 0.0 {
+            format!("{} (mean of {r} replicates)", first.method)
+        } else {
+            first.method.clone()
+        };
+        values[i] = Some(Number {
+            value: mean,
+            stderr: (var / r as f64).sqrt().hypot(deterministic),
+            method,
+        });
+    }
+    Evaluation { values, errors }
+}
+
+/// One evaluation with the seeds of `opts`.
+fn evaluate_once(lp: &LimitProgram, opts: &EvalOptions) -> Evaluation {
     let mut ev = Evaluator::new(lp, *opts);
     for (i, entry) in lp.entries.iter().enumerate() {
         let id = ValueId(i);
@@ -88,7 +157,12 @@ pub fn evaluate(lp: &LimitProgram, opts: &EvalOptions) -> Evaluation {
             Def::Expectation { expr } => Some(ev.expectation(expr)),
             Def::Scalar { expr } => Some(ev.arithmetic(expr)),
             Def::Derivative { of, atom } => Some(ev.derivative(*of, *atom)),
-            Def::Vector { .. } if entry.source_value.is_some() => {
+            Def::Vector { .. }
+                if entry
+                    .meta
+                    .as_ref()
+                    .is_some_and(|m| m.role != crate::ir::Role::Auxiliary) =>
+            {
                 Some(ev.expectation(&Expr::Mul(vec![Expr::Value(id), Expr::Value(id)])))
             }
             _ => None,
@@ -105,14 +179,30 @@ pub fn evaluate(lp: &LimitProgram, opts: &EvalOptions) -> Evaluation {
     }
 }
 
-/// A pointwise evaluator of some vectors as functions of a list of base Gaussians.
+/// An integrand as a function of a few jointly Gaussian *leaves*.
+///
+/// Every maximal linear combination of base Gaussians inside the integrand (a Gaussian
+/// vector such as h = U¹ξ + v¹, or the linear part of a sum) becomes one leaf, so the
+/// integral is over as many dimensions as the integrand really depends on: λ₁ of IP-LLR
+/// reads five base Gaussians but only two leaves, and two-dimensional polar quadrature
+/// is exact where Monte Carlo in five would leave a 1% error.
 struct PointEval {
-    /// Base Gaussians, in the order of the Gaussian vector G.
-    atoms: Vec<ValueId>,
-    /// Vector entries to compute, in definition order.
-    order: Vec<ValueId>,
-    /// Slot of each entry in the scratch vector (usize::MAX: not used).
+    /// Each leaf as a linear form over base Gaussians.
+    leaves: Vec<Vec<(ValueId, f64)>>,
+    /// Nonlinear vector entries to compute, in definition order, with their rewritten
+    /// expressions (leaf k is `Value(base + k)`).
+    order: Vec<(ValueId, Expr)>,
+    /// Slot of each entry in the scratch vector (usize::MAX: not computed).
     slot: Vec<usize>,
+    /// The rewritten integrand.
+    target: Expr,
+    /// Id of leaf 0.
+    base: usize,
+    /// Compiled `order` expressions and integrand (see [`super::tape`]).
+    tapes: Vec<Tape>,
+    target_tape: Tape,
+    /// Slots and stack reused across points: leaves, then `order`, then temporaries.
+    scratch: RefCell<(Vec<f64>, Vec<f64>)>,
 }
 
 struct Evaluator<'a> {
@@ -166,7 +256,12 @@ impl<'a> Evaluator<'a> {
                 .seed
                 .wrapping_add(self.calls.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             max_quadrature_dim: if self.opts.monte_carlo_only { 0 } else { 3 },
-            ..ExpectOptions::default()
+            // Far below any Monte Carlo error in the same report, and it keeps rank-3
+            // tensor rules from climbing to 256 nodes per dimension.
+            abs_tol: 1e-10,
+            rel_tol: 1e-9,
+            max_evaluations: 500_000,
+            antithetic: true,
         }
     }
 
@@ -267,6 +362,8 @@ impl<'a> Evaluator<'a> {
         if factors.is_empty() {
             return Ok(Number::exact(1.0, "exact"));
         }
+        let factors = self.inline_products(factors);
+        let factors = factors.as_slice();
         let product = Expr::product(factors.to_vec());
         for g in 0..self.lp.group_names.len() {
             let table = &self.lp.parity;
@@ -278,11 +375,13 @@ impl<'a> Evaluator<'a> {
                     Parity::Even
                 }
             };
-            let acts = &self.lp.program.activations;
-            if parity::of_expr(&product, &lookup, &mut self.facts, acts) == Parity::Odd {
+            if parity::of_expr(&product, &lookup, &mut self.facts) == Parity::Odd {
                 return Ok(Number::exact(
                     0.0,
-                    &format!("exact: odd under the sign flip of {}", self.lp.group_names[g]),
+                    &format!(
+                        "exact: odd under the sign flip of {}",
+                        self.lp.group_names[g]
+                    ),
                 ));
             }
         }
@@ -305,8 +404,7 @@ impl<'a> Evaluator<'a> {
             let mut changed = false;
             for i in 0..factors.len() {
                 for j in 0..factors.len() {
-                    if component[i] != component[j] && fams[i].iter().any(|f| fams[j].contains(f))
-                    {
+                    if component[i] != component[j] && fams[i].iter().any(|f| fams[j].contains(f)) {
                         let m = component[i].min(component[j]);
                         let old = component[i].max(component[j]);
                         for c in component.iter_mut() {
@@ -359,6 +457,44 @@ impl<'a> Evaluator<'a> {
         })
     }
 
+    /// Replaces a factor that is a vector defined as a product by that product's
+    /// factors (and a square by two copies), so that independent parts separate:
+    /// E[(φ'(h)·Ẑ)²] = E[φ'(h)²]·E[Ẑ²] when Ẑ is of another family than h.
+    fn inline_products(&mut self, factors: &[Expr]) -> Vec<Expr> {
+        let mut out = Vec::new();
+        let mut todo: Vec<(Expr, usize)> = factors.iter().rev().map(|f| (f.clone(), 0)).collect();
+        while let Some((f, depth)) = todo.pop() {
+            if depth > 8 {
+                out.push(f);
+                continue;
+            }
+            match &f {
+                Expr::Pow(inner, q) if *q == crate::exponent::Rational::from_integer(2.into()) => {
+                    todo.push(((**inner).clone(), depth + 1));
+                    todo.push(((**inner).clone(), depth + 1));
+                }
+                Expr::Mul(items) => {
+                    for item in items.iter().rev() {
+                        todo.push((item.clone(), depth + 1));
+                    }
+                }
+                Expr::Value(v) => match &self.lp.entries[v.0].def {
+                    Def::Vector {
+                        expr: Expr::Mul(items),
+                    } => {
+                        for item in items.iter().rev() {
+                            todo.push((item.clone(), depth + 1));
+                        }
+                    }
+                    _ => out.push(f),
+                },
+                _ => out.push(f),
+            }
+        }
+        // Constants and scalars that surfaced stay as factors: the product is unchanged.
+        out
+    }
+
     /// E[Π factors] over one set of dependent base Gaussians.
     fn expect_component(&mut self, factors: &[Expr]) -> Outcome {
         if !self.opts.monte_carlo_only {
@@ -367,12 +503,11 @@ impl<'a> Evaluator<'a> {
             }
         }
         let product = Expr::product(factors.to_vec());
-        let atoms = self.deps_of(&product);
-        let cov = self.covariance_matrix(&atoms)?;
-        let point = self.point_eval(&atoms, &product);
-        let smooth = !self.kinked(&product, &point);
+        let point = self.point_eval(&product);
+        let cov = self.leaf_covariance(&point.leaves)?;
+        let smooth = !self.kinked(&point);
         let opts = self.gauss_options(smooth);
-        let f = |g: &[f64]| self.point_value(&point, g, &product);
+        let f = |g: &[f64]| self.point_value(&point, g);
         let est = gauss::expect(&cov, &f, &opts).map_err(|e| e.to_string())?;
         Ok(Number {
             value: est.value,
@@ -381,43 +516,53 @@ impl<'a> Evaluator<'a> {
         })
     }
 
-    /// E[∂Z^x/∂a] by Stein's lemma over the base Gaussians of Z^x.
+    /// E[∂Z^x/∂a] by Stein's lemma over the leaves of Z^x: with Z^x = F(ℓ) and
+    /// ℓ_k = Σ_a c_{ka} Ẑ_a, E[∂Z^x/∂Ẑ_a] = Σ_k c_{ka} E[∂F/∂ℓ_k].
     fn derivative(&mut self, x: ValueId, a: ValueId) -> Outcome {
         if !self.gradients.contains_key(&x) {
             let z = Expr::Value(x);
-            let atoms = self.deps_of(&z);
-            let cov = self.covariance_matrix(&atoms)?;
-            let point = self.point_eval(&atoms, &z);
-            let smooth = !self.kinked(&z, &point);
+            let point = self.point_eval(&z);
+            let cov = self.leaf_covariance(&point.leaves)?;
+            let smooth = !self.kinked(&point);
             let opts = self.gauss_options(smooth);
-            let f = |g: &[f64]| self.point_value(&point, g, &z);
+            let f = |g: &[f64]| self.point_value(&point, g);
             let grad = gauss::expect_gradient(&cov, &f, &opts).map_err(|e| e.to_string())?;
-            let row = atoms
-                .iter()
-                .zip(grad)
-                .map(|(atom, est)| {
-                    (
-                        *atom,
-                        Number {
-                            value: est.value,
-                            stderr: est.stderr,
-                            method: format!("Stein's lemma, {}", est.method),
-                        },
-                    )
-                })
-                .collect();
+            let mut row: Vec<(ValueId, Number)> = Vec::new();
+            for (leaf, est) in point.leaves.iter().zip(&grad) {
+                for (atom, c) in leaf {
+                    let method = format!("Stein's lemma, {}", est.method);
+                    match row.iter_mut().find(|(b, _)| b == atom) {
+                        Some((_, n)) => {
+                            n.value += c * est.value;
+                            n.stderr = n.stderr.hypot(c * est.stderr);
+                        }
+                        None => row.push((
+                            *atom,
+                            Number {
+                                value: c * est.value,
+                                stderr: (c * est.stderr).abs(),
+                                method,
+                            },
+                        )),
+                    }
+                }
+            }
             self.gradients.insert(x, row);
         }
-        self.gradients
+        Ok(self
+            .gradients
             .get(&x)
             .and_then(|row| row.iter().find(|(b, _)| *b == a))
             .map(|(_, n)| n.clone())
-            .ok_or_else(|| "the base Gaussian is not an input of the vector".to_string())
+            .unwrap_or_else(|| Number::exact(0.0, "exact: the vector does not read it")))
     }
 
     /// Cov(a, b) of two base Gaussians.
     fn atom_covariance(&mut self, a: ValueId, b: ValueId) -> Outcome {
-        let (fa, fb) = (self.lp.entries[a.0].def.clone(), self.lp.entries[b.0].def.clone());
+        let (fa, fb) = (
+            self.lp.entries[a.0].def.clone(),
+            self.lp.entries[b.0].def.clone(),
+        );
         let (
             Def::Atom {
                 family: fam_a,
@@ -451,79 +596,153 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    fn covariance_matrix(&mut self, atoms: &[ValueId]) -> Result<Array2<f64>, String> {
-        let k = atoms.len();
+    /// Covariance of linear forms over base Gaussians (made positive semidefinite).
+    fn leaf_covariance(&mut self, leaves: &[Vec<(ValueId, f64)>]) -> Result<Array2<f64>, String> {
+        let k = leaves.len();
         let mut cov = Array2::<f64>::zeros((k, k));
         for i in 0..k {
             for j in 0..=i {
-                let c = self.atom_covariance(atoms[i], atoms[j])?.value;
+                let c = self.form_covariance(&leaves[i], &leaves[j])?.0;
                 cov[[i, j]] = c;
                 cov[[j, i]] = c;
             }
         }
-        Ok(cov)
+        Ok(nearest_psd(&cov))
     }
 
-    fn point_eval(&self, atoms: &[ValueId], expr: &Expr) -> PointEval {
-        let n = self.lp.entries.len();
-        let mut needed = vec![false; n];
-        let mut stack: Vec<ValueId> = expr.values();
-        while let Some(v) = stack.pop() {
-            if !self.is_random(v) || needed[v.0] {
-                continue;
-            }
-            needed[v.0] = true;
-            if let Def::Vector { expr } = &self.lp.entries[v.0].def {
-                stack.extend(expr.values());
-            }
+    fn point_eval(&mut self, expr: &Expr) -> PointEval {
+        let mut p = PointEval {
+            leaves: Vec::new(),
+            order: Vec::new(),
+            slot: vec![usize::MAX; self.lp.entries.len()],
+            target: Expr::Const(0.0),
+            base: self.lp.entries.len(),
+            tapes: Vec::new(),
+            target_tape: Tape::default(),
+            scratch: RefCell::new((Vec::new(), Vec::new())),
+        };
+        let mut visited = vec![false; self.lp.entries.len()];
+        p.target = self.rewrite(expr, &mut p, &mut visited);
+        p.order.sort_by_key(|(v, _)| *v);
+        let leaves = p.leaves.len();
+        for (k, (v, _)) in p.order.iter().enumerate() {
+            p.slot[v.0] = leaves + k;
         }
-        let mut slot = vec![usize::MAX; n];
-        let mut order = Vec::new();
-        for (k, a) in atoms.iter().enumerate() {
-            slot[a.0] = k;
-        }
-        let mut next = atoms.len();
-        for (i, need) in needed.iter().enumerate() {
-            if *need && slot[i] == usize::MAX {
-                slot[i] = next;
-                next += 1;
-                order.push(ValueId(i));
-            }
-        }
-        PointEval {
-            atoms: atoms.to_vec(),
-            order,
-            slot,
-        }
-    }
-
-    fn point_value(&self, p: &PointEval, g: &[f64], expr: &Expr) -> f64 {
-        let mut scratch = Vec::with_capacity(p.atoms.len() + p.order.len());
-        scratch.extend_from_slice(g);
-        let acts = &self.lp.program.activations;
-        for v in &p.order {
-            let value = match &self.lp.entries[v.0].def {
-                Def::Vector { expr } => {
-                    let s = &scratch;
-                    expr.eval(&|id| self.lookup(p, s, id), f64::NAN, f64::NAN, acts)
+        let (tapes, target_tape, slots) = {
+            let base = p.base;
+            let slot_of = &p.slot;
+            let slot = |id: ValueId| {
+                if id.0 >= base {
+                    Some(id.0 - base)
+                } else if self.is_random(id) {
+                    slot_of.get(id.0).copied().filter(|s| *s != usize::MAX)
+                } else {
+                    None
                 }
-                _ => f64::NAN,
             };
-            scratch.push(value);
-        }
-        expr.eval(&|id| self.lookup(p, &scratch, id), f64::NAN, f64::NAN, acts)
+            let scalar = |id: ValueId| self.scalar(id);
+            let mut c = Compiler::new(
+                Layout {
+                    slot: &slot,
+                    scalar: &scalar,
+                    acts: &self.lp.program.activations,
+                },
+                leaves + p.order.len(),
+            );
+            let tapes: Vec<Tape> = p.order.iter().map(|(_, e)| c.compile(e)).collect();
+            let target = c.compile(&p.target);
+            (tapes, target, c.slots())
+        };
+        p.tapes = tapes;
+        p.target_tape = target_tape;
+        p.scratch = RefCell::new((vec![0.0; slots], Vec::with_capacity(64)));
+        p
     }
 
-    fn lookup(&self, p: &PointEval, scratch: &[f64], id: ValueId) -> f64 {
-        if self.is_random(id) {
-            scratch.get(p.slot[id.0]).copied().unwrap_or(f64::NAN)
-        } else {
-            self.scalar(id)
+    fn leaf(&self, p: &mut PointEval, form: Vec<(ValueId, f64)>) -> Expr {
+        let form: Vec<(ValueId, f64)> = form.into_iter().filter(|(_, c)| *c != 0.0).collect();
+        if form.is_empty() {
+            return Expr::Const(0.0);
         }
+        let k = match p.leaves.iter().position(|l| *l == form) {
+            Some(k) => k,
+            None => {
+                p.leaves.push(form);
+                p.leaves.len() - 1
+            }
+        };
+        Expr::Value(ValueId(p.base + k))
+    }
+
+    /// `expr` with its maximal linear parts replaced by leaves; the nonlinear vectors
+    /// it reads are rewritten too and queued in `p.order`.
+    fn rewrite(&mut self, expr: &Expr, p: &mut PointEval, visited: &mut [bool]) -> Expr {
+        let has_random = expr.values().iter().any(|v| self.is_random(*v));
+        if !has_random {
+            return expr.clone();
+        }
+        if let Some(form) = self.linear_expr(expr) {
+            return self.leaf(p, form);
+        }
+        match expr {
+            Expr::Value(v) => {
+                if !visited[v.0] {
+                    visited[v.0] = true;
+                    if let Def::Vector { expr: def } = self.lp.entries[v.0].def.clone() {
+                        let r = self.rewrite(&def, p, visited);
+                        p.order.push((*v, r));
+                    }
+                }
+                expr.clone()
+            }
+            Expr::Add(items) => {
+                let mut form: Vec<(ValueId, f64)> = Vec::new();
+                let mut rest = Vec::new();
+                for item in items {
+                    match self.linear_expr(item) {
+                        Some(f) => {
+                            for (a, c) in f {
+                                match form.iter_mut().find(|(b, _)| *b == a) {
+                                    Some(slot) => slot.1 += c,
+                                    None => form.push((a, c)),
+                                }
+                            }
+                        }
+                        None => rest.push(self.rewrite(item, p, visited)),
+                    }
+                }
+                rest.push(self.leaf(p, form));
+                Expr::sum(rest)
+            }
+            Expr::Mul(items) => {
+                Expr::product(items.iter().map(|i| self.rewrite(i, p, visited)).collect())
+            }
+            Expr::Neg(a) => Expr::neg(self.rewrite(a, p, visited)),
+            Expr::Div(a, b) => {
+                let a = self.rewrite(a, p, visited);
+                Expr::div(a, self.rewrite(b, p, visited))
+            }
+            Expr::Pow(a, q) => Expr::pow(self.rewrite(a, p, visited), q.clone()),
+            Expr::Call(f, a) => Expr::call(*f, self.rewrite(a, p, visited)),
+            Expr::Act { act, order, arg } => Expr::act(*act, *order, self.rewrite(arg, p, visited)),
+            Expr::Const(_) | Expr::Arg | Expr::Width(_) => expr.clone(),
+        }
+    }
+
+    fn point_value(&self, p: &PointEval, g: &[f64]) -> f64 {
+        let mut guard = p.scratch.borrow_mut();
+        let (slots, stack) = &mut *guard;
+        let leaves = p.leaves.len();
+        slots[..leaves].copy_from_slice(&g[..leaves]);
+        for (k, tape) in p.tapes.iter().enumerate() {
+            let v = tape.run(slots, stack);
+            slots[leaves + k] = v;
+        }
+        p.target_tape.run(slots, stack)
     }
 
     /// Whether the integrand or a vector it reads has a kink or a jump.
-    fn kinked(&self, expr: &Expr, p: &PointEval) -> bool {
+    fn kinked(&self, p: &PointEval) -> bool {
         let acts = &self.lp.program.activations;
         let mut kink = false;
         let mut check = |e: &Expr| {
@@ -542,11 +761,9 @@ impl<'a> Evaluator<'a> {
                 _ => {}
             })
         };
-        check(expr);
-        for v in &p.order {
-            if let Def::Vector { expr } = &self.lp.entries[v.0].def {
-                check(expr);
-            }
+        check(&p.target);
+        for (_, expr) in &p.order {
+            check(expr);
         }
         kink
     }
@@ -709,7 +926,13 @@ impl<'a> Evaluator<'a> {
             }
             Expr::Call(func, arg) => (Some(*func), arg.as_ref()),
             Expr::Act { act, order, arg } => {
-                let body = self.lp.program.activations.get(act.0)?.derivatives.get(*order)?;
+                let body = self
+                    .lp
+                    .program
+                    .activations
+                    .get(act.0)?
+                    .derivatives
+                    .get(*order)?;
                 match body {
                     Expr::Arg => (None, arg.as_ref()),
                     Expr::Call(func, inner) if **inner == Expr::Arg => (Some(*func), arg.as_ref()),
@@ -735,4 +958,34 @@ fn single(f: Option<Func>, k: f64) -> f64 {
 fn numeric_slope(g: &dyn Fn(f64) -> f64, k: f64) -> f64 {
     let h = 1e-6 * k.abs().max(1e-3);
     (g(k + h) - g(k - h)) / (2.0 * h)
+}
+
+/// The covariance with negative directions removed: a Cholesky factorization that
+/// clamps negative remaining variances to zero, multiplied back. Entries estimated
+/// separately (by quadrature or Monte Carlo) can make a nearly singular covariance —
+/// the Gram matrix of x_1, x_2, x_3 when these are almost collinear — slightly
+/// indefinite; the clamp moves it by about the estimation error, no more.
+fn nearest_psd(cov: &Array2<f64>) -> Array2<f64> {
+    let k = cov.nrows();
+    let mut l = Array2::<f64>::zeros((k, k));
+    for j in 0..k {
+        let mut d = cov[[j, j]];
+        for m in 0..j {
+            d -= l[[j, m]] * l[[j, m]];
+        }
+        let ljj = if d > 1e-12 * cov[[j, j]].abs().max(1e-300) {
+            d.sqrt()
+        } else {
+            0.0
+        };
+        l[[j, j]] = ljj;
+        for i in (j + 1)..k {
+            let mut v = cov[[i, j]];
+            for m in 0..j {
+                v -= l[[i, m]] * l[[j, m]];
+            }
+            l[[i, j]] = if ljj > 0.0 { v / ljj } else { 0.0 };
+        }
+    }
+    l.dot(&l.t())
 }

@@ -11,6 +11,7 @@ pub mod model;
 pub mod parity;
 pub mod render;
 pub mod report;
+pub mod tape;
 
 pub use derive::{derive, DeriveError};
 pub use evaluate::{evaluate, EvalOptions, Evaluation, Number};

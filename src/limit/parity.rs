@@ -9,7 +9,7 @@
 //! turns over. This is what makes the Ż coefficients that vanish (E of an odd function,
 //! like the gradient-independence cases) exactly 0 instead of 0 ± a Monte Carlo error.
 
-use crate::ir::{Activation, Expr, Program, ValueId};
+use crate::ir::{Expr, Program, ValueId};
 use crate::scale::{FactTable, Symmetry};
 
 /// Behaviour of a function of the base Gaussians under the flip of one group.
@@ -54,12 +54,7 @@ impl Parity {
 }
 
 /// Parity of `expr` in one group, given the parity of each entry it reads.
-pub fn of_expr(
-    expr: &Expr,
-    entry: &dyn Fn(ValueId) -> Parity,
-    facts: &mut FactTable,
-    acts: &[Activation],
-) -> Parity {
+pub fn of_expr(expr: &Expr, entry: &dyn Fn(ValueId) -> Parity, facts: &mut FactTable) -> Parity {
     match expr {
         Expr::Const(_) | Expr::Width(_) | Expr::Arg => Parity::Even,
         Expr::Value(id) => entry(*id),
@@ -67,7 +62,7 @@ pub fn of_expr(
             // Constants are even; a sum of odd terms plus a nonzero constant is mixed.
             let mut p: Option<Parity> = None;
             for item in items {
-                let q = of_expr(item, entry, facts, acts);
+                let q = of_expr(item, entry, facts);
                 p = Some(match p {
                     None => q,
                     Some(p) => p.plus(q),
@@ -75,13 +70,13 @@ pub fn of_expr(
             }
             p.unwrap_or(Parity::Even)
         }
-        Expr::Mul(items) => items.iter().fold(Parity::Even, |p, item| {
-            p.times(of_expr(item, entry, facts, acts))
-        }),
-        Expr::Neg(a) => of_expr(a, entry, facts, acts),
-        Expr::Div(a, b) => of_expr(a, entry, facts, acts).times(of_expr(b, entry, facts, acts)),
+        Expr::Mul(items) => items
+            .iter()
+            .fold(Parity::Even, |p, item| p.times(of_expr(item, entry, facts))),
+        Expr::Neg(a) => of_expr(a, entry, facts),
+        Expr::Div(a, b) => of_expr(a, entry, facts).times(of_expr(b, entry, facts)),
         Expr::Pow(a, q) => {
-            let p = of_expr(a, entry, facts, acts);
+            let p = of_expr(a, entry, facts);
             if p == Parity::Odd && q.is_integer() {
                 if q.to_integer() % 2 == 0.into() {
                     Parity::Even
@@ -95,11 +90,11 @@ pub fn of_expr(
             }
         }
         Expr::Call(f, a) => {
-            let p = of_expr(a, entry, facts, acts);
+            let p = of_expr(a, entry, facts);
             p.through(facts.function(*f).symmetry)
         }
         Expr::Act { act, order, arg } => {
-            let p = of_expr(arg, entry, facts, acts);
+            let p = of_expr(arg, entry, facts);
             match facts.activation(act.0, *order) {
                 Some(f) => p.through(f.symmetry),
                 None => p.through(Symmetry::None),

@@ -10,7 +10,12 @@ fn text_names(lp: &LimitProgram) -> Vec<String> {
     lp.entries
         .iter()
         .map(|e| match (&e.def, e.kind) {
-            (Def::Atom { origin: Some(_), .. }, _) => format!("Ẑ^{{{}}}", e.name),
+            (
+                Def::Atom {
+                    origin: Some(_), ..
+                },
+                _,
+            ) => format!("Ẑ^{{{}}}", e.name),
             (Def::Atom { .. }, _) | (_, Kind::Vector) => format!("Z^{{{}}}", e.normalized_name()),
             (Def::Derivative { .. }, _) => e.name.clone(),
             (_, Kind::Scalar) => match &e.exponent {
@@ -61,17 +66,20 @@ pub fn equations(lp: &LimitProgram) -> Vec<String> {
                 format!("{lhs} = {}", render_expr(expr, &p))
             }
             Def::Expectation { expr } => format!("{lhs} = E[{}]", render_expr(expr, &p)),
-            Def::Derivative { of, atom } => format!(
-                "{lhs} = E[∂{}/∂{}]",
-                names[of.0], names[atom.0]
-            ),
+            Def::Derivative { of, atom } => {
+                format!("{lhs} = E[∂{}/∂{}]", names[of.0], names[atom.0])
+            }
             Def::Zero { reason } => match entry.kind {
                 Kind::Vector => format!("Z^{{{}}} = 0   ({reason})", entry.name),
                 Kind::Scalar => format!("{}° = 0   ({reason})", entry.name),
             },
             Def::Fluctuation => fluctuation_text(entry),
             Def::Undetermined { reason } => {
-                format!("{}: no limit derived ({}): {reason}", entry.name, size(&entry.exponent))
+                format!(
+                    "{}: no limit derived ({}): {reason}",
+                    entry.name,
+                    size(&entry.exponent)
+                )
             }
         };
         out.push(line);
@@ -133,7 +141,12 @@ fn tex_names(lp: &LimitProgram) -> Vec<String> {
         .map(|e| {
             let base = tex_normalized(e);
             match (&e.def, e.kind) {
-                (Def::Atom { origin: Some(_), .. }, _) => {
+                (
+                    Def::Atom {
+                        origin: Some(_), ..
+                    },
+                    _,
+                ) => {
                     let (m, rest) = e.name.split_once(' ').unwrap_or((&e.name, ""));
                     let m = m.replace('ᵀ', "^{\\top}");
                     format!("\\hat Z^{{{} {}}}", tex_ident(&m), tex_rest(rest))
@@ -298,7 +311,10 @@ fn tex_expr(e: &Expr, names: &[String], acts: &[String]) -> (String, u8) {
                 .collect();
             (parts.join("\\,"), PRODUCT)
         }
-        Expr::Neg(a) => (format!("-{}", paren(tex_expr(a, names, acts), PRODUCT)), SUM),
+        Expr::Neg(a) => (
+            format!("-{}", paren(tex_expr(a, names, acts), PRODUCT)),
+            SUM,
+        ),
         Expr::Div(a, b) => (
             format!(
                 "\\frac{{{}}}{{{}}}",
@@ -339,7 +355,10 @@ fn tex_expr(e: &Expr, names: &[String], acts: &[String]) -> (String, u8) {
                 k => format!("^{{({k})}}"),
             };
             (
-                format!("{base}{primes}\\left({}\\right)", tex_expr(arg, names, acts).0),
+                format!(
+                    "{base}{primes}\\left({}\\right)",
+                    tex_expr(arg, names, acts).0
+                ),
                 ATOM,
             )
         }

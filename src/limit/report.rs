@@ -75,7 +75,8 @@ pub fn build(lp: LimitProgram, ev: &Evaluation) -> LimitReport {
         let e = entry.exponent.clone();
         match instr.kind {
             Kind::Scalar => {
-                let (limit, stderr, method, normalized) = scalar_limit(&entry.def, &e, value, error);
+                let (limit, stderr, method, normalized) =
+                    scalar_limit(&entry.def, &e, value, error);
                 scalars.push(ScalarLimit {
                     name: instr.name.clone(),
                     step: instr.meta.step,
@@ -143,7 +144,8 @@ fn scalar_limit(
                 0.0,
                 format!(
                     "random in the limit: a central-limit fluctuation of size {}",
-                    e.as_ref().map_or("0".into(), |q| format!("n^{}", format_rational(q)))
+                    e.as_ref()
+                        .map_or("0".into(), |q| format!("n^{}", format_rational(q)))
                 ),
                 None,
             ),
@@ -195,7 +197,13 @@ impl LimitReport {
             out.push('\n');
         }
         out.push_str("\n## scalars (the limit of each scalar itself)\n");
-        let width = self.scalars.iter().map(|s| s.name.len()).max().unwrap_or(4).max(4);
+        let width = self
+            .scalars
+            .iter()
+            .map(|s| s.name.len())
+            .max()
+            .unwrap_or(4)
+            .max(4);
         for s in &self.scalars {
             let value = match s.value {
                 Some(v) if s.stderr > 0.0 => format!("{v:.6} ± {:.1e}", s.stderr),
@@ -211,12 +219,19 @@ impl LimitReport {
             ));
         }
         out.push_str("\n## vectors (E[Z²] of the normalized vector n^{-e}·v)\n");
-        let width = self.vectors.iter().map(|s| s.name.len()).max().unwrap_or(4).max(4);
+        let width = self
+            .vectors
+            .iter()
+            .map(|s| s.name.len())
+            .max()
+            .unwrap_or(4)
+            .max(4);
         for v in &self.vectors {
             let (value, method) = match &v.second_moment {
-                Some(n) if n.stderr > 0.0 => {
-                    (format!("{:.6} ± {:.1e}", n.value, n.stderr), n.method.clone())
-                }
+                Some(n) if n.stderr > 0.0 => (
+                    format!("{:.6} ± {:.1e}", n.value, n.stderr),
+                    n.method.clone(),
+                ),
                 Some(n) => (format!("{:.6}", n.value), n.method.clone()),
                 None => ("—".into(), v.note.clone()),
             };

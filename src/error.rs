@@ -34,6 +34,18 @@ pub enum TpError {
     /// No limit program can be derived (symbolic exponents).
     #[error("cannot derive the limit: {0}")]
     Limit(#[from] crate::limit::DeriveError),
+    /// A command that compares numbers (`tp check`) was given a program with free
+    /// symbols: its exponents are expressions, not numbers to compare slopes with.
+    #[error(
+        "cannot check a program with symbolic parameters ({}): a measured slope is a number, \
+         so the derived exponents must be numbers too\n  = hint: fix every symbol, e.g. `{}`",
+        symbols.join(", "),
+        symbols.iter().map(|s| format!("--set {s}=VALUE")).collect::<Vec<_>>().join(" ")
+    )]
+    Symbolic {
+        /// The free symbols.
+        symbols: Vec<String>,
+    },
     /// A plot could not be drawn or written.
     #[error("cannot write the plot `{path}`: {reason}")]
     Plot {

@@ -30,6 +30,10 @@ enum Command {
     /// the values of every scalar and of every vector's second moment, with errors.
     #[command(long_about = LIMIT_ABOUT)]
     Limit(LimitArgs),
+    /// Derive the exponents, simulate finite widths, and judge: one PASS/FAIL verdict per
+    /// quantity and step (slope against derived exponent) and per limit. Exit 1 on a FAIL.
+    #[command(long_about = CHECK_ABOUT)]
+    Check(CheckArgs),
 }
 
 /// Options shared by every subcommand.
@@ -266,6 +270,160 @@ fn limit(args: LimitArgs) -> Result<(), tp::TpError> {
     Ok(())
 }
 
+/// The long help of `tp check`.
+const CHECK_ABOUT: &str = "\
+Derive how every quantity scales with the width (as `tp scale`), run the program at finite
+widths over many seeds (as `tp simulate`), and judge every derived number against the
+measurement. Each (quantity, step) gets a verdict on its size and, from step 1 on, on its
+change since step 0; each scalar with a derived infinite-width limit gets one on its
+convergence.
+
+Rules. exponent: PASS when the derived exponent lies in the 95% interval of the fitted
+log-log slope, or within --tolerance of the slope; a NaN/overflow where a bounded size was
+derived is a FAIL. zero: a quantity derived to be exactly 0 must be exactly 0 at every
+width and seed. growth: in a program derived to be unstable, quantities up to and
+including the first forward quantity that grows are judged by the exponent rule; after it,
+a forward quantity (or loss derivative) derived to grow must be seen to grow (slope
+interval above 0, or NaN/overflow at or before it); quantities derived bounded and
+gradients are listed as not judged (finite widths are pre-asymptotic there, and gradients
+pass through act' at a diverging argument). limits: PASS when the seed mean at the
+largest width is within 3 combined standard errors (seeds and the limit's own error) of
+the limit and the RMS error |finite - limit| does not grow with n (rate interval not
+above 0); the rate and whether it clearly shrinks are reported.
+
+Programs with free symbols are refused (exit 2): fix them with --set NAME=VALUE.
+
+JSON (--json), schema \"tp-check/1\": {schema, program, pass, failures, widths, seeds,
+confidence, tolerance, regime, first_blowup, verdicts: [{name, step, measure (size |
+change), predicted, slope, ci: [lo, hi], pass, rule, fit, method, blown_up_runs, reason}],
+unchecked: [{name, step, measure, predicted, slope, ci, reason}], limits_evaluated,
+limits: [{name, step, limit, limit_stderr, method, errors: [[width, rms]...],
+errors_stderr, mean_deviation: [[width, mean, se]...], rate, rate_ci, z, pass, reason}],
+blowups: [...]}.
+
+Exit status: 0 when every verdict passes, 1 when any fails, 2 on bad input (syntax,
+semantics, symbolic parameters, a sweep that does not fit in memory).";
+
+#[derive(Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Widths to run, comma-separated [default: 64,128,256,512,1024,2048,4096].
+    #[arg(long, value_delimiter = ',', value_name = "N,N,...")]
+    widths: Vec<usize>,
+    /// Number of seeds per width.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..=100_000))]
+    seeds: u64,
+    /// First seed: the seeds are S, S+1, ..., S+K-1.
+    #[arg(long, default_value_t = 0, value_name = "S")]
+    seed: u64,
+    /// Worker threads [default: one per core, fewer if memory is short].
+    #[arg(long, value_name = "T", value_parser = clap::value_parser!(u64).range(1..=4096))]
+    threads: Option<u64>,
+    /// How far a slope may be from the derived exponent when the exponent is outside its
+    /// 95% interval (finite-width corrections bend log-log lines by about this much).
+    #[arg(long, default_value_t = tp::check::DEFAULT_TOLERANCE, value_name = "TOL",
+          value_parser = parse_tolerance)]
+    tolerance: f64,
+    /// No progress bar (it is also hidden when stderr is not a terminal).
+    #[arg(long)]
+    quiet: bool,
+    /// Also write coordinate-check panels with the derived slopes drawn beside the
+    /// measured ones (and a convergence panel when limits were checked) to this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
+}
+
+/// A `--tolerance`: a finite number ≥ 0.
+fn parse_tolerance(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(t) if t.is_finite() && t >= 0.0 => Ok(t),
+        _ => Err(format!("`{text}` is not a number ≥ 0")),
+    }
+}
+
+/// The inputs of `tp check` besides the program: the single place where the limit stage
+/// is wired in. `limits: None` makes the report say "limits: not evaluated".
+fn check_inputs(_program: &tp::ir::Program) -> Result<tp::check::CheckInputs, tp::TpError> {
+    Ok(tp::check::CheckInputs { limits: None })
+}
+
+/// `tp check`: scale + limits + sweep + verdicts; exits with 1 when a verdict fails.
+fn check(args: CheckArgs) -> Result<(), tp::TpError> {
+    use std::io::{IsTerminal, Write};
+    let overrides = tp::parse_overrides(&args.common.set)?;
+    let program = tp::load(&args.common.file, &overrides)?;
+    // Refuse symbolic programs before the (possibly slow) symbolic scale analysis.
+    tp::check::require_numeric(&program)?;
+    let inputs = check_inputs(&program)?;
+    let options = tp::check::CheckOptions {
+        widths: if args.widths.is_empty() {
+            tp::sim::DEFAULT_WIDTHS.to_vec()
+        } else {
+            args.widths.clone()
+        },
+        seeds: (0..args.seeds).map(|k| args.seed.wrapping_add(k)).collect(),
+        threads: args.threads.map(|t| t as usize),
+        tolerance: args.tolerance,
+    };
+    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let bar = progress_bar(show_progress);
+    let report_progress = |p: tp::sim::SweepProgress| {
+        bar.set_length(p.work_total);
+        bar.set_position(p.work_done);
+        bar.set_message(format!("{}/{} runs", p.jobs_done, p.jobs_total));
+    };
+    let report = std::thread::scope(|scope| {
+        // Show the bar only for runs longer than a second.
+        let (done, waiting) = std::sync::mpsc::channel::<()>();
+        if show_progress {
+            let bar = bar.clone();
+            scope.spawn(move || {
+                if waiting
+                    .recv_timeout(std::time::Duration::from_secs(1))
+                    .is_err()
+                {
+                    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+                }
+            });
+        }
+        let report = tp::check::run_check(&program, &options, &inputs, Some(&report_progress));
+        let _ = done.send(());
+        report
+    });
+    bar.finish_and_clear();
+    let report = report?;
+    let name = args.common.file.display().to_string();
+    let title = match &program.title {
+        Some(t) => format!("{t} ({name})"),
+        None => name,
+    };
+    if let Some(path) = &args.plot {
+        let figure = tp::report::check_figure(&title, &report);
+        tp::report::plot::write_svg(&figure, path).map_err(|reason| tp::TpError::Plot {
+            path: path.clone(),
+            reason,
+        })?;
+    }
+    if args.common.json {
+        let value = tp::report::check_to_json(program.title.as_deref(), &report);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+    } else {
+        print!("{}", tp::report::render_check(&title, &report));
+    }
+    if !report.pass() {
+        // A failed verdict is a result, not an error: the report is printed in full and
+        // the exit status (1) tells scripts.
+        let _ = std::io::stdout().flush();
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<(), tp::TpError> {
     match cli.command {
         Command::Show(args) => {
@@ -299,6 +457,7 @@ fn run(cli: Cli) -> Result<(), tp::TpError> {
         }
         Command::Simulate(args) => simulate(args),
         Command::Limit(args) => limit(args),
+        Command::Check(args) => check(args),
     }
 }
 

@@ -1,12 +1,21 @@
-//! Statistics of finite-width sweeps and verdicts against predicted exponents.
+//! Statistics of finite-width sweeps and verdicts against derived exponents and limits.
 //!
-//! [`stats`] holds the numerics (least squares, Student t intervals, bootstrap);
+//! [`stats`] holds the numerics (least squares, Student t intervals, jackknife);
 //! [`coordinate_stats`] applies them to every quantity of a [`SweepResult`](crate::sim::SweepResult);
-//! [`judge_exponent`] compares a fitted slope with a derived exponent.
+//! [`judge_exponent`] compares a fitted slope with a derived exponent; [`judge_limits`]
+//! compares finite-width scalars with their infinite-width limits; [`run_check`] and
+//! [`check_sweep`] are `tp check`: every quantity of a program judged by its rule.
 
 mod coord;
+mod limit;
+mod program;
 pub mod stats;
 mod verdict;
 
 pub use coord::{coordinate_stats, QuantityStats};
+pub use limit::{judge_limit, judge_limits, ErrorAtWidth, LimitCheck, LimitValue, LIMIT_Z};
+pub use program::{
+    check_sweep, require_numeric, run_check, CheckInputs, CheckOptions, CheckReport, Measure,
+    QuantityVerdict, Rule, Unchecked,
+};
 pub use verdict::{judge_exponent, Predicted, Verdict, DEFAULT_TOLERANCE};

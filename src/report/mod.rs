@@ -1,10 +1,12 @@
-//! Reports of simulation results: text tables, JSON and SVG plots.
+//! Reports of simulation and check results: text tables, JSON and SVG plots.
 
+mod check;
 mod json;
 pub mod plot;
 mod simulation;
 mod table;
 
+pub use check::{check_figure, check_to_json, render_check, CHECK_SCHEMA};
 pub use json::{simulation_to_json, SIMULATE_SCHEMA};
 pub use simulation::SimulationReport;
 pub use table::render_simulation;

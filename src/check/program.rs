@@ -1,0 +1,482 @@
+//! `tp check` as a library: derived exponents (scale) + finite-width sweep + limits →
+//! one verdict per (quantity, step, size or change) and one per limit.
+//!
+//! Which rule judges a quantity (the README states the same rules):
+//! - **exponent** — the derived exponent e of the size (or of the change since step 0)
+//!   must lie in the 95% interval of the fitted slope, or within the tolerance of it
+//!   ([`judge_exponent`]); a NaN or overflow in a quantity predicted bounded is a FAIL;
+//! - **zero** — a quantity derived to be exactly 0 (exponent −∞) must be exactly 0 at
+//!   every width and seed;
+//! - **growth** — in a program derived to be unstable, everything up to and including
+//!   the first forward quantity that grows is checked by the exponent rule; after it,
+//!   a forward quantity or loss derivative derived to grow (e > 0) must be *seen* to
+//!   grow: slope interval above 0, or a NaN/overflow in the run at or before it;
+//! - **not checked** — after that first blow-up, quantities derived to stay bounded and
+//!   all gradients are listed with the reason and their measured slope, not judged:
+//!   finite-width sizes of bounded quantities are pre-asymptotic there (tanh(h) with
+//!   h ∝ n^{1/2} saturates only slowly, so its measured slope is positive at n ≤ 2^12
+//!   although its limit exponent is 0), and gradients pass through act'(h) at a
+//!   diverging h (tanh' → 0), which the size derivation does not model.
+//!
+//! Symbolic programs are refused ([`TpError::Symbolic`]): a slope is a number, and so
+//! must the prediction be.
+
+use super::coord::{coordinate_stats, QuantityStats};
+use super::limit::{judge_limits, LimitCheck, LimitValue};
+use super::stats::Fit;
+use super::verdict::{judge_exponent, Predicted, Verdict};
+use crate::exponent::{format_rational, Exp, Ext};
+use crate::ir::{Program, Role, ValueId};
+use crate::scale::ScaleReport;
+use crate::sim::{ProgressFn, SweepResult, DEFAULT_WIDTHS};
+use crate::TpError;
+use num_traits::ToPrimitive;
+
+/// What `tp check` compares the simulation with, besides the derived exponents.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CheckInputs {
+    /// Infinite-width limits of scalars; `None` when the limit stage was not run (the
+    /// report then says "limits: not evaluated").
+    pub limits: Option<Vec<LimitValue>>,
+}
+
+/// The sweep and the tolerance of a check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckOptions {
+    /// Widths of the sweep.
+    pub widths: Vec<usize>,
+    /// Seeds of the sweep.
+    pub seeds: Vec<u64>,
+    /// Worker threads (`None`: one per core).
+    pub threads: Option<usize>,
+    /// How far a slope may be from the derived exponent when the exponent is outside
+    /// the slope's interval ([`super::DEFAULT_TOLERANCE`] by default).
+    pub tolerance: f64,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            widths: DEFAULT_WIDTHS.to_vec(),
+            seeds: (0..10).collect(),
+            threads: None,
+            tolerance: super::DEFAULT_TOLERANCE,
+        }
+    }
+}
+
+/// Which number of a quantity is judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Measure {
+    /// Its size: RMS of a vector, root mean square over seeds of a scalar.
+    Size,
+    /// The size of its change since step 0, Δv_t = v_t − v_0.
+    Change,
+}
+
+impl Measure {
+    /// `size` or `change`, for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Measure::Size => "size",
+            Measure::Change => "change",
+        }
+    }
+}
+
+/// The rule a verdict was decided by (see the module documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rule {
+    /// Slope against the derived exponent.
+    Exponent,
+    /// Exactly zero.
+    Zero,
+    /// Derived to grow after the first blow-up: growth must be seen.
+    Growth,
+}
+
+impl Rule {
+    /// `exponent`, `zero` or `growth`, for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::Exponent => "exponent",
+            Rule::Zero => "zero",
+            Rule::Growth => "growth",
+        }
+    }
+}
+
+/// The verdict on one quantity's size or change.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuantityVerdict {
+    /// The quantity.
+    pub id: ValueId,
+    /// Its name.
+    pub name: String,
+    /// Its SGD step.
+    pub step: Option<usize>,
+    /// Size or change.
+    pub measure: Measure,
+    /// The derived exponent, exactly as `tp scale` prints it (`-1/2`, `-inf`).
+    pub predicted: String,
+    /// The derived exponent as a number (`None` for −∞).
+    pub predicted_value: Option<f64>,
+    /// The rule applied.
+    pub rule: Rule,
+    /// The fitted slope.
+    pub fit: Fit,
+    /// Runs in which a NaN or overflow happened at or before this quantity (so it has
+    /// no number there).
+    pub blown_up_runs: usize,
+    /// PASS / FAIL and why.
+    pub verdict: Verdict,
+}
+
+/// A quantity's size or change that was not judged, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unchecked {
+    /// The quantity's name.
+    pub name: String,
+    /// Its SGD step.
+    pub step: Option<usize>,
+    /// Size or change.
+    pub measure: Measure,
+    /// The derived exponent.
+    pub predicted: String,
+    /// The fitted slope, for information.
+    pub fit: Fit,
+    /// Why it was not judged.
+    pub reason: String,
+}
+
+/// Everything `tp check` decided.
+#[derive(Clone, Debug)]
+pub struct CheckReport {
+    /// The derived exponents and regime.
+    pub scale: ScaleReport,
+    /// The sweep.
+    pub result: SweepResult,
+    /// Its per-quantity statistics.
+    pub stats: Vec<QuantityStats>,
+    /// The tolerance used by the exponent rule.
+    pub tolerance: f64,
+    /// One verdict per judged (quantity, measure), in program order, sizes first.
+    pub verdicts: Vec<QuantityVerdict>,
+    /// Quantities not judged (after a predicted blow-up), with the reason.
+    pub unchecked: Vec<Unchecked>,
+    /// Limit verdicts; `None` when no limits were given (not evaluated).
+    pub limits: Option<Vec<LimitCheck>>,
+    /// The first forward quantity derived to grow: (name, step, exponent).
+    pub first_blowup: Option<(String, Option<usize>, String)>,
+}
+
+impl CheckReport {
+    /// True when every verdict (quantities and limits) passes.
+    pub fn pass(&self) -> bool {
+        self.verdicts.iter().all(|v| v.verdict.pass)
+            && self
+                .limits
+                .as_ref()
+                .map_or(true, |ls| ls.iter().all(|l| l.verdict.pass))
+    }
+
+    /// The number of failed verdicts.
+    pub fn failures(&self) -> usize {
+        self.verdicts.iter().filter(|v| !v.verdict.pass).count()
+            + self
+                .limits
+                .as_ref()
+                .map_or(0, |ls| ls.iter().filter(|l| !l.verdict.pass).count())
+    }
+}
+
+/// Refuses a program whose exponents are not all numbers (symbolic parameters left
+/// free), before anything expensive runs.
+pub fn require_numeric(program: &Program) -> Result<(), TpError> {
+    if program.symbols.is_empty() {
+        Ok(())
+    } else {
+        Err(TpError::Symbolic {
+            symbols: program.symbols.clone(),
+        })
+    }
+}
+
+/// The numeric value of an exact exponent: `Some(None)` for −∞, `None` when it still
+/// depends on symbols.
+fn numeric(e: &Exp) -> Option<Option<f64>> {
+    match e.as_constant()? {
+        Ext::NegInf => Some(None),
+        Ext::Finite(q) => q.to_f64().map(Some),
+    }
+}
+
+/// The text of an exact exponent (`-1/2`, `-inf`).
+fn exact_text(e: &Exp) -> String {
+    match e.as_constant() {
+        Some(Ext::Finite(q)) => format_rational(&q),
+        Some(Ext::NegInf) => "-inf".to_string(),
+        None => e.to_string(),
+    }
+}
+
+/// The whole check: refuses symbolic programs, derives the exponents, runs the sweep
+/// of `options` (reporting to `progress`), then judges it ([`check_sweep`]).
+pub fn run_check(
+    program: &Program,
+    options: &CheckOptions,
+    inputs: &CheckInputs,
+    progress: Option<ProgressFn<'_>>,
+) -> Result<CheckReport, TpError> {
+    require_numeric(program)?;
+    let scale = crate::scale::analyze(program)?;
+    let result = crate::sim::sweep(
+        program,
+        &options.widths,
+        &options.seeds,
+        options.threads,
+        progress,
+    )?;
+    check_sweep(scale, result, inputs, options.tolerance)
+}
+
+/// Judges a finished sweep against the derived exponents of `scale` and the limits of
+/// `inputs` (rules in the module documentation).
+///
+/// Errors: an exponent that still has free symbols ([`TpError::Symbolic`]).
+pub fn check_sweep(
+    scale: ScaleReport,
+    result: SweepResult,
+    inputs: &CheckInputs,
+    tolerance: f64,
+) -> Result<CheckReport, TpError> {
+    let stats = coordinate_stats(&result);
+    // The first forward quantity derived to grow marks where the theory stops
+    // predicting finite-width sizes of bounded quantities.
+    let first_blowup = scale
+        .regime
+        .blowup
+        .as_ref()
+        .map(|(name, step, e)| (name.clone(), *step, exact_text(e)));
+    let cut = scale.regime.blowup.as_ref().and_then(|(name, step, _)| {
+        scale
+            .quantities
+            .iter()
+            .find(|q| &q.name == name && q.step == *step)
+            .map(|q| q.id)
+    });
+    let mut verdicts = Vec::new();
+    let mut unchecked = Vec::new();
+    for measure in [Measure::Size, Measure::Change] {
+        for q in &scale.quantities {
+            let exponent = match measure {
+                Measure::Size => &q.exponent,
+                Measure::Change => match &q.delta {
+                    Some(d) => d,
+                    None => continue,
+                },
+            };
+            let Some(stat) = stats.iter().find(|s| s.quantity.id == q.id) else {
+                continue;
+            };
+            let fit = match measure {
+                Measure::Size => Some(&stat.size_fit),
+                Measure::Change => stat.delta_fit.as_ref(),
+            };
+            let Some(fit) = fit.cloned() else {
+                continue;
+            };
+            let predicted_value = numeric(exponent).ok_or_else(|| TpError::Symbolic {
+                symbols: exponent.symbols().into_iter().collect(),
+            })?;
+            let predicted = exact_text(exponent);
+            let blown_up_runs = result.blowups().filter(|b| b.value.0 <= q.id.0).count();
+            let after_blowup = cut.is_some_and(|c| q.id.0 > c.0);
+            let outcome = if after_blowup && stat.quantity.role == Role::Backward {
+                // Gradients after the blow-up pass through act'(h) at a diverging h
+                // (tanh' → 0 saturates them), which the size derivation does not model.
+                Judged::NotChecked(format!(
+                    "gradient after the first blow-up (act' at a diverging argument); \
+                     derived n^{predicted}, measured {fit}"
+                ))
+            } else {
+                judge(
+                    &fit,
+                    predicted_value,
+                    after_blowup,
+                    blown_up_runs,
+                    tolerance,
+                )
+            };
+            match outcome {
+                Judged::Verdict(rule, verdict) => verdicts.push(QuantityVerdict {
+                    id: q.id,
+                    name: q.name.clone(),
+                    step: q.step,
+                    measure,
+                    predicted,
+                    predicted_value,
+                    rule,
+                    fit,
+                    blown_up_runs,
+                    verdict,
+                }),
+                Judged::NotChecked(reason) => unchecked.push(Unchecked {
+                    name: q.name.clone(),
+                    step: q.step,
+                    measure,
+                    predicted,
+                    fit,
+                    reason,
+                }),
+            }
+        }
+    }
+    let limits = inputs
+        .limits
+        .as_ref()
+        .map(|limits| judge_limits(&result, limits));
+    Ok(CheckReport {
+        scale,
+        result,
+        stats,
+        tolerance,
+        verdicts,
+        unchecked,
+        limits,
+        first_blowup,
+    })
+}
+
+/// The outcome of judging one number.
+enum Judged {
+    Verdict(Rule, Verdict),
+    NotChecked(String),
+}
+
+/// Applies the rules of the module documentation to one fit.
+fn judge(
+    fit: &Fit,
+    predicted: Option<f64>,
+    after_blowup: bool,
+    blown_up_runs: usize,
+    tolerance: f64,
+) -> Judged {
+    let Some(e) = predicted else {
+        let mut verdict = judge_exponent(fit, Predicted::Zero, tolerance);
+        if blown_up_runs > 0 {
+            verdict = Verdict {
+                pass: false,
+                reason: format!("NaN/overflow in {blown_up_runs} runs, but exactly 0 was derived"),
+            };
+        }
+        return Judged::Verdict(Rule::Zero, verdict);
+    };
+    let growth_seen = |fit: &Fit| -> Verdict {
+        let slope_text = fit.to_string();
+        let rising = fit
+            .slope()
+            .and_then(|s| s.ci)
+            .is_some_and(|(lo, _)| lo > 0.0);
+        match (rising, blown_up_runs) {
+            (true, 0) => Verdict {
+                pass: true,
+                reason: format!("growth seen: slope {slope_text} is above 0 (derived {e:+.3})"),
+            },
+            (true, k) => Verdict {
+                pass: true,
+                reason: format!(
+                    "growth seen: slope {slope_text} is above 0 and {k} runs overflowed \
+                     (derived {e:+.3})"
+                ),
+            },
+            (false, 0) => Verdict {
+                pass: false,
+                reason: format!(
+                    "derived to grow as n^{e:+.3}, but slope {slope_text} is not above 0"
+                ),
+            },
+            (false, k) => Verdict {
+                pass: true,
+                reason: format!("blow-up seen: NaN/overflow in {k} runs (derived n^{e:+.3})"),
+            },
+        }
+    };
+    if after_blowup {
+        if e > 0.0 {
+            return Judged::Verdict(Rule::Growth, growth_seen(fit));
+        }
+        return Judged::NotChecked(format!(
+            "after the first blow-up; derived bounded (n^{e:+.3}), measured {fit}"
+        ));
+    }
+    if blown_up_runs > 0 {
+        // Overflow where growth is derived is the prediction coming true; anywhere else
+        // it contradicts the derivation.
+        return if e > 0.0 {
+            Judged::Verdict(Rule::Growth, growth_seen(fit))
+        } else {
+            Judged::Verdict(
+                Rule::Exponent,
+                Verdict {
+                    pass: false,
+                    reason: format!(
+                        "NaN/overflow in {blown_up_runs} runs, but n^{e:+.3} (bounded) was derived"
+                    ),
+                },
+            )
+        };
+    }
+    Judged::Verdict(
+        Rule::Exponent,
+        judge_exponent(fit, Predicted::Exponent(e), tolerance),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::stats::{CiMethod, Slope};
+
+    fn fitted(slope: f64, lo: f64, hi: f64) -> Fit {
+        Fit::Fitted(Slope {
+            slope,
+            ci: Some((lo, hi)),
+            method: CiMethod::Seeds,
+            per_seed: vec![],
+            mean_curve_slope: None,
+            excluded_seeds: 0,
+        })
+    }
+
+    fn passes(j: Judged) -> Option<bool> {
+        match j {
+            Judged::Verdict(_, v) => Some(v.pass),
+            Judged::NotChecked(_) => None,
+        }
+    }
+
+    #[test]
+    fn rules() {
+        let flat = fitted(0.01, -0.02, 0.04);
+        let rising = fitted(0.3, 0.2, 0.4);
+        // Before any blow-up: the exponent rule.
+        assert_eq!(passes(judge(&flat, Some(0.0), false, 0, 0.1)), Some(true));
+        assert_eq!(passes(judge(&flat, Some(-0.5), false, 0, 0.1)), Some(false));
+        // A bounded prediction with overflowing runs fails.
+        assert_eq!(passes(judge(&flat, Some(0.0), false, 3, 0.1)), Some(false));
+        // Growth derived and overflow seen passes, even with no slope.
+        let none = Fit::NotFitted("blew up".into());
+        assert_eq!(passes(judge(&none, Some(1.0), false, 3, 0.1)), Some(true));
+        // After the first blow-up: growth must be seen; bounded ones are not judged.
+        assert_eq!(passes(judge(&rising, Some(2.0), true, 0, 0.1)), Some(true));
+        assert_eq!(passes(judge(&flat, Some(2.0), true, 0, 0.1)), Some(false));
+        assert_eq!(passes(judge(&rising, Some(0.0), true, 0, 0.1)), None);
+        // Exactly zero.
+        assert_eq!(
+            passes(judge(&Fit::ExactlyZero, None, false, 0, 0.1)),
+            Some(true)
+        );
+        assert_eq!(passes(judge(&flat, None, false, 0, 0.1)), Some(false));
+    }
+}

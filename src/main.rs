@@ -344,8 +344,11 @@ fn parse_tolerance(text: &str) -> Result<f64, String> {
 
 /// The inputs of `tp check` besides the program: the single place where the limit stage
 /// is wired in. `limits: None` makes the report say "limits: not evaluated".
-fn check_inputs(_program: &tp::ir::Program) -> Result<tp::check::CheckInputs, tp::TpError> {
-    Ok(tp::check::CheckInputs { limits: None })
+fn check_inputs(program: &tp::ir::Program) -> Result<tp::check::CheckInputs, tp::TpError> {
+    let report = tp::limit::limit(program, &tp::limit::EvalOptions::default())?;
+    Ok(tp::check::CheckInputs {
+        limits: Some(report.check_values()),
+    })
 }
 
 /// `tp check`: scale + limits + sweep + verdicts; exits with 1 when a verdict fails.

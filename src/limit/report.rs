@@ -188,6 +188,25 @@ impl LimitReport {
         self.vectors.iter().find(|s| s.name == name)
     }
 
+    /// The Θ(1) limits of the program's non-auxiliary scalars, for `tp check`'s
+    /// finite-width error tests (vanishing and diverging scalars are judged by their
+    /// exponents instead).
+    pub fn check_values(&self) -> Vec<crate::check::LimitValue> {
+        self.scalars
+            .iter()
+            .filter(|s| !s.auxiliary && s.exponent.as_ref().is_some_and(|e| e.is_zero()))
+            .filter_map(|s| {
+                Some(crate::check::LimitValue {
+                    name: s.name.clone(),
+                    step: s.step,
+                    value: s.value?,
+                    stderr: s.stderr,
+                    method: s.method.clone(),
+                })
+            })
+            .collect()
+    }
+
     /// Human-readable report; `latex` prints the LaTeX equations instead of the text ones.
     pub fn render(&self, title: &str, latex: bool) -> String {
         let mut out = format!("# infinite-width limit of {title}\n\n## equations\n");

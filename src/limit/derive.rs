@@ -246,7 +246,9 @@ impl Deriver<'_> {
             name: instr.name.clone(),
             kind: instr.kind,
             exponent: exponent.clone(),
-            def: Def::Fluctuation,
+            def: Def::Zero {
+                reason: String::new(),
+            },
             source_value: Some(id),
             meta: Some(instr.meta.clone()),
         };
@@ -269,14 +271,11 @@ impl Deriver<'_> {
         for v in expr.values() {
             let entry = &self.entries[v.0];
             match &entry.def {
-                Def::Fluctuation => {
-                    return Def::Undetermined {
+                Def::Random { .. } => {
+                    return Def::Random {
                         reason: format!(
-                            "depends at leading order on `{}`, whose size {} comes from a \
-                             central-limit fluctuation: it is random in the limit, which the \
-                             Tensor Program master theorem does not describe",
-                            entry.name,
-                            entry.exponent.as_ref().map_or("?".into(), fmt_exp)
+                            "depends at leading order on `{}`, which is random in the limit",
+                            entry.name
                         ),
                     }
                 }
@@ -305,8 +304,8 @@ impl Deriver<'_> {
         match &instr.op.clone() {
             Op::Init { terms, mean } => {
                 if instr.kind == Kind::Scalar {
-                    return Def::Undetermined {
-                        reason: "a random scalar drawn at initialization has a random limit".into(),
+                    return Def::Random {
+                        reason: "a random scalar drawn at initialization".into(),
                     };
                 }
                 let mut items = Vec::new();
@@ -354,7 +353,13 @@ impl Deriver<'_> {
                                 expr: Expr::mul(Expr::Const(coef), lead.z),
                             }
                         } else if *e == naive.clone() - half {
-                            Def::Fluctuation
+                            Def::Random {
+                                reason: format!(
+                                    "a central-limit fluctuation: the mean of terms of size \
+                                     {} whose expectation is 0",
+                                    fmt_exp(&naive)
+                                ),
+                            }
                         } else {
                             Def::Undetermined {
                                 reason: format!(
@@ -406,7 +411,12 @@ impl Deriver<'_> {
                     reason: format!("Ŵ times `{}`, which is exactly zero", entry.name),
                 }
             }
-            (Def::Undetermined { .. } | Def::Fluctuation, _) => {
+            (Def::Random { .. }, _) => {
+                return Def::Random {
+                    reason: format!("Ŵ times `{}`, which is random in the limit", entry.name),
+                }
+            }
+            (Def::Undetermined { .. }, _) => {
                 return Def::Undetermined {
                     reason: format!("depends on `{}`, which has no derived limit", entry.name),
                 }

@@ -134,6 +134,12 @@ pub fn evaluate(lp: &LimitProgram, opts: &EvalOptions) -> Evaluation {
         let first = xs[0];
         let mc = first.method.contains("Monte Carlo");
         let deterministic = if mc { 0.0 } else { first.stderr };
+        // Rounding differs between replicates at the level of 1e-16; that is not spread.
+        let var = if var.sqrt() <= 1e-12 * mean.abs().max(1e-300) {
+            0.0
+        } else {
+            var
+        };
         let method = if var > 0.0 {
             format!("{} (mean of {r} replicates)", first.method)
         } else {
@@ -362,8 +368,21 @@ impl<'a> Evaluator<'a> {
         if factors.is_empty() {
             return Ok(Number::exact(1.0, "exact"));
         }
-        let factors = self.inline_products(factors);
-        let factors = factors.as_slice();
+        let inlined = self.inline_products(factors);
+        // Inlining can surface deterministic factors (constants, scalars): they multiply.
+        let (random, numeric): (Vec<Expr>, Vec<Expr>) = inlined
+            .into_iter()
+            .partition(|f| f.values().iter().any(|v| self.is_random(*v)));
+        if !numeric.is_empty() {
+            let c = self.arithmetic(&Expr::product(numeric))?;
+            let rest = self.expect_random(&random)?;
+            return Ok(Number {
+                value: c.value * rest.value,
+                stderr: (c.stderr * rest.value).hypot(c.value * rest.stderr),
+                method: rest.method,
+            });
+        }
+        let factors = random.as_slice();
         let product = Expr::product(factors.to_vec());
         for g in 0..self.lp.group_names.len() {
             let table = &self.lp.parity;

@@ -62,10 +62,15 @@ pub enum Def {
         /// Why.
         reason: String,
     },
-    /// A scalar whose size n^e comes from a central-limit fluctuation (the mean of
-    /// something with zero expectation): it tends to 0 when e < 0, but n^{-e} times it
-    /// is random in the limit, so nothing may depend on it at leading order.
-    Fluctuation,
+    /// Random in the limit: a central-limit fluctuation (the mean of something with zero
+    /// expectation, whose size n^e is then n^{-1/2} below its terms'), a random scalar
+    /// drawn at initialization, or anything depending on those at leading order. When
+    /// e < 0 the quantity itself still tends to 0; n^{-e} times it is random, which the
+    /// Tensor Program master theorem does not describe.
+    Random {
+        /// Why.
+        reason: String,
+    },
     /// No deterministic limit can be derived.
     Undetermined {
         /// Why.
@@ -96,7 +101,7 @@ impl Entry {
     pub fn is_defined(&self) -> bool {
         !matches!(
             self.def,
-            Def::Zero { .. } | Def::Fluctuation | Def::Undetermined { .. }
+            Def::Zero { .. } | Def::Random { .. } | Def::Undetermined { .. }
         )
     }
 

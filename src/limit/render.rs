@@ -73,7 +73,7 @@ pub fn equations(lp: &LimitProgram) -> Vec<String> {
                 Kind::Vector => format!("Z^{{{}}} = 0   ({reason})", entry.name),
                 Kind::Scalar => format!("{}° = 0   ({reason})", entry.name),
             },
-            Def::Fluctuation => fluctuation_text(entry),
+            Def::Random { reason } => random_text(entry, reason),
             Def::Undetermined { reason } => {
                 format!(
                     "{}: no limit derived ({}): {reason}",
@@ -87,16 +87,17 @@ pub fn equations(lp: &LimitProgram) -> Vec<String> {
     out
 }
 
-fn fluctuation_text(entry: &Entry) -> String {
+fn random_text(entry: &Entry, reason: &str) -> String {
     match &entry.exponent {
         Some(q) if *q < Rational::zero() => format!(
-            "{}° = 0   (a central-limit fluctuation of size n^{}: it vanishes)",
+            "{}° = 0   (it vanishes like n^{}; n^{}·{} is random in the limit: {reason})",
             entry.name,
-            format_rational(q)
+            format_rational(q),
+            format_rational(&-q.clone()),
+            entry.name
         ),
         q => format!(
-            "{}: random in the limit (a central-limit fluctuation of size {}); not a Tensor \
-             Program scalar",
+            "{}: random in the limit ({}): {reason}",
             entry.name,
             size(q)
         ),
@@ -148,8 +149,7 @@ fn tex_names(lp: &LimitProgram) -> Vec<String> {
                     _,
                 ) => {
                     let (m, rest) = e.name.split_once(' ').unwrap_or((&e.name, ""));
-                    let m = m.replace('ᵀ', "^{\\top}");
-                    format!("\\hat Z^{{{} {}}}", tex_ident(&m), tex_rest(rest))
+                    format!("\\hat Z^{{{}\\,{}}}", tex_ident(m), tex_rest(rest))
                 }
                 (Def::Atom { .. }, _) | (_, Kind::Vector) => format!("Z^{{{base}}}"),
                 (Def::Derivative { .. }, _) => {
@@ -247,7 +247,7 @@ pub fn latex(lp: &LimitProgram) -> Vec<String> {
                 Kind::Vector => format!("Z^{{{}}} = 0", tex_ident(&entry.name)),
                 Kind::Scalar => format!("\\mathring{{{}}} = 0", tex_ident(&entry.name)),
             },
-            Def::Fluctuation => match &entry.exponent {
+            Def::Random { .. } => match &entry.exponent {
                 Some(q) if *q < Rational::zero() => {
                     format!("\\mathring{{{}}} = 0", tex_ident(&entry.name))
                 }
@@ -305,11 +305,27 @@ fn tex_expr(e: &Expr, names: &[String], acts: &[String]) -> (String, u8) {
             (s, SUM)
         }
         Expr::Mul(items) => {
+            // A leading negative coefficient is written as a sign: −0.5·x, not (−0.5)·x.
+            let (sign, items): (&str, Vec<Expr>) = match items.split_first() {
+                Some((Expr::Const(c), rest)) if *c < 0.0 => {
+                    let mut v = Vec::with_capacity(items.len());
+                    if *c != -1.0 {
+                        v.push(Expr::Const(-c));
+                    }
+                    v.extend(rest.iter().cloned());
+                    ("-", v)
+                }
+                _ => ("", items.clone()),
+            };
             let parts: Vec<String> = items
                 .iter()
                 .map(|i| paren(tex_expr(i, names, acts), PRODUCT))
                 .collect();
-            (parts.join("\\,"), PRODUCT)
+            if sign.is_empty() {
+                (parts.join("\\,"), PRODUCT)
+            } else {
+                (format!("-{}", parts.join("\\,")), SUM)
+            }
         }
         Expr::Neg(a) => (
             format!("-{}", paren(tex_expr(a, names, acts), PRODUCT)),

@@ -129,26 +129,18 @@ fn scalar_limit(
     match def {
         Def::Zero { reason } => (Some(0.0), 0.0, format!("exactly zero: {reason}"), None),
         Def::Undetermined { reason } => (None, 0.0, format!("no limit: {reason}"), None),
-        Def::Fluctuation => match e {
+        Def::Random { reason } => match e {
             Some(q) if *q < zero => (
                 Some(0.0),
                 0.0,
                 format!(
-                    "vanishes: a central-limit fluctuation of size n^{}",
-                    format_rational(q)
+                    "vanishes like n^{} (n^{}·it is random in the limit: {reason})",
+                    format_rational(q),
+                    format_rational(&-q.clone())
                 ),
                 None,
             ),
-            _ => (
-                None,
-                0.0,
-                format!(
-                    "random in the limit: a central-limit fluctuation of size {}",
-                    e.as_ref()
-                        .map_or("0".into(), |q| format!("n^{}", format_rational(q)))
-                ),
-                None,
-            ),
+            _ => (None, 0.0, format!("random in the limit: {reason}"), None),
         },
         _ => match (value, error) {
             (_, Some(err)) => (None, 0.0, format!("evaluation failed: {err}"), None),

@@ -184,14 +184,14 @@ fn ip_llr_first_step_output_matches_the_closed_form() {
     // L = 3, η = 1, ξ_0 = (1, 0.5, −0.5), y_0 = 1, squared loss: χ̊_0 = −1.
     let s2: f64 = 1.0 + 0.25 + 0.25 + 1.0; // ‖ξ_0‖² + 1 (first-layer bias N(0, 1))
     let s = s2.sqrt();
-    let depth = 3;
+    let depth: i32 = 3;
     let r = 2f64.powf(-((depth - 1) as f64) / 2.0);
     let a = s2 * r;
     let b = s / a;
     let lambda1 = s2 * (0.25 + ((b.atan()) + b / (1.0 + b * b)) / (2.0 * PI))
         + a.powi(3) * s / (2.0 * PI * (a * a + s2));
     let kappa = s * 2f64.powf(-((depth - 1) as f64) / 2.0) / (2.0 * PI);
-    let f1 = lambda1 * kappa.powi(depth as i32 - 2) * (0.25 + kappa);
+    let f1 = lambda1 * kappa.powi(depth - 2) * (0.25 + kappa);
     let report = limit_of("mlp_ip_llr.tp", &[], &EvalOptions::default());
     let (l1, _, _) = value(&report, "<x1_0,x1_1>");
     assert!(

@@ -80,8 +80,8 @@ fn symbolic_table_agrees_with_numeric_analysis_at_stable_points() {
                 nq.name,
                 sq.exponent
             );
-            let sd = sq.delta.as_ref().and_then(|d| at(d));
-            let nd = nq.delta.as_ref().and_then(|d| at(d));
+            let sd = sq.delta.as_ref().and_then(&at);
+            let nd = nq.delta.as_ref().and_then(&at);
             assert_eq!(sd, nd, "change of {} at {sets:?}", nq.name);
             compared += 1;
         }

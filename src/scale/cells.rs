@@ -19,11 +19,10 @@
 //! is a deterministic depth-first traversal with a limit on the number of regions
 //! (never a time limit), so the output is reproducible.
 
-use super::infer::{Facts, Inference, TooComplex};
+use super::infer::{Deltas, Facts, Inference, TooComplex};
 use super::report::{first_step, reported};
 use crate::exponent::{from_pieces, Cond, Exp, Exponent, Piece, Region, Side, Undecided};
 use crate::ir::{Program, ValueId};
-use std::collections::BTreeMap;
 
 /// Most regions a symbolic analysis may cut the symbols' space into.
 pub const REGION_LIMIT: usize = 4096;
@@ -59,8 +58,6 @@ pub(crate) struct Cells<'p> {
     /// Per forward quantity that is the first to blow up somewhere: where it does.
     pub(crate) blowups: Vec<(ValueId, Cond)>,
 }
-
-type Deltas = BTreeMap<(ValueId, ValueId), Exp>;
 
 /// One finished stable region: every exponent affine on it.
 struct Done {

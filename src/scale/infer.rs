@@ -19,6 +19,9 @@ use crate::exponent::{Rational, Region, Side, Undecided};
 use crate::ir::{Func, Op, Program, Role, ValueId};
 use std::collections::{BTreeMap, HashMap};
 
+/// Memoized exponents of changes `a − b`, by (later, earlier) value.
+pub(crate) type Deltas = BTreeMap<(ValueId, ValueId), Exp>;
+
 /// A symbolic analysis that would be too large to finish.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -117,7 +120,7 @@ pub struct Inference<'p> {
     act_facts: HashMap<(usize, usize), Option<FunctionFacts>>,
     /// Facts of every value, indexed by `ValueId`.
     pub facts: Vec<Facts>,
-    deltas: BTreeMap<(ValueId, ValueId), Exp>,
+    deltas: Deltas,
     /// When set, every symbolic exponent is evaluated on this region to the affine
     /// form it has there (see [`super::cells`]).
     region: Option<Region>,
@@ -178,7 +181,7 @@ impl<'p> Inference<'p> {
         program: &'p Program,
         region: Region,
         facts: Vec<Facts>,
-        deltas: BTreeMap<(ValueId, ValueId), Exp>,
+        deltas: Deltas,
         guard: bool,
     ) -> Inference<'p> {
         let mut inf = Inference::new(program, Some(region));
@@ -193,7 +196,7 @@ impl<'p> Inference<'p> {
     pub(crate) fn from_results(
         program: &'p Program,
         facts: Vec<Facts>,
-        deltas: BTreeMap<(ValueId, ValueId), Exp>,
+        deltas: Deltas,
     ) -> Inference<'p> {
         let mut inf = Inference::new(program, None);
         inf.facts = facts;
@@ -249,13 +252,7 @@ impl<'p> Inference<'p> {
     }
 
     /// The results so far, to resume from on a sub-region, and the region itself.
-    pub(crate) fn into_parts(
-        self,
-    ) -> (
-        Option<Region>,
-        Vec<Facts>,
-        BTreeMap<(ValueId, ValueId), Exp>,
-    ) {
+    pub(crate) fn into_parts(self) -> (Option<Region>, Vec<Facts>, Deltas) {
         (self.region, self.facts, self.deltas)
     }
 

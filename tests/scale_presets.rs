@@ -300,9 +300,11 @@ fn small_symbolic_programs_give_exact_piecewise_exponents() {
 }
 
 #[test]
-fn large_symbolic_programs_stop_with_a_clear_error() {
+fn symbolic_programs_beyond_the_region_limit_stop_with_a_clear_error() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("programs/mlp_abc_symbolic.tp");
     let program = tp::load(&path, &[]).expect("program");
-    let err = analyze(&program).expect_err("too large for exact canonicalization");
+    let limits = tp::scale::Limits { regions: 4 };
+    let err = tp::scale::analyze_with(&program, &limits).expect_err("more than 4 regions");
     assert!(err.to_string().contains("--set"), "{err}");
+    assert!(err.to_string().contains("4 regions"), "{err}");
 }

@@ -12,8 +12,9 @@
 use num_rational::BigRational;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 use tp::exponent::Rational;
-use tp::scale::analyze;
+use tp::scale::{analyze, ScaleReport};
 
 type Q = (i64, i64);
 
@@ -159,15 +160,45 @@ proptest! {
     }
 }
 
-/// Slow (symbolic canonicalization takes minutes on the 3-step program):
-/// `cargo test --release --test scale_yang_hu -- --ignored`.
+/// The shipped symbolic program, analysed once for the tests of this file.
+fn symbolic_report() -> &'static ScaleReport {
+    static REPORT: OnceLock<ScaleReport> = OnceLock::new();
+    REPORT.get_or_init(|| {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("programs/mlp_abc_symbolic.tp");
+        let prog = tp::load(&path, &[]).expect("symbolic program");
+        analyze(&prog).expect("analysis")
+    })
+}
+
+/// A point of the shipped program's symbols (b1 = -a1 and b2 = 1/2 - a2 are built in),
+/// with the matching Yang–Hu exponent vectors for L = 3.
+fn manifold_point(
+    a1: Rational,
+    a2: Rational,
+    a3: Rational,
+    b3: Rational,
+    c: Rational,
+) -> (BTreeMap<String, Rational>, Vec<Rational>, Vec<Rational>) {
+    let a = vec![a1.clone(), a2.clone(), a2.clone(), a3.clone()];
+    let b = vec![
+        -a1.clone(),
+        q((1, 2)) - a2.clone(),
+        q((1, 2)) - a2.clone(),
+        b3.clone(),
+    ];
+    let mut point = BTreeMap::new();
+    for (name, v) in [("a1", a1), ("a2", a2), ("a3", a3), ("b3", b3), ("c", c)] {
+        point.insert(name.to_string(), v);
+    }
+    (point, a, b)
+}
+
+/// r from the symbolic analysis equals the Yang–Hu closed form at every stable point of
+/// a dense quarter grid (about 85 000 points, a few thousand of them stable).
 #[test]
-#[ignore]
 fn symbolic_r_equals_the_closed_form_on_a_dense_grid() {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("programs/mlp_abc_symbolic.tp");
-    let prog = tp::load(&path, &[]).expect("symbolic program");
-    let rep = analyze(&prog).expect("analysis");
+    let rep = symbolic_report();
     let r = rep.regime.r.clone().expect("an r expression");
     let mut checked = 0;
     for a1 in -4..=4 {
@@ -175,29 +206,17 @@ fn symbolic_r_equals_the_closed_form_on_a_dense_grid() {
             for a3 in -2..=6 {
                 for b3 in -2..=6 {
                     for c in -4..=8 {
-                        let a = [q((a1, 4)), q((a2, 4)), q((a2, 4)), q((a3, 4))];
-                        let b = [
-                            -q((a1, 4)),
-                            q((1, 2)) - q((a2, 4)),
-                            q((1, 2)) - q((a2, 4)),
-                            q((b3, 4)),
-                        ];
                         let cc = q((c, 4));
+                        let (point, a, b) = manifold_point(
+                            q((a1, 4)),
+                            q((a2, 4)),
+                            q((a3, 4)),
+                            q((b3, 4)),
+                            cc.clone(),
+                        );
                         let want = yang_hu(&a, &b, &cc);
                         if !want.stable {
                             continue;
-                        }
-                        let mut point = BTreeMap::new();
-                        for (name, v) in [
-                            ("a1", &a[0]),
-                            ("a2", &a[1]),
-                            ("a3", &a[3]),
-                            ("b1", &b[0]),
-                            ("b2", &b[1]),
-                            ("b3", &b[3]),
-                            ("c", &cc),
-                        ] {
-                            point.insert(name.to_string(), v.clone());
                         }
                         let got = r.eval(&point).expect("r evaluates");
                         assert_eq!(got.to_string(), text(&want.r), "at {point:?}");
@@ -208,4 +227,48 @@ fn symbolic_r_equals_the_closed_form_on_a_dense_grid() {
         }
     }
     assert!(checked > 500, "only {checked} stable points");
+}
+
+/// The symbolic stability, nontriviality and feature-learning conditions agree with
+/// Yang–Hu at every point of a grid that crosses all of their boundaries.
+#[test]
+fn symbolic_conditions_equal_the_yang_hu_dichotomy() {
+    let rep = symbolic_report();
+    let regime = &rep.regime;
+    let mut counts = [0usize; 3];
+    for a1 in -3..=3 {
+        for a2 in -3..=3 {
+            for a3 in -1..=5 {
+                for b3 in -1..=5 {
+                    for c in -3..=6 {
+                        let cc = q((c, 4));
+                        let (point, a, b) = manifold_point(
+                            q((a1, 4)),
+                            q((a2, 4)),
+                            q((a3, 4)),
+                            q((b3, 4)),
+                            cc.clone(),
+                        );
+                        let want = yang_hu(&a, &b, &cc);
+                        let holds = |cond: &tp::exponent::Cond| {
+                            cond.holds_at(&point).expect("condition evaluates")
+                        };
+                        let stable = holds(&regime.stable_cond);
+                        assert_eq!(stable, want.stable, "stability at {point:?}");
+                        let nontrivial = stable && holds(&regime.nontrivial_cond);
+                        assert_eq!(nontrivial, want.nontrivial, "nontriviality at {point:?}");
+                        let fl = stable && holds(&regime.feature_learning_cond);
+                        assert_eq!(fl, want.feature_learning, "feature learning at {point:?}");
+                        counts[0] += usize::from(stable);
+                        counts[1] += usize::from(nontrivial);
+                        counts[2] += usize::from(fl);
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        counts.iter().all(|k| *k > 20),
+        "regimes visited: {counts:?}"
+    );
 }

@@ -22,6 +22,7 @@ mod ext;
 mod lp;
 mod normal;
 mod parse;
+mod region;
 
 pub use affine::{format_rational, parse_rational, Exponent, Rational};
 pub use compare::{compare, Comparison};
@@ -29,3 +30,4 @@ pub use cond::Cond;
 pub use expr::Exp;
 pub use ext::Ext;
 pub use parse::ParseExpError;
+pub use region::{from_pieces, Piece, Region, Side, Undecided};

@@ -66,12 +66,3 @@ pub fn positive(a: &Exp) -> Option<bool> {
         None
     }
 }
-
-/// Number of affine leaves of an expression tree (its size for budgeting symbolic work).
-pub fn leaves(a: &Exp) -> usize {
-    match a {
-        Exp::NegInf | Exp::Affine(_) => 1,
-        Exp::Add(items) | Exp::Max(items) | Exp::Min(items) => items.iter().map(leaves).sum(),
-        Exp::Scale(_, inner) => leaves(inner),
-    }
-}

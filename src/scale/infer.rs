@@ -15,26 +15,25 @@
 use super::ex::{self, Exp};
 use super::facts::{FactTable, FunctionFacts, Symmetry};
 use super::view::{View, ViewBuilder};
-use crate::exponent::Rational;
-use crate::ir::{Func, Op, Program, ValueId};
+use crate::exponent::{Rational, Region, Side, Undecided};
+use crate::ir::{Func, Op, Program, Role, ValueId};
 use std::collections::{BTreeMap, HashMap};
 
-/// Most affine leaves the unsimplified facts of one value may have in a symbolic program.
-pub const SYMBOLIC_LEAF_BUDGET: usize = 400;
+/// Memoized exponents of changes `a − b`, by (later, earlier) value.
+pub(crate) type Deltas = BTreeMap<(ValueId, ValueId), Exp>;
 
 /// A symbolic analysis that would be too large to finish.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "symbolic scale analysis stopped at `{name}`: its exponent has {leaves} affine pieces \
-     before simplification, beyond what exact canonicalization can handle here\n  = hint: \
-     give some symbols values with `--set NAME=VALUE` (e.g. `--set b1=0 --set b2=1/2`), or \
-     analyse fewer steps"
+    "symbolic scale analysis stopped at `{name}`: the symbols' space splits into more \
+     than {limit} regions of different behaviour\n  = hint: give some symbols values with \
+     `--set NAME=VALUE` (e.g. `--set b1=0 --set b2=1/2`), or analyse fewer steps"
 )]
 pub struct TooComplex {
-    /// The value whose exponent grew too large.
+    /// The quantity whose analysis needed one region too many.
     pub name: String,
-    /// Its size.
-    pub leaves: usize,
+    /// The region limit that was reached.
+    pub limit: usize,
 }
 
 /// The scale facts of one value.
@@ -56,20 +55,6 @@ impl Facts {
 
     fn zero(groups: usize) -> Facts {
         Facts::constant(groups, ex::neg_inf())
-    }
-
-    /// The same facts with every exponent in canonical form. Symbolic exponents are
-    /// rebuilt from earlier ones at every instruction; without this the expression trees
-    /// would grow exponentially along the program.
-    fn simplified(&self) -> Facts {
-        Facts {
-            exp: self.exp.simplify(),
-            parts: self
-                .parts
-                .iter()
-                .map(|(e, o)| (e.simplify(), o.simplify()))
-                .collect(),
-        }
     }
 }
 
@@ -135,7 +120,18 @@ pub struct Inference<'p> {
     act_facts: HashMap<(usize, usize), Option<FunctionFacts>>,
     /// Facts of every value, indexed by `ValueId`.
     pub facts: Vec<Facts>,
-    deltas: BTreeMap<(ValueId, ValueId), Exp>,
+    deltas: Deltas,
+    /// When set, every symbolic exponent is evaluated on this region to the affine
+    /// form it has there (see [`super::cells`]).
+    region: Option<Region>,
+    /// The first comparison the region could not decide; once set, the results of
+    /// this run are meaningless and nothing more is recorded.
+    undecided: Option<Undecided>,
+    /// On a region: the forward quantity that grows with n on all of it, which ends
+    /// the analysis of the region (see [`Inference::advance`]).
+    blown: Option<ValueId>,
+    /// Whether a forward quantity that grows ends the analysis of a region.
+    guard: bool,
 }
 
 fn half() -> Rational {
@@ -145,43 +141,150 @@ fn half() -> Rational {
 impl<'p> Inference<'p> {
     /// Runs the inference over every instruction of `program`.
     ///
-    /// Symbolic exponents are canonicalized at every instruction, which costs exact
-    /// linear programs; past [`SYMBOLIC_LEAF_BUDGET`] leaves in one value the work grows
-    /// beyond reach (minutes, gigabytes), so the analysis stops with an error naming the
-    /// value instead of exhausting the machine.
+    /// Numeric programs take one pass. Symbolic programs are analysed region by region
+    /// of the symbols' space (every exponent is affine on a region; see
+    /// [`super::cells`]) and each exponent is then merged back into one piecewise
+    /// max-min expression; past [`super::cells::REGION_LIMIT`] regions the analysis
+    /// stops with an error naming the quantity instead of exhausting the machine.
     pub fn run(program: &'p Program) -> Result<Inference<'p>, TooComplex> {
-        let groups = Groups::of(program);
-        let mut inf = Inference {
+        if program.symbols.is_empty() {
+            let mut inf = Inference::new(program, None);
+            // Without symbols every comparison is decided, so nothing can be undecided.
+            inf.advance();
+            Ok(inf)
+        } else {
+            super::cells::analyse(program, &super::cells::Limits::default()).map(|c| c.merged)
+        }
+    }
+
+    /// An engine with no facts yet, evaluating on `region` when given.
+    pub(crate) fn new(program: &'p Program, region: Option<Region>) -> Inference<'p> {
+        Inference {
             program,
-            groups,
+            groups: Groups::of(program),
             facts_table: FactTable::new(program),
             act_facts: HashMap::new(),
             facts: Vec::with_capacity(program.instrs.len()),
             deltas: BTreeMap::new(),
-        };
-        let builder = ViewBuilder::new(program, false);
-        let symbolic = !program.symbols.is_empty();
-        for id in program.ids() {
+            region,
+            undecided: None,
+            blown: None,
+            guard: false,
+        }
+    }
+
+    /// Restarts on a sub-region from results that hold on a larger one: `facts` (a
+    /// prefix of the program) and the memoized changes stay valid on every part.
+    /// With `guard`, a forward quantity that grows with n ends the analysis of a
+    /// region (see [`Inference::advance`]).
+    pub(crate) fn resume(
+        program: &'p Program,
+        region: Region,
+        facts: Vec<Facts>,
+        deltas: Deltas,
+        guard: bool,
+    ) -> Inference<'p> {
+        let mut inf = Inference::new(program, Some(region));
+        inf.guard = guard;
+        inf.facts = facts;
+        inf.deltas = deltas;
+        inf
+    }
+
+    /// An engine whose facts and changes were computed elsewhere (the merge of the
+    /// per-region results of a symbolic program).
+    pub(crate) fn from_results(
+        program: &'p Program,
+        facts: Vec<Facts>,
+        deltas: Deltas,
+    ) -> Inference<'p> {
+        let mut inf = Inference::new(program, None);
+        inf.facts = facts;
+        inf.deltas = deltas;
+        inf
+    }
+
+    /// Computes the facts of the instructions not done yet, in program order. On a
+    /// region, stops at the first instruction whose exponents the region cannot
+    /// decide (then [`Inference::undecided`] says why). When guarded, it also stops at
+    /// the first forward quantity that grows with n on the whole region
+    /// ([`Inference::blown`]): past a blow-up training diverges, and the exponents of
+    /// later quantities describe no limit (splitting on them only multiplies regions);
+    /// a forward quantity that grows on part of the region splits it.
+    pub(crate) fn advance(&mut self) {
+        let builder = ViewBuilder::new(self.program, false);
+        let ids: Vec<ValueId> = self.program.ids().skip(self.facts.len()).collect();
+        for id in ids {
             let view = builder.value(id);
-            let f = inf.view_facts(&view);
-            if symbolic {
-                let size = ex::leaves(&f.exp)
-                    + f.parts
-                        .iter()
-                        .map(|(e, o)| ex::leaves(e) + ex::leaves(o))
-                        .sum::<usize>();
-                if size > SYMBOLIC_LEAF_BUDGET {
-                    return Err(TooComplex {
-                        name: program.instr(id).name.clone(),
-                        leaves: size,
-                    });
+            let f = self.view_facts(&view);
+            let f = self.settle(f);
+            if self.undecided.is_some() {
+                return;
+            }
+            if self.guard && self.program.instr(id).meta.role == Role::Forward {
+                if let (Some(region), Exp::Affine(e)) = (self.region.as_mut(), &f.exp) {
+                    match region.side(e) {
+                        Some(Side::NonPositive) | Some(Side::Zero) => {}
+                        Some(Side::NonNegative) => {
+                            self.blown = Some(id);
+                            self.facts.push(f);
+                            return;
+                        }
+                        None => {
+                            self.undecided = Some(Undecided(e.clone()));
+                            return;
+                        }
+                    }
                 }
-                inf.facts.push(f.simplified());
-            } else {
-                inf.facts.push(f);
+            }
+            self.facts.push(f);
+        }
+    }
+
+    /// The comparison that stopped the last step on a region, if any.
+    pub(crate) fn undecided(&self) -> Option<&Undecided> {
+        self.undecided.as_ref()
+    }
+
+    /// The forward quantity that blows up on the whole region, if any.
+    pub(crate) fn blown(&self) -> Option<ValueId> {
+        self.blown
+    }
+
+    /// The results so far, to resume from on a sub-region, and the region itself.
+    pub(crate) fn into_parts(self) -> (Option<Region>, Vec<Facts>, Deltas) {
+        (self.region, self.facts, self.deltas)
+    }
+
+    /// Evaluates one exponent on the region (identity without a region). An undecided
+    /// comparison is recorded and the input returned unchanged.
+    fn settle_exp(&mut self, e: Exp) -> Exp {
+        let Some(region) = self.region.as_mut() else {
+            return e;
+        };
+        if self.undecided.is_some() {
+            return e;
+        }
+        match region.evaluate(&e) {
+            Ok(p) => p.to_exp(),
+            Err(u) => {
+                self.undecided = Some(u);
+                e
             }
         }
-        Ok(inf)
+    }
+
+    fn settle(&mut self, f: Facts) -> Facts {
+        if self.region.is_none() {
+            return f;
+        }
+        let exp = self.settle_exp(f.exp);
+        let parts = f
+            .parts
+            .into_iter()
+            .map(|(e, o)| (self.settle_exp(e), self.settle_exp(o)))
+            .collect();
+        Facts { exp, parts }
     }
 
     fn group_count(&self) -> usize {
@@ -444,11 +547,18 @@ impl<'p> Inference<'p> {
         if let Some(d) = self.deltas.get(&(a, b)) {
             return d.clone();
         }
+        if self.undecided.is_some() {
+            return ex::neg_inf();
+        }
         let builder = ViewBuilder::new(self.program, true);
         let va = builder.value(a);
         let vb = builder.value(b);
         let d = self.view_delta(&builder, &va, &vb);
-        self.deltas.insert((a, b), d.clone());
+        let d = self.settle_exp(d);
+        // A change computed after an undecided comparison is meaningless: not memoized.
+        if self.undecided.is_none() {
+            self.deltas.insert((a, b), d.clone());
+        }
         d
     }
 

@@ -5,6 +5,7 @@
 //! the regime (stable, nontrivial, feature learning) — as booleans for numeric programs
 //! and as simplified conditions on the symbols for symbolic ones.
 
+mod cells;
 mod ex;
 mod facts;
 mod infer;
@@ -12,8 +13,9 @@ mod regime;
 mod report;
 mod view;
 
+pub use cells::{Limits, REGION_LIMIT};
 pub use ex::Exp;
 pub use facts::{FactTable, FunctionFacts, Symmetry};
-pub use infer::{Facts, Inference, TooComplex, SYMBOLIC_LEAF_BUDGET};
+pub use infer::{Facts, Inference, TooComplex};
 pub use regime::{classify, Regime};
-pub use report::{analyze, Quantity, ScaleReport};
+pub use report::{analyze, analyze_with, Quantity, ScaleReport};

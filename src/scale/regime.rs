@@ -12,6 +12,9 @@ use super::report::Quantity;
 use crate::ir::{Program, Role};
 use serde_json::{json, Value};
 
+/// Longest condition printed whole in the text rendering (characters).
+const LONG_CONDITION: usize = 400;
+
 /// The regime of a program, with the conditions that decide it.
 #[derive(Clone, Debug)]
 pub struct Regime {
@@ -58,6 +61,26 @@ fn max_delta<'q>(qs: impl Iterator<Item = &'q Quantity>) -> Option<Exp> {
 
 /// Classifies the program from its quantities.
 pub fn classify(program: &Program, quantities: &[Quantity]) -> Regime {
+    classify_with(program, quantities, None)
+}
+
+/// What a region-wise analysis knows about stability: the stable set, and for each
+/// forward quantity that is the first to blow up somewhere, where it does.
+pub(crate) struct Stability {
+    /// Where no forward quantity grows with n.
+    pub(crate) stable: Cond,
+    /// (quantity name, step, where it is the first to blow up).
+    pub(crate) blowups: Vec<(String, Option<usize>, Cond)>,
+}
+
+/// [`classify`], with the stable set given when it is known exactly (symbolic programs:
+/// the exponents there are exact on the stable set only, so the stability condition
+/// cannot be read off them).
+pub(crate) fn classify_with(
+    program: &Program,
+    quantities: &[Quantity],
+    known: Option<Stability>,
+) -> Regime {
     let forward: Vec<&Quantity> = quantities
         .iter()
         .filter(|q| program.instr(q.id).meta.role == Role::Forward)
@@ -75,7 +98,10 @@ pub fn classify(program: &Program, quantities: &[Quantity]) -> Regime {
             }
         }
     }
-    let stable_cond = Cond::And(stable_parts).simplify();
+    let stable_cond = match &known {
+        Some(k) => k.stable.clone(),
+        None => Cond::And(stable_parts).simplify(),
+    };
     let trained = quantities.iter().any(|q| q.step.is_some_and(|s| s > 0));
     let output = max_delta(
         quantities
@@ -123,6 +149,15 @@ pub fn classify(program: &Program, quantities: &[Quantity]) -> Regime {
     let mut conditions = Vec::new();
     if symbolic {
         conditions.push(format!("stable ⟺ {}", stable_cond));
+        if known.is_some() {
+            conditions.push(
+                "the exponents hold where stable (past a blow-up training diverges)".to_string(),
+            );
+        }
+        for (name, step, cond) in known.iter().flat_map(|k| &k.blowups) {
+            let at = step.map_or_else(String::new, |s| format!(" (step {s})"));
+            conditions.push(format!("first blow-up is {name}{at} ⟺ {cond}"));
+        }
         if trained {
             conditions.push(format!("nontrivial (if stable) ⟺ {}", nontrivial_cond));
             conditions.push(format!(
@@ -218,7 +253,18 @@ impl Regime {
             out.push_str(&format!("  feature change per layer: {}\n", per.join(", ")));
         }
         for c in &self.conditions {
-            out.push_str(&format!("  {c}\n"));
+            // A blow-up region can be a long union of polyhedra; the text keeps its
+            // start, the JSON has it whole.
+            match c.char_indices().nth(LONG_CONDITION) {
+                Some((cut, _)) => {
+                    let rest = c.chars().count() - LONG_CONDITION;
+                    out.push_str(&format!(
+                        "  {} … ({rest} more characters, see --json)\n",
+                        &c[..cut]
+                    ));
+                }
+                None => out.push_str(&format!("  {c}\n")),
+            }
         }
         out
     }

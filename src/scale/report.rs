@@ -1,8 +1,9 @@
 //! The scale table: one row per quantity and step, with exponents, changes and traces.
 
+use super::cells::{analyse, Limits};
 use super::ex::{self, Exp};
 use super::infer::{Inference, TooComplex};
-use super::regime::{classify, Regime};
+use super::regime::{classify_with, Regime, Stability};
 use super::view::ViewBuilder;
 use crate::ir::{render_expr, Expr, Op, Program, Role, ValueId};
 use serde_json::{json, Value};
@@ -35,27 +36,31 @@ pub struct ScaleReport {
     pub regime: Regime,
     /// The symbols the exponents may mention.
     pub symbols: Vec<String>,
+    /// Number of regions of the symbols' space analysed separately (1 for numeric
+    /// programs).
+    pub regions: usize,
 }
 
 /// Runs scale inference and classification on `program`.
+///
+/// Symbolic programs are analysed region by region of the symbols' space (see
+/// `cells`); their exponents are exact wherever the program is stable, which is where
+/// they describe a limit, and the stable set itself is reported exactly.
 pub fn analyze(program: &Program) -> Result<ScaleReport, TooComplex> {
-    let mut inf = Inference::run(program)?;
+    analyze_with(program, &Limits::default())
+}
+
+/// [`analyze`] with explicit limits for symbolic programs.
+pub fn analyze_with(program: &Program, limits: &Limits) -> Result<ScaleReport, TooComplex> {
+    let (mut inf, known, regions) = if program.symbols.is_empty() {
+        (Inference::run(program)?, None, 1)
+    } else {
+        symbolic(program, limits)?
+    };
     let mut quantities = Vec::new();
-    for id in program.ids() {
+    for id in reported(program) {
         let instr = program.instr(id);
-        if instr.meta.role == Role::Auxiliary {
-            continue;
-        }
-        let delta = match (&instr.meta.family, instr.meta.step) {
-            (Some(family), Some(t)) if t > 0 => program
-                .ids()
-                .find(|j| {
-                    let other = program.instr(*j);
-                    other.meta.family.as_deref() == Some(family) && other.meta.step == Some(0)
-                })
-                .map(|first| inf.delta(id, first).simplify()),
-            _ => None,
-        };
+        let delta = first_step(program, id).map(|first| inf.delta(id, first).simplify());
         let trace = trace_of(&mut inf, program, id);
         quantities.push(Quantity {
             id,
@@ -67,12 +72,61 @@ pub fn analyze(program: &Program) -> Result<ScaleReport, TooComplex> {
             trace,
         });
     }
-    let regime = classify(program, &quantities);
+    let regime = classify_with(program, &quantities, known);
     Ok(ScaleReport {
         quantities,
         regime,
         symbols: program.symbols.clone(),
+        regions,
     })
+}
+
+/// The region-wise analysis of a symbolic program: the merged inference, what is known
+/// about stability when the exponents hold on the stable set only, and the number of
+/// regions.
+fn symbolic<'p>(
+    program: &'p Program,
+    limits: &Limits,
+) -> Result<(Inference<'p>, Option<Stability>, usize), TooComplex> {
+    let cells = analyse(program, limits)?;
+    let regions = cells.regions;
+    if !cells.stable_only {
+        // Exact everywhere: the regime follows from the exponents as usual.
+        return Ok((cells.merged, None, regions));
+    }
+    let blowups = cells
+        .blowups
+        .into_iter()
+        .map(|(id, cond)| {
+            let instr = program.instr(id);
+            (instr.name.clone(), instr.meta.step, cond)
+        })
+        .collect();
+    let known = Stability {
+        stable: cells.stable,
+        blowups,
+    };
+    Ok((cells.merged, Some(known), regions))
+}
+
+/// The reported quantities of `program` (every value that is not auxiliary).
+pub(crate) fn reported(program: &Program) -> impl Iterator<Item = ValueId> + '_ {
+    program
+        .ids()
+        .filter(move |id| program.instr(*id).meta.role != Role::Auxiliary)
+}
+
+/// For a quantity at a step t ≥ 1 of a family, the same quantity at step 0 (its change
+/// since step 0 is reported).
+pub(crate) fn first_step(program: &Program, id: ValueId) -> Option<ValueId> {
+    let instr = program.instr(id);
+    match (&instr.meta.family, instr.meta.step) {
+        (Some(family), Some(t)) if t > 0 => program.ids().find(|j| {
+            let other = program.instr(*j);
+            other.meta.family.as_deref() == Some(family) && other.meta.step == Some(0)
+        }),
+        _ => None,
+    }
 }
 
 /// A one-line derivation: which rule applied and which term dominates.

@@ -41,7 +41,13 @@ fn a_passing_check_exits_0_and_says_so() {
     );
     let text = stdout(&out);
     assert!(text.contains("derived regime: feature learning"), "{text}");
-    assert!(text.contains("limits: not evaluated"), "{text}");
+    // The CLI evaluates the limits (tp limit) and tests the Θ(1) scalars against them.
+    assert!(!text.contains("limits: not evaluated"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with("f_1 → ") && l.ends_with("PASS")),
+        "{text}"
+    );
     assert!(text.contains("step 3"), "{text}");
     assert!(text.contains("Δx3_1"), "{text}");
     let summary = text
@@ -73,7 +79,9 @@ fn json_follows_the_schema() {
     assert_eq!(v["pass"], true);
     assert_eq!(v["failures"], 0);
     assert_eq!(v["widths"], serde_json::json!([64, 128, 256, 512, 1024]));
-    assert_eq!(v["limits_evaluated"], false);
+    // SP's outputs are random or diverge in the limit: limits are evaluated, but none is
+    // a deterministic Θ(1) number to test finite widths against.
+    assert_eq!(v["limits_evaluated"], true);
     assert_eq!(v["limits"], serde_json::json!([]));
     assert_eq!(v["first_blowup"]["name"], "h2_1");
     assert_eq!(v["first_blowup"]["exponent"], "1/2");

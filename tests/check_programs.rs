@@ -69,7 +69,7 @@ fn mup_passes_and_learns_features() {
     assert!(report.pass(), "{}", failures(&report));
     assert!(
         report.limits.is_none(),
-        "limits are not wired: not evaluated"
+        "no limits were passed to this check, so none are judged"
     );
     // Yang–Hu: in μP the last layer's features move by Θ(1) and f_0 = Θ(n^{-1/2}).
     let (lo, hi) = interval(&report, "x3_1", Measure::Change);

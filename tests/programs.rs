@@ -37,6 +37,7 @@ snapshot_program!(mlp_ip_noncentered, "mlp_ip_noncentered.tp");
 snapshot_program!(mlp_abc_symbolic, "mlp_abc_symbolic.tp");
 snapshot_program!(tp_wwt, "tp_wwt.tp");
 snapshot_program!(tp_nngp, "tp_nngp.tp");
+snapshot_program!(tp_ntk, "tp_ntk.tp");
 
 #[test]
 fn every_shipped_program_is_snapshotted() {
@@ -59,6 +60,7 @@ fn every_shipped_program_is_snapshotted() {
         "mlp_ntk.tp",
         "mlp_sp.tp",
         "tp_nngp.tp",
+        "tp_ntk.tp",
         "tp_wwt.tp",
     ];
     assert_eq!(names, covered, "a new program needs a snapshot test above");

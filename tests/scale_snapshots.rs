@@ -37,6 +37,7 @@ scale_snapshot!(scale_mlp_ip_bias, "mlp_ip_bias.tp");
 scale_snapshot!(scale_mlp_ip_noncentered, "mlp_ip_noncentered.tp");
 scale_snapshot!(scale_tp_wwt, "tp_wwt.tp");
 scale_snapshot!(scale_tp_nngp, "tp_nngp.tp");
+scale_snapshot!(scale_tp_ntk, "tp_ntk.tp");
 
 #[test]
 fn scale_json_follows_the_schema() {

@@ -470,11 +470,20 @@ fn default_settings_expected_outcomes() {
 fn ip_llr_passes_once_its_finite_width_corrections_have_decayed() {
     // IP-LLR's output moves from 0.149 at n = 64 to 0.066 at n = 4096 (thesis limit
     // 0.0614): its corrections decay slowly, so the asymptotic slopes are only seen
-    // from n = 256 on, up to 2^13.
+    // from n = 256 on, up to 2^13. The limits of tp limit are tested too: f_1 (and χ_0,
+    // χ_1); from step 2 on tp limit gives none (relu' at a Z with an atom at 0).
+    let p = program("programs/mlp_ip_llr.tp");
+    let limits = tp::limit::limit(&p, &tp::limit::EvalOptions::default())
+        .expect("limit")
+        .check_values();
+    assert!(limits.iter().any(|l| l.name == "f_1"));
+    assert!(!limits.iter().any(|l| l.name == "f_2" || l.name == "f_3"));
     let report = run_check(
-        &program("programs/mlp_ip_llr.tp"),
+        &p,
         &options(&[256, 512, 1024, 2048, 4096, 8192], 10),
-        &CheckInputs::default(),
+        &CheckInputs {
+            limits: Some(limits),
+        },
         None,
     )
     .expect("check runs");

@@ -205,6 +205,16 @@ fn ip_llr_first_step_output_matches_the_closed_form() {
     );
     assert!((f1 - 0.0614).abs() < 1e-4, "the closed form itself: {f1}");
     assert_eq!(value(&report, "chi_0").0, -1.0);
+    // From step 2 on, relu' is applied to Z^{h3_1} = −χ̊_0 λ Z^{n·dh3_0}, which is exactly
+    // 0 wherever relu'(h3_0) = 0 (probability 1/2): the master theorem's continuity
+    // assumption fails there (at finite width relu' sees the sign of an o(1) remainder;
+    // evaluating with relu'(0) = 0 or 1/2 gives f_2 = 0.404 or 0.445, finite widths give
+    // 0.457 ± 0.017 at n = 16384), so no limit may be claimed.
+    for name in ["f_2", "f_3"] {
+        let s = report.scalar(name).expect(name);
+        assert!(s.value.is_none(), "{name} = {:?}", s.value);
+        assert!(s.method.contains("jumps at 0"), "{name}: {}", s.method);
+    }
 }
 
 // ---- Naive-IP collapses (thesis Prop. 2.3.1, App. A.4) ----

@@ -16,7 +16,7 @@
 //! Ż^{Ŵx} = Σ_j E[∂Z^x/∂Ẑ^{Ŵᵀy_j}] Z^{y_j} over the Ẑ^{Ŵᵀy_j} that Z^x depends on;
 //! a Moment becomes an expectation.
 
-use super::model::{Def, Entry, Family, LimitProgram};
+use super::model::{Caveat, Def, Entry, Family, LimitProgram};
 use super::parity::{self, Parity};
 use crate::exponent::{format_rational, Ext, Rational};
 use crate::ir::{Activation, Expr, Func, Kind, Op, Program, ValueId, Var};
@@ -65,6 +65,8 @@ struct Deriver<'p> {
     of_value: Vec<ValueId>,
     deps: Vec<BTreeSet<ValueId>>,
     parity: Vec<Vec<Parity>>,
+    /// Whether each entry may be exactly 0 with positive probability.
+    massy: Vec<bool>,
     groups: Vec<(Family, usize)>,
     group_count: usize,
     source_atoms: Vec<Option<ValueId>>,
@@ -129,6 +131,7 @@ pub fn derive(program: &Program, inference: &Inference<'_>) -> Result<LimitProgr
         of_value: Vec::new(),
         deps: Vec::new(),
         parity: Vec::new(),
+        massy: Vec::new(),
         groups,
         group_count: count,
         source_atoms: vec![None; program.sources.len()],
@@ -174,6 +177,14 @@ impl Deriver<'_> {
         self.entries.push(entry);
         self.deps.push(deps);
         self.parity.push(parity);
+        let massy = match &self.entries[id.0].def {
+            Def::Vector { expr } => {
+                let expr = expr.clone();
+                self.massy_expr(&expr)
+            }
+            _ => false,
+        };
+        self.massy.push(massy);
         id
     }
 
@@ -234,6 +245,7 @@ impl Deriver<'_> {
             },
             source_value: None,
             meta: None,
+            caveat: None,
         });
         self.source_atoms[s.0] = Some(id);
         id
@@ -251,6 +263,7 @@ impl Deriver<'_> {
             },
             source_value: Some(id),
             meta: Some(instr.meta.clone()),
+            caveat: None,
         };
         let def = match &exponent {
             None => Def::Zero {
@@ -259,7 +272,101 @@ impl Deriver<'_> {
             Some(e) => self.rule(id, e),
         };
         let def = self.check_taint(def);
-        self.push(Entry { def, ..base })
+        let caveat = self.caveat_of(&base.name, &def);
+        self.push(Entry {
+            def,
+            caveat,
+            ..base
+        })
+    }
+
+    /// Whether `expr` may be exactly 0 with positive probability: a factor that is, or a
+    /// function that vanishes on a half-line (relu, step) or at 0 of such an argument.
+    /// Sums are treated as such only when every term is (a conservative reading: it
+    /// flags a sum whose terms vanish on different events).
+    fn massy_expr(&self, expr: &Expr) -> bool {
+        match expr {
+            Expr::Const(c) => *c == 0.0,
+            Expr::Arg | Expr::Width(_) => false,
+            Expr::Value(v) => self.entries[v.0].kind == Kind::Vector && self.massy[v.0],
+            Expr::Add(items) => items.iter().all(|i| self.massy_expr(i)),
+            Expr::Mul(items) => items.iter().any(|i| self.massy_expr(i)),
+            Expr::Neg(a) | Expr::Div(a, _) | Expr::Pow(a, _) => self.massy_expr(a),
+            Expr::Call(f, a) => {
+                let body = Expr::call(*f, Expr::Arg);
+                let (half_line, zero_at_zero) = vanishing(&body, &self.acts);
+                half_line || (zero_at_zero && self.massy_expr(a))
+            }
+            Expr::Act { act, order, arg } => {
+                let Some(body) = self.acts.get(act.0).and_then(|a| a.derivatives.get(*order))
+                else {
+                    return false;
+                };
+                let (half_line, zero_at_zero) = vanishing(&body.clone(), &self.acts);
+                half_line || (zero_at_zero && self.massy_expr(arg))
+            }
+        }
+    }
+
+    /// The master theorem needs pseudo-Lipschitz functions. A function that jumps at 0
+    /// (step, sign, relu') applied to a Z that is exactly 0 with positive probability is
+    /// where that fails in practice: at finite width the argument is o(1) there, not 0,
+    /// and the function sees the sign of the remainder. Such an entry is not given a
+    /// limit.
+    fn caveat_of(&self, name: &str, def: &Def) -> Option<Caveat> {
+        let expr = match def {
+            Def::Vector { expr } | Def::Expectation { expr } | Def::Scalar { expr } => expr.clone(),
+            _ => return None,
+        };
+        if let Some(reason) = self.jump(&expr) {
+            return Some(Caveat {
+                root: name.to_string(),
+                reason,
+            });
+        }
+        expr.values()
+            .iter()
+            .find_map(|v| self.entries[v.0].caveat.clone())
+    }
+
+    fn jump(&self, expr: &Expr) -> Option<String> {
+        let mut culprit: Option<String> = None;
+        let mut nodes = Vec::new();
+        expr.walk(&mut |node| nodes.push(node.clone()));
+        for node in nodes {
+            let (body, arg, name) = match &node {
+                Expr::Call(f, a) => (
+                    Expr::call(*f, Expr::Arg),
+                    (**a).clone(),
+                    f.name().to_string(),
+                ),
+                Expr::Act { act, order, arg } => {
+                    let Some(a) = self.acts.get(act.0) else {
+                        continue;
+                    };
+                    let Some(body) = a.derivatives.get(*order) else {
+                        continue;
+                    };
+                    let primes = "'".repeat(*order);
+                    (body.clone(), (**arg).clone(), format!("{}{primes}", a.name))
+                }
+                _ => continue,
+            };
+            let jump =
+                (eval_at(&body, 1e-9, &self.acts) - eval_at(&body, -1e-9, &self.acts)).abs() > 1e-6;
+            if jump && self.massy_expr(&arg) {
+                culprit = Some(name);
+                break;
+            }
+        }
+        culprit.map(|name| {
+            format!(
+                "`{name}` jumps at 0 and is applied to a Z that is exactly 0 with positive \
+                 probability; at finite width the argument is a small remainder there and \
+                 `{name}` sees its sign, so the Tensor Program limit (which needs \
+                 pseudo-Lipschitz functions) does not give its value"
+            )
+        })
     }
 
     /// An entry that reads a quantity without a deterministic limit has none either.
@@ -271,17 +378,14 @@ impl Deriver<'_> {
         for v in expr.values() {
             let entry = &self.entries[v.0];
             match &entry.def {
-                Def::Random { .. } => {
+                Def::Random { reason } => {
                     return Def::Random {
-                        reason: format!(
-                            "depends at leading order on `{}`, which is random in the limit",
-                            entry.name
-                        ),
+                        reason: root_cause(&entry.name, reason, "is random in the limit"),
                     }
                 }
-                Def::Undetermined { .. } => {
+                Def::Undetermined { reason } => {
                     return Def::Undetermined {
-                        reason: format!("depends on `{}`, which has no derived limit", entry.name),
+                        reason: root_cause(&entry.name, reason, "has no derived limit"),
                     }
                 }
                 _ => {}
@@ -411,14 +515,14 @@ impl Deriver<'_> {
                     reason: format!("Ŵ times `{}`, which is exactly zero", entry.name),
                 }
             }
-            (Def::Random { .. }, _) => {
+            (Def::Random { reason }, _) => {
                 return Def::Random {
-                    reason: format!("Ŵ times `{}`, which is random in the limit", entry.name),
+                    reason: root_cause(&entry.name, reason, "is random in the limit"),
                 }
             }
-            (Def::Undetermined { .. }, _) => {
+            (Def::Undetermined { reason }, _) => {
                 return Def::Undetermined {
-                    reason: format!("depends on `{}`, which has no derived limit", entry.name),
+                    reason: root_cause(&entry.name, reason, "has no derived limit"),
                 }
             }
             (_, Some(ex)) => ex.clone(),
@@ -440,6 +544,7 @@ impl Deriver<'_> {
             },
             source_value: None,
             meta: None,
+            caveat: entry.caveat.clone(),
         });
         // Ż: every base Gaussian of the transposed family that Z^x depends on.
         let partner_family = Family::Matrix {
@@ -472,6 +577,7 @@ impl Deriver<'_> {
                         def: Def::Derivative { of: x, atom: a },
                         source_value: None,
                         meta: None,
+                        caveat: self.entries[x.0].caveat.clone(),
                     });
                     Expr::Value(k)
                 }
@@ -662,6 +768,27 @@ impl Deriver<'_> {
             }
         })
     }
+}
+
+/// The reason of a dependent entry: the root cause, named once, however long the chain.
+fn root_cause(name: &str, reason: &str, what: &str) -> String {
+    if reason.starts_with("depends on") {
+        reason.to_string()
+    } else {
+        format!("depends on `{name}`, which {what}: {reason}")
+    }
+}
+
+fn eval_at(body: &Expr, x: f64, acts: &[Activation]) -> f64 {
+    body.eval(&|_| f64::NAN, x, f64::NAN, acts)
+}
+
+/// (φ vanishes on a half-line, φ(0) = 0), probed at a few points.
+fn vanishing(body: &Expr, acts: &[Activation]) -> (bool, bool) {
+    let zero = |x: f64| eval_at(body, x, acts) == 0.0;
+    let half_line =
+        [0.5, 1.0, 2.0].iter().all(|x| zero(-*x)) || [0.5, 1.0, 2.0].iter().all(|x| zero(*x));
+    (half_line, zero(0.0))
 }
 
 fn eval0(body: &Expr, acts: &[Activation]) -> f64 {

@@ -159,6 +159,9 @@ fn evaluate_once(lp: &LimitProgram, opts: &EvalOptions) -> Evaluation {
     let mut ev = Evaluator::new(lp, *opts);
     for (i, entry) in lp.entries.iter().enumerate() {
         let id = ValueId(i);
+        if entry.caveat.is_some() {
+            continue;
+        }
         let result = match &entry.def {
             Def::Expectation { expr } => Some(ev.expectation(expr)),
             Def::Scalar { expr } => Some(ev.arithmetic(expr)),

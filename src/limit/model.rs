@@ -94,6 +94,29 @@ pub struct Entry {
     pub source_value: Option<ValueId>,
     /// Network labels of that value.
     pub meta: Option<Meta>,
+    /// Set when the equation holds formally but gives no limit value (see [`Caveat`]).
+    pub caveat: Option<Caveat>,
+}
+
+/// Why an entry's equation, though written by the Tensor Program rules, does not give
+/// the finite-width limit: the master theorem's assumptions fail at `root`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Caveat {
+    /// The entry where the assumption fails.
+    pub root: String,
+    /// What fails there.
+    pub reason: String,
+}
+
+impl Caveat {
+    /// The full explanation, for an entry named `name`.
+    pub fn explain(&self, name: &str) -> String {
+        if self.root == name {
+            self.reason.clone()
+        } else {
+            format!("depends on `{}`: {}", self.root, self.reason)
+        }
+    }
 }
 
 impl Entry {

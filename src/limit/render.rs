@@ -82,9 +82,18 @@ pub fn equations(lp: &LimitProgram) -> Vec<String> {
                 )
             }
         };
-        out.push(line);
+        out.push(with_caveat(line, entry));
     }
     out
+}
+
+/// Marks an equation that holds formally but gives no limit value.
+fn with_caveat(line: String, entry: &Entry) -> String {
+    match &entry.caveat {
+        Some(c) if c.root == entry.name => format!("{line}   [no limit value: {}]", c.reason),
+        Some(c) => format!("{line}   [no limit value: depends on `{}`]", c.root),
+        None => line,
+    }
 }
 
 fn random_text(entry: &Entry, reason: &str) -> String {
@@ -259,6 +268,10 @@ pub fn latex(lp: &LimitProgram) -> Vec<String> {
             Def::Undetermined { .. } => {
                 format!("{} \\text{{: no limit derived}}", tex_ident(&entry.name))
             }
+        };
+        let line = match &entry.caveat {
+            Some(_) => format!("{line} \\quad \\text{{(no limit value)}}"),
+            None => line,
         };
         out.push(line);
     }

@@ -75,8 +75,15 @@ pub fn build(lp: LimitProgram, ev: &Evaluation) -> LimitReport {
         let e = entry.exponent.clone();
         match instr.kind {
             Kind::Scalar => {
-                let (limit, stderr, method, normalized) =
-                    scalar_limit(&entry.def, &e, value, error);
+                let (limit, stderr, method, normalized) = match &entry.caveat {
+                    Some(c) => (
+                        None,
+                        0.0,
+                        format!("no limit value: {}", c.explain(&entry.name)),
+                        None,
+                    ),
+                    None => scalar_limit(&entry.def, &e, value, error),
+                };
                 scalars.push(ScalarLimit {
                     name: instr.name.clone(),
                     step: instr.meta.step,
@@ -93,6 +100,11 @@ pub fn build(lp: LimitProgram, ev: &Evaluation) -> LimitReport {
                     continue;
                 }
                 let note = match (&entry.def, &error) {
+                    _ if entry.caveat.is_some() => entry
+                        .caveat
+                        .as_ref()
+                        .map(|c| format!("no limit value: {}", c.explain(&entry.name)))
+                        .unwrap_or_default(),
                     (_, Some(err)) => format!("evaluation failed: {err}"),
                     (Def::Zero { reason }, _) => format!("exactly zero: {reason}"),
                     (Def::Undetermined { reason }, _) => reason.clone(),

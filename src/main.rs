@@ -116,7 +116,6 @@ struct SimulateArgs {
 
 /// `tp simulate`: sweep, statistics, then text or JSON and an optional plot.
 fn simulate(args: SimulateArgs) -> Result<(), tp::TpError> {
-    use std::io::IsTerminal;
     let overrides = tp::parse_overrides(&args.common.set)?;
     let program = tp::load(&args.common.file, &overrides)?;
     let widths = if args.widths.is_empty() {
@@ -126,34 +125,9 @@ fn simulate(args: SimulateArgs) -> Result<(), tp::TpError> {
     };
     let seeds: Vec<u64> = (0..args.seeds).map(|k| args.seed.wrapping_add(k)).collect();
     let threads = args.threads.map(|t| t as usize);
-    let show_progress = !args.quiet && std::io::stderr().is_terminal();
-    let bar = progress_bar(show_progress);
-    let report_progress = |p: tp::sim::SweepProgress| {
-        bar.set_length(p.work_total);
-        bar.set_position(p.work_done);
-        bar.set_message(format!("{}/{} runs", p.jobs_done, p.jobs_total));
-    };
-    let result = std::thread::scope(|scope| {
-        // Show the bar only for runs longer than a second.
-        let (done, waiting) = std::sync::mpsc::channel::<()>();
-        if show_progress {
-            let bar = bar.clone();
-            scope.spawn(move || {
-                if waiting
-                    .recv_timeout(std::time::Duration::from_secs(1))
-                    .is_err()
-                {
-                    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-                    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-                }
-            });
-        }
-        let result = tp::sim::sweep(&program, &widths, &seeds, threads, Some(&report_progress));
-        let _ = done.send(());
-        result
-    });
-    bar.finish_and_clear();
-    let result = result?;
+    let result = with_progress(args.quiet, |progress| {
+        tp::sim::sweep(&program, &widths, &seeds, threads, Some(progress))
+    })?;
     let name = args.common.file.display().to_string();
     let title = match &program.title {
         Some(t) => format!("{t} ({name})"),
@@ -176,6 +150,39 @@ fn simulate(args: SimulateArgs) -> Result<(), tp::TpError> {
         print!("{}", report.text());
     }
     Ok(())
+}
+
+/// Runs `work` with a progress callback that drives a bar on stderr, shown only when the
+/// run takes longer than a second, stderr is a terminal and `quiet` is off.
+fn with_progress<T>(quiet: bool, work: impl FnOnce(tp::sim::ProgressFn<'_>) -> T) -> T {
+    use std::io::IsTerminal;
+    let show_progress = !quiet && std::io::stderr().is_terminal();
+    let bar = progress_bar(show_progress);
+    let report_progress = |p: tp::sim::SweepProgress| {
+        bar.set_length(p.work_total);
+        bar.set_position(p.work_done);
+        bar.set_message(format!("{}/{} runs", p.jobs_done, p.jobs_total));
+    };
+    let out = std::thread::scope(|scope| {
+        let (done, waiting) = std::sync::mpsc::channel::<()>();
+        if show_progress {
+            let bar = bar.clone();
+            scope.spawn(move || {
+                if waiting
+                    .recv_timeout(std::time::Duration::from_secs(1))
+                    .is_err()
+                {
+                    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+                }
+            });
+        }
+        let out = work(&report_progress);
+        let _ = done.send(());
+        out
+    });
+    bar.finish_and_clear();
+    out
 }
 
 /// A progress bar on stderr, hidden until shown (see [`simulate`]).
@@ -353,11 +360,15 @@ fn check_inputs(program: &tp::ir::Program) -> Result<tp::check::CheckInputs, tp:
 
 /// `tp check`: scale + limits + sweep + verdicts; exits with 1 when a verdict fails.
 fn check(args: CheckArgs) -> Result<(), tp::TpError> {
-    use std::io::{IsTerminal, Write};
+    use std::io::Write;
     let overrides = tp::parse_overrides(&args.common.set)?;
     let program = tp::load(&args.common.file, &overrides)?;
     // Refuse symbolic programs before the (possibly slow) symbolic scale analysis.
     tp::check::require_numeric(&program)?;
+    if !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        // The limit comes before the sweep's progress bar and can take tens of seconds.
+        eprintln!("evaluating the infinite-width limit (tp limit)…");
+    }
     let inputs = check_inputs(&program)?;
     let options = tp::check::CheckOptions {
         widths: if args.widths.is_empty() {
@@ -369,34 +380,9 @@ fn check(args: CheckArgs) -> Result<(), tp::TpError> {
         threads: args.threads.map(|t| t as usize),
         tolerance: args.tolerance,
     };
-    let show_progress = !args.quiet && std::io::stderr().is_terminal();
-    let bar = progress_bar(show_progress);
-    let report_progress = |p: tp::sim::SweepProgress| {
-        bar.set_length(p.work_total);
-        bar.set_position(p.work_done);
-        bar.set_message(format!("{}/{} runs", p.jobs_done, p.jobs_total));
-    };
-    let report = std::thread::scope(|scope| {
-        // Show the bar only for runs longer than a second.
-        let (done, waiting) = std::sync::mpsc::channel::<()>();
-        if show_progress {
-            let bar = bar.clone();
-            scope.spawn(move || {
-                if waiting
-                    .recv_timeout(std::time::Duration::from_secs(1))
-                    .is_err()
-                {
-                    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-                    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-                }
-            });
-        }
-        let report = tp::check::run_check(&program, &options, &inputs, Some(&report_progress));
-        let _ = done.send(());
-        report
-    });
-    bar.finish_and_clear();
-    let report = report?;
+    let report = with_progress(args.quiet, |progress| {
+        tp::check::run_check(&program, &options, &inputs, Some(progress))
+    })?;
     let name = args.common.file.display().to_string();
     let title = match &program.title {
         Some(t) => format!("{t} ({name})"),

@@ -360,23 +360,7 @@ pub fn check_to_json(program_title: Option<&str>, report: &CheckReport) -> Value
             })
         })
         .collect();
-    let blowups: Vec<Value> = report
-        .result
-        .blowups()
-        .map(|b| {
-            json!({
-                "name": b.name,
-                "step": b.step,
-                "width": b.width,
-                "seed": b.seed,
-                "kind": match b.kind {
-                    BlowUpKind::NaN => "nan",
-                    BlowUpKind::Infinite => "infinite",
-                },
-                "bad_entries": b.bad_entries,
-            })
-        })
-        .collect();
+    let blowups = super::json::blowups_json(&report.result);
     json!({
         "schema": CHECK_SCHEMA,
         "program": program_title,

@@ -77,22 +77,7 @@ pub fn simulation_to_json(
             })
         })
         .collect();
-    let blowups: Vec<Value> = result
-        .blowups()
-        .map(|b| {
-            json!({
-                "name": b.name,
-                "step": b.step,
-                "width": b.width,
-                "seed": b.seed,
-                "kind": match b.kind {
-                    BlowUpKind::NaN => "nan",
-                    BlowUpKind::Infinite => "infinite",
-                },
-                "bad_entries": b.bad_entries,
-            })
-        })
-        .collect();
+    let blowups = blowups_json(result);
     json!({
         "schema": SIMULATE_SCHEMA,
         "program": title,
@@ -167,4 +152,25 @@ fn role_name(role: Role) -> &'static str {
         Role::Loss => "loss",
         Role::Auxiliary => "auxiliary",
     }
+}
+
+/// The blow-ups of a sweep as JSON objects {name, step, width, seed, kind, bad_entries}
+/// (shared by the `tp-simulate/1` and `tp-check/1` schemas).
+pub fn blowups_json(result: &SweepResult) -> Vec<Value> {
+    result
+        .blowups()
+        .map(|b| {
+            json!({
+                "name": b.name,
+                "step": b.step,
+                "width": b.width,
+                "seed": b.seed,
+                "kind": match b.kind {
+                    BlowUpKind::NaN => "nan",
+                    BlowUpKind::Infinite => "infinite",
+                },
+                "bad_entries": b.bad_entries,
+            })
+        })
+        .collect()
 }

@@ -214,7 +214,14 @@ Each expectation is evaluated by the first tier that applies: exactly 0 by symme
 products over independent families, closed forms (Gaussian covariances, arc-cosine
 kernels of ReLU/step, arcsine kernel of erf), quadrature when the integrand depends on
 at most 3 independent normals, Monte Carlo otherwise (--samples). The Zdot coefficients
-use Stein's lemma. Every value carries an error estimate and its method.
+use Stein's lemma. The evaluation is repeated --replicates times with the samples split
+between them; the spread is the reported error (it includes Monte Carlo noise carried
+into later expectations). Every value carries an error estimate and its method.
+
+An equation in which a function that jumps at 0 (step, relu') meets a Z that is exactly
+0 with positive probability is printed with [no limit value: ...], and so is everything
+computed from it: the master theorem needs pseudo-Lipschitz functions, and at finite
+width the function sees the sign of a small remainder there.
 
 Scalars are reported as limits of the scalar itself: 0 when it vanishes (with the
 normalized value), the value when it is of order 1, `diverges` when it grows, and no

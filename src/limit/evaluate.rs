@@ -17,16 +17,12 @@
 //! explicit function of them (closed forms, scalar arithmetic), and not through
 //! quadrature or Monte Carlo integrands.
 
-use super::derive::is_kinked;
 use super::model::{Def, Family, LimitProgram};
 use super::parity::{self, Parity};
-use super::tape::{Compiler, Layout, Tape};
-use crate::gauss::{self, closed_form, ExpectOptions};
-use crate::ir::{Expr, Func, Kind, ValueId, Var};
+use crate::gauss::{self, ExpectOptions};
+use crate::ir::{Expr, Kind, ValueId, Var};
 use crate::scale::FactTable;
-use ndarray::Array2;
 use serde::Serialize;
-use std::cell::RefCell;
 use std::collections::HashMap;
 
 /// How to evaluate.
@@ -67,7 +63,7 @@ pub struct Number {
 }
 
 impl Number {
-    fn exact(value: f64, method: &str) -> Number {
+    pub(super) fn exact(value: f64, method: &str) -> Number {
         Number {
             value,
             stderr: 0.0,
@@ -188,45 +184,19 @@ fn evaluate_once(lp: &LimitProgram, opts: &EvalOptions) -> Evaluation {
     }
 }
 
-/// An integrand as a function of a few jointly Gaussian *leaves*.
-///
-/// Every maximal linear combination of base Gaussians inside the integrand (a Gaussian
-/// vector such as h = U¹ξ + v¹, or the linear part of a sum) becomes one leaf, so the
-/// integral is over as many dimensions as the integrand really depends on: λ₁ of IP-LLR
-/// reads five base Gaussians but only two leaves, and two-dimensional polar quadrature
-/// is exact where Monte Carlo in five would leave a 1% error.
-struct PointEval {
-    /// Each leaf as a linear form over base Gaussians.
-    leaves: Vec<Vec<(ValueId, f64)>>,
-    /// Nonlinear vector entries to compute, in definition order, with their rewritten
-    /// expressions (leaf k is `Value(base + k)`).
-    order: Vec<(ValueId, Expr)>,
-    /// Slot of each entry in the scratch vector (usize::MAX: not computed).
-    slot: Vec<usize>,
-    /// The rewritten integrand.
-    target: Expr,
-    /// Id of leaf 0.
-    base: usize,
-    /// Compiled `order` expressions and integrand (see [`super::tape`]).
-    tapes: Vec<Tape>,
-    target_tape: Tape,
-    /// Slots and stack reused across points: leaves, then `order`, then temporaries.
-    scratch: RefCell<(Vec<f64>, Vec<f64>)>,
+pub(super) struct Evaluator<'a> {
+    pub(super) lp: &'a LimitProgram,
+    pub(super) opts: EvalOptions,
+    pub(super) values: Vec<Option<Number>>,
+    pub(super) errors: Vec<Option<String>>,
+    pub(super) covariances: HashMap<(ValueId, ValueId), Number>,
+    pub(super) gradients: HashMap<ValueId, Vec<(ValueId, Number)>>,
+    pub(super) linear: HashMap<ValueId, Option<Vec<(ValueId, f64)>>>,
+    pub(super) facts: FactTable,
+    pub(super) calls: u64,
 }
 
-struct Evaluator<'a> {
-    lp: &'a LimitProgram,
-    opts: EvalOptions,
-    values: Vec<Option<Number>>,
-    errors: Vec<Option<String>>,
-    covariances: HashMap<(ValueId, ValueId), Number>,
-    gradients: HashMap<ValueId, Vec<(ValueId, Number)>>,
-    linear: HashMap<ValueId, Option<Vec<(ValueId, f64)>>>,
-    facts: FactTable,
-    calls: u64,
-}
-
-type Outcome = Result<Number, String>;
+pub(super) type Outcome = Result<Number, String>;
 
 impl<'a> Evaluator<'a> {
     fn new(lp: &'a LimitProgram, opts: EvalOptions) -> Self {
@@ -243,19 +213,19 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    fn is_random(&self, id: ValueId) -> bool {
+    pub(super) fn is_random(&self, id: ValueId) -> bool {
         self.lp.entries[id.0].kind == Kind::Vector
     }
 
-    fn scalar(&self, id: ValueId) -> f64 {
+    pub(super) fn scalar(&self, id: ValueId) -> f64 {
         self.values[id.0].as_ref().map_or(f64::NAN, |n| n.value)
     }
 
-    fn scalar_stderr(&self, id: ValueId) -> f64 {
+    pub(super) fn scalar_stderr(&self, id: ValueId) -> f64 {
         self.values[id.0].as_ref().map_or(0.0, |n| n.stderr)
     }
 
-    fn gauss_options(&mut self, smooth: bool) -> ExpectOptions {
+    pub(super) fn gauss_options(&mut self, smooth: bool) -> ExpectOptions {
         self.calls += 1;
         ExpectOptions {
             smooth,
@@ -275,7 +245,7 @@ impl<'a> Evaluator<'a> {
     }
 
     /// A scalar expression of limits, with first-order error propagation.
-    fn arithmetic(&mut self, expr: &Expr) -> Outcome {
+    pub(super) fn arithmetic(&mut self, expr: &Expr) -> Outcome {
         let value = self.eval_numeric(expr);
         if !value.is_finite() {
             return Err("the value is not a finite number".into());
@@ -298,7 +268,7 @@ impl<'a> Evaluator<'a> {
         })
     }
 
-    fn eval_numeric(&self, expr: &Expr) -> f64 {
+    pub(super) fn eval_numeric(&self, expr: &Expr) -> f64 {
         expr.eval(
             &|id| self.scalar(id),
             f64::NAN,
@@ -308,7 +278,7 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Base Gaussians an expression depends on.
-    fn deps_of(&self, expr: &Expr) -> Vec<ValueId> {
+    pub(super) fn deps_of(&self, expr: &Expr) -> Vec<ValueId> {
         let mut out: Vec<ValueId> = Vec::new();
         for v in expr.values() {
             for a in &self.lp.deps[v.0] {
@@ -321,7 +291,7 @@ impl<'a> Evaluator<'a> {
         out
     }
 
-    fn family(&self, atom: ValueId) -> Option<Family> {
+    pub(super) fn family(&self, atom: ValueId) -> Option<Family> {
         match &self.lp.entries[atom.0].def {
             Def::Atom { family, .. } => Some(*family),
             _ => None,
@@ -580,7 +550,7 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Cov(a, b) of two base Gaussians.
-    fn atom_covariance(&mut self, a: ValueId, b: ValueId) -> Outcome {
+    pub(super) fn atom_covariance(&mut self, a: ValueId, b: ValueId) -> Outcome {
         let (fa, fb) = (
             self.lp.entries[a.0].def.clone(),
             self.lp.entries[b.0].def.clone(),
@@ -617,397 +587,4 @@ impl<'a> Evaluator<'a> {
             )),
         }
     }
-
-    /// Covariance of linear forms over base Gaussians (made positive semidefinite).
-    fn leaf_covariance(&mut self, leaves: &[Vec<(ValueId, f64)>]) -> Result<Array2<f64>, String> {
-        let k = leaves.len();
-        let mut cov = Array2::<f64>::zeros((k, k));
-        for i in 0..k {
-            for j in 0..=i {
-                let c = self.form_covariance(&leaves[i], &leaves[j])?.0;
-                cov[[i, j]] = c;
-                cov[[j, i]] = c;
-            }
-        }
-        Ok(nearest_psd(&cov))
-    }
-
-    fn point_eval(&mut self, expr: &Expr) -> PointEval {
-        let mut p = PointEval {
-            leaves: Vec::new(),
-            order: Vec::new(),
-            slot: vec![usize::MAX; self.lp.entries.len()],
-            target: Expr::Const(0.0),
-            base: self.lp.entries.len(),
-            tapes: Vec::new(),
-            target_tape: Tape::default(),
-            scratch: RefCell::new((Vec::new(), Vec::new())),
-        };
-        let mut visited = vec![false; self.lp.entries.len()];
-        p.target = self.rewrite(expr, &mut p, &mut visited);
-        p.order.sort_by_key(|(v, _)| *v);
-        let leaves = p.leaves.len();
-        for (k, (v, _)) in p.order.iter().enumerate() {
-            p.slot[v.0] = leaves + k;
-        }
-        let (tapes, target_tape, slots) = {
-            let base = p.base;
-            let slot_of = &p.slot;
-            let slot = |id: ValueId| {
-                if id.0 >= base {
-                    Some(id.0 - base)
-                } else if self.is_random(id) {
-                    slot_of.get(id.0).copied().filter(|s| *s != usize::MAX)
-                } else {
-                    None
-                }
-            };
-            let scalar = |id: ValueId| self.scalar(id);
-            let mut c = Compiler::new(
-                Layout {
-                    slot: &slot,
-                    scalar: &scalar,
-                    acts: &self.lp.program.activations,
-                },
-                leaves + p.order.len(),
-            );
-            let tapes: Vec<Tape> = p.order.iter().map(|(_, e)| c.compile(e)).collect();
-            let target = c.compile(&p.target);
-            (tapes, target, c.slots())
-        };
-        p.tapes = tapes;
-        p.target_tape = target_tape;
-        p.scratch = RefCell::new((vec![0.0; slots], Vec::with_capacity(64)));
-        p
-    }
-
-    fn leaf(&self, p: &mut PointEval, form: Vec<(ValueId, f64)>) -> Expr {
-        let form: Vec<(ValueId, f64)> = form.into_iter().filter(|(_, c)| *c != 0.0).collect();
-        if form.is_empty() {
-            return Expr::Const(0.0);
-        }
-        let k = match p.leaves.iter().position(|l| *l == form) {
-            Some(k) => k,
-            None => {
-                p.leaves.push(form);
-                p.leaves.len() - 1
-            }
-        };
-        Expr::Value(ValueId(p.base + k))
-    }
-
-    /// `expr` with its maximal linear parts replaced by leaves; the nonlinear vectors
-    /// it reads are rewritten too and queued in `p.order`.
-    fn rewrite(&mut self, expr: &Expr, p: &mut PointEval, visited: &mut [bool]) -> Expr {
-        let has_random = expr.values().iter().any(|v| self.is_random(*v));
-        if !has_random {
-            return expr.clone();
-        }
-        if let Some(form) = self.linear_expr(expr) {
-            return self.leaf(p, form);
-        }
-        match expr {
-            Expr::Value(v) => {
-                if !visited[v.0] {
-                    visited[v.0] = true;
-                    if let Def::Vector { expr: def } = self.lp.entries[v.0].def.clone() {
-                        let r = self.rewrite(&def, p, visited);
-                        p.order.push((*v, r));
-                    }
-                }
-                expr.clone()
-            }
-            Expr::Add(items) => {
-                let mut form: Vec<(ValueId, f64)> = Vec::new();
-                let mut rest = Vec::new();
-                for item in items {
-                    match self.linear_expr(item) {
-                        Some(f) => {
-                            for (a, c) in f {
-                                match form.iter_mut().find(|(b, _)| *b == a) {
-                                    Some(slot) => slot.1 += c,
-                                    None => form.push((a, c)),
-                                }
-                            }
-                        }
-                        None => rest.push(self.rewrite(item, p, visited)),
-                    }
-                }
-                rest.push(self.leaf(p, form));
-                Expr::sum(rest)
-            }
-            Expr::Mul(items) => {
-                Expr::product(items.iter().map(|i| self.rewrite(i, p, visited)).collect())
-            }
-            Expr::Neg(a) => Expr::neg(self.rewrite(a, p, visited)),
-            Expr::Div(a, b) => {
-                let a = self.rewrite(a, p, visited);
-                Expr::div(a, self.rewrite(b, p, visited))
-            }
-            Expr::Pow(a, q) => Expr::pow(self.rewrite(a, p, visited), q.clone()),
-            Expr::Call(f, a) => Expr::call(*f, self.rewrite(a, p, visited)),
-            Expr::Act { act, order, arg } => Expr::act(*act, *order, self.rewrite(arg, p, visited)),
-            Expr::Const(_) | Expr::Arg | Expr::Width(_) => expr.clone(),
-        }
-    }
-
-    fn point_value(&self, p: &PointEval, g: &[f64]) -> f64 {
-        let mut guard = p.scratch.borrow_mut();
-        let (slots, stack) = &mut *guard;
-        let leaves = p.leaves.len();
-        slots[..leaves].copy_from_slice(&g[..leaves]);
-        for (k, tape) in p.tapes.iter().enumerate() {
-            let v = tape.run(slots, stack);
-            slots[leaves + k] = v;
-        }
-        p.target_tape.run(slots, stack)
-    }
-
-    /// Whether the integrand or a vector it reads has a kink or a jump.
-    fn kinked(&self, p: &PointEval) -> bool {
-        let acts = &self.lp.program.activations;
-        let mut kink = false;
-        let mut check = |e: &Expr| {
-            e.walk(&mut |node| match node {
-                Expr::Call(f, _) if is_kinked(*f) => kink = true,
-                Expr::Act { act, order, .. } => {
-                    if let Some(a) = acts.get(act.0) {
-                        let body = a.derivatives.get(*order).unwrap_or(a.body());
-                        body.walk(&mut |b| {
-                            if matches!(b, Expr::Call(f, _) if is_kinked(*f)) {
-                                kink = true;
-                            }
-                        });
-                    }
-                }
-                _ => {}
-            })
-        };
-        check(&p.target);
-        for (_, expr) in &p.order {
-            check(expr);
-        }
-        kink
-    }
-
-    /// Z^v as Σ c_a Ẑ_a when it is a centered Gaussian (linear in base Gaussians).
-    fn linear_form(&mut self, v: ValueId) -> Option<Vec<(ValueId, f64)>> {
-        if let Some(f) = self.linear.get(&v) {
-            return f.clone();
-        }
-        let result = match &self.lp.entries[v.0].def.clone() {
-            Def::Atom { .. } => Some(vec![(v, 1.0)]),
-            Def::Vector { expr } => self.linear_expr(expr),
-            _ => None,
-        };
-        self.linear.insert(v, result.clone());
-        result
-    }
-
-    fn linear_expr(&mut self, expr: &Expr) -> Option<Vec<(ValueId, f64)>> {
-        match expr {
-            Expr::Value(v) if self.is_random(*v) => self.linear_form(*v),
-            Expr::Const(c) if *c == 0.0 => Some(Vec::new()),
-            Expr::Add(items) => {
-                let mut out: Vec<(ValueId, f64)> = Vec::new();
-                for item in items {
-                    for (a, c) in self.linear_expr(item)? {
-                        match out.iter_mut().find(|(b, _)| *b == a) {
-                            Some(slot) => slot.1 += c,
-                            None => out.push((a, c)),
-                        }
-                    }
-                }
-                Some(out)
-            }
-            Expr::Neg(a) => Some(
-                self.linear_expr(a)?
-                    .into_iter()
-                    .map(|(v, c)| (v, -c))
-                    .collect(),
-            ),
-            Expr::Mul(items) => {
-                let (random, numeric): (Vec<&Expr>, Vec<&Expr>) = items
-                    .iter()
-                    .partition(|f| f.values().iter().any(|v| self.is_random(*v)));
-                if random.len() != 1 {
-                    return None;
-                }
-                let scale: f64 = numeric.iter().map(|f| self.eval_numeric(f)).product();
-                Some(
-                    self.linear_expr(random[0])?
-                        .into_iter()
-                        .map(|(v, c)| (v, c * scale))
-                        .collect(),
-                )
-            }
-            _ => None,
-        }
-    }
-
-    /// Cov(Z^u, Z^v) for two linear forms, with its first-order error.
-    fn form_covariance(
-        &mut self,
-        u: &[(ValueId, f64)],
-        v: &[(ValueId, f64)],
-    ) -> Result<(f64, f64), String> {
-        let mut value = 0.0;
-        let mut var = 0.0;
-        for (a, ca) in u {
-            for (b, cb) in v {
-                let c = self.atom_covariance(*a, *b)?;
-                value += ca * cb * c.value;
-                var += (ca * cb * c.stderr).powi(2);
-            }
-        }
-        Ok((value, var.sqrt()))
-    }
-
-    /// A closed form for E[φ(Z^u) ψ(Z^v)] when Z^u, Z^v are jointly Gaussian and
-    /// (φ, ψ) is a known pair; None when the factors have another shape.
-    fn closed_form(&mut self, factors: &[Expr]) -> Result<Option<Number>, String> {
-        let mut units = Vec::new();
-        for f in factors {
-            match f {
-                Expr::Pow(inner, q) if *q == crate::exponent::Rational::from_integer(2.into()) => {
-                    let Some(u) = self.unit(inner) else {
-                        return Ok(None);
-                    };
-                    units.push(u.clone());
-                    units.push(u);
-                }
-                other => {
-                    let Some(u) = self.unit(other) else {
-                        return Ok(None);
-                    };
-                    units.push(u);
-                }
-            }
-        }
-        let (f1, form1, f2, form2) = match units.as_slice() {
-            [(f, a)] => (*f, a.clone(), None, None),
-            [(f, a), (g, b)] => (*f, a.clone(), Some(*g), Some(b.clone())),
-            _ => return Ok(None),
-        };
-        let (k11, s11) = self.form_covariance(&form1, &form1)?;
-        let Some(form2) = form2 else {
-            let value = match f1 {
-                None => 0.0,
-                Some(Func::Relu) => closed_form::relu_mean(k11),
-                Some(Func::Step) => closed_form::step_mean(k11),
-                Some(Func::Erf) | Some(Func::Tanh) | Some(Func::Sign) => 0.0,
-                _ => return Ok(None),
-            };
-            let se = s11 * numeric_slope(&|k| single(f1, k), k11);
-            return Ok(Some(Number {
-                value,
-                stderr: se.abs(),
-                method: "closed form (Gaussian)".into(),
-            }));
-        };
-        let (k12, s12) = self.form_covariance(&form1, &form2)?;
-        let (k22, s22) = self.form_covariance(&form2, &form2)?;
-        let kernel: fn(f64, f64, f64) -> f64 = match (f1, f2.flatten()) {
-            (None, None) => |_, k12, _| k12,
-            (Some(Func::Relu), Some(Func::Relu)) => closed_form::relu_kernel,
-            (Some(Func::Step), Some(Func::Step)) => closed_form::step_kernel,
-            (Some(Func::Erf), Some(Func::Erf)) => closed_form::erf_kernel,
-            _ => return Ok(None),
-        };
-        let value = kernel(k11, k12, k22);
-        let d11 = numeric_slope(&|k| kernel(k, k12, k22), k11);
-        let d12 = numeric_slope(&|k| kernel(k11, k, k22), k12);
-        let d22 = numeric_slope(&|k| kernel(k11, k12, k), k22);
-        let se = ((d11 * s11).powi(2) + (d12 * s12).powi(2) + (d22 * s22).powi(2)).sqrt();
-        let name = match f1 {
-            None => "closed form (Gaussian covariance)",
-            Some(Func::Relu) | Some(Func::Step) => "closed form (arc-cosine kernel)",
-            _ => "closed form (arcsine kernel)",
-        };
-        Ok(Some(Number {
-            value,
-            stderr: if se.is_finite() { se } else { 0.0 },
-            method: name.into(),
-        }))
-    }
-
-    /// A factor φ(Z^v) with Z^v Gaussian and φ the identity (None) or an elementary
-    /// function, possibly written as an activation whose body is that function.
-    #[allow(clippy::type_complexity)]
-    fn unit(&mut self, f: &Expr) -> Option<(Option<Func>, Vec<(ValueId, f64)>)> {
-        let (func, arg) = match f {
-            Expr::Value(v) => {
-                // A vector defined as φ(Gaussian) is looked through: K = E[x_a x_b] with
-                // x = relu(h) is the arc-cosine kernel of the h's.
-                if self.linear_form(*v).is_none() {
-                    if let Def::Vector { expr } = self.lp.entries[v.0].def.clone() {
-                        return self.unit(&expr);
-                    }
-                }
-                (None, f)
-            }
-            Expr::Call(func, arg) => (Some(*func), arg.as_ref()),
-            Expr::Act { act, order, arg } => {
-                let body = self
-                    .lp
-                    .program
-                    .activations
-                    .get(act.0)?
-                    .derivatives
-                    .get(*order)?;
-                match body {
-                    Expr::Arg => (None, arg.as_ref()),
-                    Expr::Call(func, inner) if **inner == Expr::Arg => (Some(*func), arg.as_ref()),
-                    _ => return None,
-                }
-            }
-            _ => return None,
-        };
-        let form = self.linear_expr(arg)?;
-        Some((func, form))
-    }
-}
-
-fn single(f: Option<Func>, k: f64) -> f64 {
-    match f {
-        Some(Func::Relu) => closed_form::relu_mean(k),
-        Some(Func::Step) => closed_form::step_mean(k),
-        _ => 0.0,
-    }
-}
-
-/// d/dk of g at k by a central difference (for first-order error propagation).
-fn numeric_slope(g: &dyn Fn(f64) -> f64, k: f64) -> f64 {
-    let h = 1e-6 * k.abs().max(1e-3);
-    (g(k + h) - g(k - h)) / (2.0 * h)
-}
-
-/// The covariance with negative directions removed: a Cholesky factorization that
-/// clamps negative remaining variances to zero, multiplied back. Entries estimated
-/// separately (by quadrature or Monte Carlo) can make a nearly singular covariance —
-/// the Gram matrix of x_1, x_2, x_3 when these are almost collinear — slightly
-/// indefinite; the clamp moves it by about the estimation error, no more.
-fn nearest_psd(cov: &Array2<f64>) -> Array2<f64> {
-    let k = cov.nrows();
-    let mut l = Array2::<f64>::zeros((k, k));
-    for j in 0..k {
-        let mut d = cov[[j, j]];
-        for m in 0..j {
-            d -= l[[j, m]] * l[[j, m]];
-        }
-        let ljj = if d > 1e-12 * cov[[j, j]].abs().max(1e-300) {
-            d.sqrt()
-        } else {
-            0.0
-        };
-        l[[j, j]] = ljj;
-        for i in (j + 1)..k {
-            let mut v = cov[[i, j]];
-            for m in 0..j {
-                v -= l[[i, m]] * l[[j, m]];
-            }
-            l[[i, j]] = if ljj > 0.0 { v / ljj } else { 0.0 };
-        }
-    }
-    l.dot(&l.t())
 }

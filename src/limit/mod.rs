@@ -5,8 +5,10 @@
 //! [`evaluate`]s every scalar and every vector's second moment with an error estimate.
 //! [`render`] prints the recursion as text and LaTeX.
 
+mod closed;
 pub mod derive;
 pub mod evaluate;
+mod leaves;
 pub mod model;
 pub mod parity;
 pub mod render;

@@ -122,10 +122,11 @@ impl Caveat {
 impl Entry {
     /// True when the entry has a deterministic, evaluable limit.
     pub fn is_defined(&self) -> bool {
-        !matches!(
-            self.def,
-            Def::Zero { .. } | Def::Random { .. } | Def::Undetermined { .. }
-        )
+        self.caveat.is_none()
+            && !matches!(
+                self.def,
+                Def::Zero { .. } | Def::Random { .. } | Def::Undetermined { .. }
+            )
     }
 
     /// The name of the normalized quantity: `h2_1` for Θ(1) quantities, `n^{1/2}·x2_0`

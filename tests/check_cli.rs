@@ -1,28 +1,12 @@
 //! `tp check` from the command line: text and JSON reports, the plot, exit statuses.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
-fn tp(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tp"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("tp runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
+mod common;
+use common::{stderr, stdout, tp};
 
 fn temp_path(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tp-check-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join(name)
+    common::temp_path("check-cli", name)
 }
 
 const SMALL: [&str; 5] = ["--widths", "64,128,256,512", "--seeds", "6", "--quiet"];

@@ -7,12 +7,10 @@ use std::f64::consts::PI;
 use std::path::Path;
 use tp::limit::{EvalOptions, LimitReport};
 
+mod common;
+
 fn program(name: &str, sets: &[String]) -> tp::ir::Program {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("programs")
-        .join(name);
-    let overrides = tp::parse_overrides(sets).expect("overrides");
-    tp::load(&path, &overrides).expect("program")
+    common::shipped(name, sets)
 }
 
 fn limit_of(name: &str, sets: &[String], opts: &EvalOptions) -> LimitReport {

@@ -3,15 +3,10 @@
 //! the notes next to each program below); values are not pinned here (tests/limit.rs
 //! checks them against closed forms and simulations).
 
-use std::path::Path;
+mod common;
 
 fn derived(name: &str, sets: &[&str]) -> tp::limit::LimitProgram {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("programs")
-        .join(name);
-    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-    let overrides = tp::parse_overrides(&sets).expect("overrides");
-    let program = tp::load(&path, &overrides).expect("program");
+    let program = common::shipped(name, sets);
     let inference = tp::scale::Inference::run(&program).expect("numeric scale analysis");
     tp::limit::derive(&program, &inference).expect("limit program")
 }

@@ -4,14 +4,10 @@
 use std::path::Path;
 use tp::scale::{analyze, ScaleReport};
 
+mod common;
+
 fn report(name: &str, sets: &[&str]) -> ScaleReport {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("programs")
-        .join(name);
-    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-    let overrides = tp::parse_overrides(&sets).expect("overrides");
-    let program = tp::load(&path, &overrides).expect("program");
-    analyze(&program).expect("numeric analysis")
+    analyze(&common::shipped(name, sets)).expect("numeric analysis")
 }
 
 /// The exponent of `name` as a string (`"0"`, `"-1/2"`, `"-inf"`).

@@ -6,14 +6,10 @@
 
 use std::path::Path;
 
+mod common;
+
 fn scale_text(name: &str, sets: &[&str]) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("programs")
-        .join(name);
-    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-    let overrides = tp::parse_overrides(&sets).expect("overrides");
-    let program = tp::load(&path, &overrides).expect("program");
-    tp::scale::analyze(&program)
+    tp::scale::analyze(&common::shipped(name, sets))
         .expect("numeric analysis")
         .render(true)
 }

@@ -1,28 +1,12 @@
 //! `tp simulate` from the command line: text and JSON reports, plots, exit statuses.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn tp(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tp"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("tp runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
+mod common;
+use common::{stderr, stdout, tp};
 
 fn temp_path(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tp-simulate-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join(name)
+    common::temp_path("simulate-cli", name)
 }
 
 #[test]

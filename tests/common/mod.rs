@@ -1,0 +1,42 @@
+//! Helpers shared by the integration tests: loading a shipped program and running the
+//! `tp` binary. Each test crate uses a subset of them.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// `programs/<name>` elaborated with `--set` overrides such as `"L=2"`.
+pub fn shipped<S: AsRef<str>>(name: &str, sets: &[S]) -> tp::ir::Program {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("programs")
+        .join(name);
+    let sets: Vec<String> = sets.iter().map(|s| s.as_ref().to_string()).collect();
+    let overrides = tp::parse_overrides(&sets).expect("overrides");
+    tp::load(&path, &overrides).expect("program")
+}
+
+/// Runs the `tp` binary from the crate root.
+pub fn tp(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tp"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("tp runs")
+}
+
+/// The standard output as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// The standard error as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// A path for file `name` in a per-process temporary directory named after `tag`.
+pub fn temp_path(tag: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tp-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join(name)
+}

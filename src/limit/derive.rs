@@ -161,7 +161,6 @@ pub fn derive(program: &Program, inference: &Inference<'_>) -> Result<LimitProgr
             .map(|s| s.into_iter().collect())
             .collect(),
         parity: d.parity,
-        groups: d.groups,
         group_names,
     })
 }
@@ -253,18 +252,6 @@ impl Deriver<'_> {
 
     /// The entry for program value `id` of exponent `exponent` (None: exactly zero).
     fn normalize(&mut self, id: ValueId, exponent: Option<Rational>) -> ValueId {
-        let instr = self.program.instr(id);
-        let base = Entry {
-            name: instr.name.clone(),
-            kind: instr.kind,
-            exponent: exponent.clone(),
-            def: Def::Zero {
-                reason: String::new(),
-            },
-            source_value: Some(id),
-            meta: Some(instr.meta.clone()),
-            caveat: None,
-        };
         let def = match &exponent {
             None => Def::Zero {
                 reason: "exactly zero at every width (scale inference)".into(),
@@ -272,11 +259,16 @@ impl Deriver<'_> {
             Some(e) => self.rule(id, e),
         };
         let def = self.check_taint(def);
-        let caveat = self.caveat_of(&base.name, &def);
+        let instr = self.program.instr(id);
+        let caveat = self.caveat_of(&instr.name, &def);
         self.push(Entry {
+            name: instr.name.clone(),
+            kind: instr.kind,
+            exponent,
             def,
+            source_value: Some(id),
+            meta: Some(instr.meta.clone()),
             caveat,
-            ..base
         })
     }
 
@@ -743,8 +735,9 @@ impl Deriver<'_> {
                         break;
                     }
                 }
-                let at_zero =
-                    |k: usize| -> Option<f64> { act.derivatives.get(k).map(|b| eval0(b, &[])) };
+                let at_zero = |k: usize| -> Option<f64> {
+                    act.derivatives.get(k).map(|b| eval_at(b, 0.0, &[]))
+                };
                 apply_function(f.name(), &facts, &at_zero, l, |z| Expr::call(*f, z))?
             }
             Expr::Act { act, order, arg } => {
@@ -761,7 +754,7 @@ impl Deriver<'_> {
                 let at_zero = |k: usize| -> Option<f64> {
                     acts.get(act.0)
                         .and_then(|a| a.derivatives.get(order + k))
-                        .map(|b| eval0(b, acts))
+                        .map(|b| eval_at(b, 0.0, acts))
                 };
                 let (act, order) = (*act, *order);
                 apply_function(&name, &facts, &at_zero, l, |z| Expr::act(act, order, z))?
@@ -789,10 +782,6 @@ fn vanishing(body: &Expr, acts: &[Activation]) -> (bool, bool) {
     let half_line =
         [0.5, 1.0, 2.0].iter().all(|x| zero(-*x)) || [0.5, 1.0, 2.0].iter().all(|x| zero(*x));
     (half_line, zero(0.0))
-}
-
-fn eval0(body: &Expr, acts: &[Activation]) -> f64 {
-    body.eval(&|_| f64::NAN, 0.0, f64::NAN, acts)
 }
 
 /// Leading order of φ(arg) from φ's facts; `at_zero(k)` is φ^{(k)}(0) when available.

@@ -98,18 +98,34 @@ pub fn evaluate(lp: &LimitProgram, opts: &EvalOptions) -> Evaluation {
         replicates: 1,
         ..*opts
     };
-    let runs: Vec<Evaluation> = (0..r)
-        .into_par_iter()
-        .map(|k| {
-            let o = EvalOptions {
-                seed: opts
-                    .seed
-                    .wrapping_add((k as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)),
-                ..per
-            };
-            evaluate_once(lp, &o)
-        })
-        .collect();
+    let replicate = |k: usize| {
+        let o = EvalOptions {
+            seed: opts
+                .seed
+                .wrapping_add((k as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)),
+            ..per
+        };
+        evaluate_once(lp, &o)
+    };
+    // Two replicates first: when neither used Monte Carlo, every replicate would repeat
+    // the same closed forms and quadratures bit for bit, so one of them is the answer.
+    let first = 2.min(r);
+    let mut runs: Vec<Evaluation> = (0..first).into_par_iter().map(replicate).collect();
+    let used_monte_carlo = runs.iter().any(|run| {
+        run.values
+            .iter()
+            .flatten()
+            .any(|n| n.method.contains("Monte Carlo"))
+    });
+    if !used_monte_carlo {
+        return runs.swap_remove(0);
+    }
+    runs.extend(
+        (first..r)
+            .into_par_iter()
+            .map(replicate)
+            .collect::<Vec<_>>(),
+    );
     let n = lp.entries.len();
     let mut values = vec![None; n];
     let mut errors = vec![None; n];
@@ -214,7 +230,7 @@ impl<'a> Evaluator<'a> {
     }
 
     pub(super) fn is_random(&self, id: ValueId) -> bool {
-        self.lp.entries[id.0].kind == Kind::Vector
+        self.lp.is_random(id)
     }
 
     pub(super) fn scalar(&self, id: ValueId) -> f64 {

@@ -120,15 +120,6 @@ impl Caveat {
 }
 
 impl Entry {
-    /// True when the entry has a deterministic, evaluable limit.
-    pub fn is_defined(&self) -> bool {
-        self.caveat.is_none()
-            && !matches!(
-                self.def,
-                Def::Zero { .. } | Def::Random { .. } | Def::Undetermined { .. }
-            )
-    }
-
     /// The name of the normalized quantity: `h2_1` for Θ(1) quantities, `n^{1/2}·x2_0`
     /// for one of size n^{-1/2}.
     pub fn normalized_name(&self) -> String {
@@ -168,8 +159,6 @@ pub struct LimitProgram {
     pub deps: Vec<Vec<ValueId>>,
     /// Sign-flip parity of each entry with respect to each symmetry group.
     pub parity: Vec<Vec<super::parity::Parity>>,
-    /// The symmetry group of each family (see [`super::parity`]).
-    pub groups: Vec<(Family, usize)>,
     /// Names of the symmetry groups, for reasons.
     pub group_names: Vec<String>,
 }
@@ -178,14 +167,6 @@ impl LimitProgram {
     /// The entry with id `id`.
     pub fn entry(&self, id: ValueId) -> &Entry {
         &self.entries[id.0]
-    }
-
-    /// The symmetry group of a family.
-    pub fn group_of(&self, family: Family) -> Option<usize> {
-        self.groups
-            .iter()
-            .find(|(f, _)| *f == family)
-            .map(|(_, g)| *g)
     }
 
     /// True when the entry is a vector or a base Gaussian (it varies over coordinates).

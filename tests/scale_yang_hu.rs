@@ -194,18 +194,18 @@ fn manifold_point(
     (point, a, b)
 }
 
-/// r from the symbolic analysis equals the Yang–Hu closed form at every stable point of
-/// a dense quarter grid (about 85 000 points, a few thousand of them stable).
-#[test]
-fn symbolic_r_equals_the_closed_form_on_a_dense_grid() {
-    let rep = symbolic_report();
-    let r = rep.regime.r.clone().expect("an r expression");
-    let mut checked = 0;
-    for a1 in -4..=4 {
-        for a2 in -4..=4 {
-            for a3 in -2..=6 {
-                for b3 in -2..=6 {
-                    for c in -4..=8 {
+/// Calls `f(point, a, b, c)` at every point of the quarter grid a1, a2, a3, b3, c ∈
+/// [lo/4, hi/4] (inclusive ranges of numerators, one per symbol).
+fn for_each_quarter_point(
+    ranges: [(i64, i64); 5],
+    mut f: impl FnMut(&BTreeMap<String, Rational>, &[Rational], &[Rational], &Rational),
+) {
+    let [r1, r2, r3, r4, r5] = ranges;
+    for a1 in r1.0..=r1.1 {
+        for a2 in r2.0..=r2.1 {
+            for a3 in r3.0..=r3.1 {
+                for b3 in r4.0..=r4.1 {
+                    for c in r5.0..=r5.1 {
                         let cc = q((c, 4));
                         let (point, a, b) = manifold_point(
                             q((a1, 4)),
@@ -214,18 +214,33 @@ fn symbolic_r_equals_the_closed_form_on_a_dense_grid() {
                             q((b3, 4)),
                             cc.clone(),
                         );
-                        let want = yang_hu(&a, &b, &cc);
-                        if !want.stable {
-                            continue;
-                        }
-                        let got = r.eval(&point).expect("r evaluates");
-                        assert_eq!(got.to_string(), text(&want.r), "at {point:?}");
-                        checked += 1;
+                        f(&point, &a, &b, &cc);
                     }
                 }
             }
         }
     }
+}
+
+/// r from the symbolic analysis equals the Yang–Hu closed form at every stable point of
+/// a dense quarter grid (about 85 000 points, a few thousand of them stable).
+#[test]
+fn symbolic_r_equals_the_closed_form_on_a_dense_grid() {
+    let rep = symbolic_report();
+    let r = rep.regime.r.clone().expect("an r expression");
+    let mut checked = 0;
+    for_each_quarter_point(
+        [(-4, 4), (-4, 4), (-2, 6), (-2, 6), (-4, 8)],
+        |point, a, b, c| {
+            let want = yang_hu(a, b, c);
+            if !want.stable {
+                return;
+            }
+            let got = r.eval(point).expect("r evaluates");
+            assert_eq!(got.to_string(), text(&want.r), "at {point:?}");
+            checked += 1;
+        },
+    );
     assert!(checked > 500, "only {checked} stable points");
 }
 
@@ -236,37 +251,23 @@ fn symbolic_conditions_equal_the_yang_hu_dichotomy() {
     let rep = symbolic_report();
     let regime = &rep.regime;
     let mut counts = [0usize; 3];
-    for a1 in -3..=3 {
-        for a2 in -3..=3 {
-            for a3 in -1..=5 {
-                for b3 in -1..=5 {
-                    for c in -3..=6 {
-                        let cc = q((c, 4));
-                        let (point, a, b) = manifold_point(
-                            q((a1, 4)),
-                            q((a2, 4)),
-                            q((a3, 4)),
-                            q((b3, 4)),
-                            cc.clone(),
-                        );
-                        let want = yang_hu(&a, &b, &cc);
-                        let holds = |cond: &tp::exponent::Cond| {
-                            cond.holds_at(&point).expect("condition evaluates")
-                        };
-                        let stable = holds(&regime.stable_cond);
-                        assert_eq!(stable, want.stable, "stability at {point:?}");
-                        let nontrivial = stable && holds(&regime.nontrivial_cond);
-                        assert_eq!(nontrivial, want.nontrivial, "nontriviality at {point:?}");
-                        let fl = stable && holds(&regime.feature_learning_cond);
-                        assert_eq!(fl, want.feature_learning, "feature learning at {point:?}");
-                        counts[0] += usize::from(stable);
-                        counts[1] += usize::from(nontrivial);
-                        counts[2] += usize::from(fl);
-                    }
-                }
-            }
-        }
-    }
+    for_each_quarter_point(
+        [(-3, 3), (-3, 3), (-1, 5), (-1, 5), (-3, 6)],
+        |point, a, b, c| {
+            let want = yang_hu(a, b, c);
+            let holds =
+                |cond: &tp::exponent::Cond| cond.holds_at(point).expect("condition evaluates");
+            let stable = holds(&regime.stable_cond);
+            assert_eq!(stable, want.stable, "stability at {point:?}");
+            let nontrivial = stable && holds(&regime.nontrivial_cond);
+            assert_eq!(nontrivial, want.nontrivial, "nontriviality at {point:?}");
+            let fl = stable && holds(&regime.feature_learning_cond);
+            assert_eq!(fl, want.feature_learning, "feature learning at {point:?}");
+            counts[0] += usize::from(stable);
+            counts[1] += usize::from(nontrivial);
+            counts[2] += usize::from(fl);
+        },
+    );
     assert!(
         counts.iter().all(|k| *k > 20),
         "regimes visited: {counts:?}"

@@ -193,10 +193,7 @@ pub fn nngp(
     depth: usize,
     s2: f64,
 ) -> Result<Array2<f64>, GaussError> {
-    let mut layers = nngp_layers(act, gram, input_dim, depth, s2)?;
-    layers.features.pop().ok_or(GaussError::BadParameter {
-        detail: "the network needs at least one hidden layer (depth ≥ 1)".into(),
-    })
+    last_layer(nngp_layers(act, gram, input_dim, depth, s2)?.features)
 }
 
 /// The NTK recursion Θ¹ = K¹, Θ^{l+1} = K^{l+1} + s2 Θ^l ⊙ Ḟ^l (l = 1…L, the last step
@@ -234,8 +231,12 @@ pub fn ntk(
     depth: usize,
     s2: f64,
 ) -> Result<Array2<f64>, GaussError> {
-    let mut layers = ntk_layers(act, gram, input_dim, depth, s2)?;
-    layers.ntk.pop().ok_or(GaussError::BadParameter {
+    last_layer(ntk_layers(act, gram, input_dim, depth, s2)?.ntk)
+}
+
+/// The last kernel of a layer-by-layer recursion.
+fn last_layer(mut layers: Vec<Array2<f64>>) -> Result<Array2<f64>, GaussError> {
+    layers.pop().ok_or(GaussError::BadParameter {
         detail: "the network needs at least one hidden layer (depth ≥ 1)".into(),
     })
 }

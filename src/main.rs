@@ -266,6 +266,7 @@ fn limit(args: LimitArgs) -> Result<(), tp::TpError> {
         seed: args.seed,
         monte_carlo_only: args.monte_carlo,
         replicates: args.replicates as usize,
+        deterministic: false,
     };
     let report = tp::limit::limit(&program, &opts)?;
     if args.common.json {

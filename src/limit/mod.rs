@@ -14,6 +14,7 @@ pub mod parity;
 pub mod render;
 pub mod report;
 pub mod tape;
+pub mod vanishing;
 
 pub use derive::{derive, DeriveError};
 pub use evaluate::{evaluate, EvalOptions, Evaluation, Number};
@@ -25,7 +26,11 @@ use crate::scale::Inference;
 
 /// Derives and evaluates the limit of `program`.
 pub fn limit(program: &Program, opts: &EvalOptions) -> Result<LimitReport, crate::TpError> {
-    let inference = Inference::run(program)?;
+    let inference = if program.symbols.is_empty() {
+        crate::scale::refine(program)
+    } else {
+        Inference::run(program)?
+    };
     let lp = derive(program, &inference)?;
     let evaluation = evaluate(&lp, opts);
     Ok(report::build(lp, &evaluation))

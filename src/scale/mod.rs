@@ -11,6 +11,7 @@ mod facts;
 mod infer;
 mod regime;
 mod report;
+mod vanishing;
 mod view;
 
 pub use cells::{Limits, REGION_LIMIT};
@@ -19,3 +20,4 @@ pub use facts::{FactTable, FunctionFacts, Symmetry};
 pub use infer::{Facts, Inference, TooComplex};
 pub use regime::{classify, Regime};
 pub use report::{analyze, analyze_with, Quantity, ScaleReport};
+pub use vanishing::{refine, Left, Vanishing};

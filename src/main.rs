@@ -84,7 +84,7 @@ reported as a blow-up (quantity, step, width, seed); nothing after it is compute
 run. A request that does not fit in memory is refused before anything is allocated.
 
 JSON (--json), schema \"tp-simulate/1\": {schema, program, widths, seeds, confidence,
-quantities: [{name, family, step, layer, role, kind, rms: [[width, mean, stderr]...],
+quantities: [{name, family, input, step, layer, role, kind, rms: [[width, mean, stderr]...],
 samples, value (scalars: signed value), slope, ci: [lo, hi], fit, delta_rms, delta_slope,
 delta_ci, delta_fit}], blowups: [{name, step, width, seed, kind, bad_entries}]}.
 

@@ -36,6 +36,9 @@ pub struct FunctionFacts {
     pub symmetry: Symmetry,
     /// φ(0) ≠ 0.
     pub nonzero_at_zero: bool,
+    /// φ vanishes on a half-line (relu, step, relu'): applied to an argument with a
+    /// density it is exactly 0 on a positive fraction of the coordinates.
+    pub half_line: bool,
 }
 
 fn half_round(x: f64) -> Rational {
@@ -130,7 +133,11 @@ pub fn facts_of(derivatives: &[Expr], acts: &[Activation]) -> FunctionFacts {
         exact.unwrap_or_else(|| probe_order(body, acts, 1e-3, 1e-6))
     };
     let growth = probe_order(body, acts, 1e4, 1e8).max(Rational::zero());
+    let vanishes = |x: f64| eval_at(body, x, acts) == 0.0;
+    let half_line = [0.5, 1.0, 2.0].iter().all(|x| vanishes(-*x))
+        || [0.5, 1.0, 2.0].iter().all(|x| vanishes(*x));
     FunctionFacts {
+        half_line,
         zero,
         homogeneous,
         order_at_zero,

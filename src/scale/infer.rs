@@ -139,6 +139,8 @@ pub struct Inference<'p> {
     overrides: BTreeMap<ValueId, Exp>,
     /// Why each overridden value is smaller than its terms.
     vanishing: BTreeMap<ValueId, super::Vanishing>,
+    /// Memo of [`Inference::atom_view`] for values.
+    atoms: HashMap<ValueId, bool>,
 }
 
 fn half() -> Rational {
@@ -180,6 +182,7 @@ impl<'p> Inference<'p> {
             identity: Identity::of(program),
             overrides: BTreeMap::new(),
             vanishing: BTreeMap::new(),
+            atoms: HashMap::new(),
         }
     }
 
@@ -795,6 +798,21 @@ impl<'p> Inference<'p> {
     ) -> Exp {
         let d = self.view_delta(builder, x, y);
         match derivative {
+            // A jump (step, sign, relu'): when the argument, of size n^e with a density
+            // at the jump, moves by n^d, it crosses the jump on a fraction n^{d-e} of
+            // the coordinates, where the value changes by its full size; the root mean
+            // square of the change is n^{(d-e)/2} times that size. An argument that is
+            // exactly 0 on a positive fraction (relu(h), products with relu') has no
+            // density there: any move flips a fixed fraction.
+            None if !ex::is_neg_inf(&d) => {
+                if self.atom_view(x) || self.atom_view(y) {
+                    return full;
+                }
+                let e = ex::max(&self.view_facts(x).exp, &self.view_facts(y).exp);
+                let relative = ex::add(&d, &ex::scale(&-Rational::from_integer(1.into()), &e));
+                let flips = ex::scale(&half(), &relative);
+                ex::min(&full, &ex::add(&full, &flips))
+            }
             Some(df) => {
                 let ex_ = self.view_facts(x).exp;
                 let ey = self.view_facts(y).exp;
@@ -804,8 +822,55 @@ impl<'p> Inference<'p> {
                 );
                 ex::min(&full, &ex::add(&d, &slope))
             }
-            None if ex::is_neg_inf(&d) => d,
-            None => full,
+            None => d,
+        }
+    }
+
+    /// Whether the leading part of `v` is exactly 0 on a positive fraction of the
+    /// coordinates (an atom at 0): a function vanishing on a half-line of an argument,
+    /// a product with such a factor, a sum whose leading terms all are.
+    fn atom_view(&mut self, v: &View) -> bool {
+        match v {
+            View::Const(c) => *c == 0.0,
+            View::Width(_) | View::MatMul(..) | View::Moment(_) => false,
+            View::Init(id) => {
+                matches!(&self.program.instr(*id).op, Op::Init { terms, mean }
+                    if *mean == 0.0 && terms.iter().all(|(_, c)| *c == 0.0))
+            }
+            View::Leaf(id) => {
+                if let Some(a) = self.atoms.get(id) {
+                    return *a;
+                }
+                let instr = self.program.instr(*id);
+                let a = instr.kind == crate::ir::Kind::Vector && {
+                    let view = ViewBuilder::new(self.program, false).value(*id);
+                    self.atom_view(&view)
+                };
+                self.atoms.insert(*id, a);
+                a
+            }
+            View::Sum(items) => {
+                let exps: Vec<Exp> = items.iter().map(|i| self.view_facts(i).exp).collect();
+                let top = exps.iter().fold(ex::neg_inf(), |m, e| ex::max(&m, e));
+                items.iter().zip(&exps).all(|(item, e)| {
+                    // A term surely below the leading order does not matter.
+                    let below = matches!(
+                        (e.as_constant(), top.as_constant()),
+                        (Some(a), Some(b)) if a < b
+                    );
+                    below || self.atom_view(item)
+                })
+            }
+            View::Prod(items) => items.iter().any(|i| self.atom_view(i)),
+            View::Div(a, _) | View::Pow(a, _) => self.atom_view(a),
+            View::Call(f, a) => {
+                let facts = self.facts_table.function(*f);
+                facts.half_line || (!facts.nonzero_at_zero && self.atom_view(a))
+            }
+            View::Act(act, order, a) => match self.act(*act, *order) {
+                Some(facts) => facts.half_line || (!facts.nonzero_at_zero && self.atom_view(a)),
+                None => false,
+            },
         }
     }
 }

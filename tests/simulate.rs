@@ -255,7 +255,9 @@ fn check_mup(widths: &[usize], seeds: &[u64]) {
 
 #[test]
 fn mup_slopes_match_the_known_exponents() {
-    check_mup(&[64, 128, 256, 512, 1024], &[0, 1, 2, 3, 4, 5]);
+    // 12 seeds: with 6 the slope interval of the random f_0 is wider than 1, which is
+    // "undetermined", not a PASS.
+    check_mup(&[64, 128, 256, 512, 1024], &(0..12).collect::<Vec<u64>>());
 }
 
 /// The same at the widths and seeds of a real coordinate check (about 10 s in release).

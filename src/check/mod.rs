@@ -7,13 +7,14 @@
 //! [`check_sweep`] are `tp check`: every quantity of a program judged by its rule.
 
 mod coord;
+pub mod extrapolate;
 mod limit;
 mod program;
 pub mod stats;
 mod verdict;
 
 pub use coord::{coordinate_stats, QuantityStats};
-pub use limit::{judge_limit, judge_limits, ErrorAtWidth, LimitCheck, LimitValue, LIMIT_Z};
+pub use limit::{judge_limit, judge_limits, ErrorAtWidth, LimitCheck, LimitValue, LEVEL};
 pub use program::{
     check_sweep, require_numeric, run_check, CheckInputs, CheckOptions, CheckReport, Measure,
     QuantityVerdict, Rule, Unchecked,

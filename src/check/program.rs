@@ -22,11 +22,11 @@
 //! must the prediction be.
 
 use super::coord::{coordinate_stats, QuantityStats};
-use super::limit::{judge_limits, LimitCheck, LimitValue};
+use super::limit::{judge_limits, judge_series, LimitCheck, LimitValue, LEVEL};
 use super::stats::Fit;
-use super::verdict::{judge_exponent, Predicted, Verdict};
+use super::verdict::{exponent_p_value, judge_exponent, Predicted, Verdict};
 use crate::exponent::{format_rational, Exp, Ext};
-use crate::ir::{Program, Role, ValueId};
+use crate::ir::{Kind, Program, Role, ValueId};
 use crate::scale::ScaleReport;
 use crate::sim::{ProgressFn, SweepResult, DEFAULT_WIDTHS};
 use crate::TpError;
@@ -128,8 +128,31 @@ pub struct QuantityVerdict {
     /// Runs in which a NaN or overflow happened at or before this quantity (so it has
     /// no number there).
     pub blown_up_runs: usize,
-    /// PASS / FAIL and why.
+    /// The p-value of the verdict's test (1: no evidence against the derivation; 0: a
+    /// rule, not noise, decided it), before the family-wise correction.
+    pub p_value: f64,
+    /// PASS / FAIL and why, after the family-wise correction (Holm).
     pub verdict: Verdict,
+}
+
+/// A Θ(1) scalar's size or change with a nonzero derived limit: judged by the
+/// convergence of its finite-width values to that limit (the limit verdict named
+/// `limit`), not by the slope of its size, which the n^{-1/2} seed noise bends when the
+/// limit is small.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ByLimit {
+    /// The quantity.
+    pub id: ValueId,
+    /// Its name.
+    pub name: String,
+    /// Its SGD step.
+    pub step: Option<usize>,
+    /// Size or change.
+    pub measure: Measure,
+    /// The fitted slope of its size, for information.
+    pub fit: Fit,
+    /// The name of the limit verdict that judges it (`f_1`, `Δf_1`).
+    pub limit: String,
 }
 
 /// A quantity's size or change that was not judged, and why.
@@ -166,6 +189,10 @@ pub struct CheckReport {
     pub unchecked: Vec<Unchecked>,
     /// Limit verdicts; `None` when no limits were given (not evaluated).
     pub limits: Option<Vec<LimitCheck>>,
+    /// Sizes and changes judged by their limit verdict instead of a slope.
+    pub by_limit: Vec<ByLimit>,
+    /// The number of tests the family-wise correction ran over.
+    pub tests: usize,
     /// The first forward quantity derived to grow: (name, step, exponent).
     pub first_blowup: Option<(String, Option<usize>, String)>,
 }
@@ -267,6 +294,17 @@ pub fn check_sweep(
     });
     let mut verdicts = Vec::new();
     let mut unchecked = Vec::new();
+    let mut by_limit = Vec::new();
+    // Limits that are values (a limit whose error is as large as itself, or 0, cannot
+    // judge a size).
+    let determined: Vec<&LimitValue> = inputs
+        .limits
+        .iter()
+        .flatten()
+        .filter(|l| l.value != 0.0 && l.value.abs() > 2.0 * l.stderr)
+        .collect();
+    let limit_of = |name: &str| determined.iter().copied().find(|l| l.name == name);
+    let mut change_limits: Vec<(LimitValue, Vec<Vec<Option<f64>>>)> = Vec::new();
     for measure in [Measure::Size, Measure::Change] {
         for q in &scale.quantities {
             let exponent = match measure {
@@ -292,6 +330,32 @@ pub fn check_sweep(
             let predicted = exact_text(exponent);
             let blown_up_runs = result.blowups().filter(|b| b.value.0 <= q.id.0).count();
             let after_blowup = cut.is_some_and(|c| q.id.0 > c.0);
+            // A Θ(1) scalar with a nonzero limit: judged by its convergence.
+            if stat.quantity.kind == Kind::Scalar
+                && predicted_value == Some(0.0)
+                && !after_blowup
+                && blown_up_runs == 0
+            {
+                let judged = match measure {
+                    Measure::Size => limit_of(&q.name).map(|l| l.name.clone()),
+                    Measure::Change => change_limit(&scale, &result, q, &limit_of).map(|c| {
+                        let name = c.0.name.clone();
+                        change_limits.push(c);
+                        name
+                    }),
+                };
+                if let Some(limit) = judged {
+                    by_limit.push(ByLimit {
+                        id: q.id,
+                        name: q.name.clone(),
+                        step: q.step,
+                        measure,
+                        fit,
+                        limit,
+                    });
+                    continue;
+                }
+            }
             let outcome = if after_blowup && stat.quantity.role == Role::Backward {
                 // Gradients after the blow-up pass through act'(h) at a diverging h
                 // (tanh' → 0 saturates them), which the size derivation does not model.
@@ -309,18 +373,33 @@ pub fn check_sweep(
                 )
             };
             match outcome {
-                Judged::Verdict(rule, verdict) => verdicts.push(QuantityVerdict {
-                    id: q.id,
-                    name: q.name.clone(),
-                    step: q.step,
-                    measure,
-                    predicted,
-                    predicted_value,
-                    rule,
-                    fit,
-                    blown_up_runs,
-                    verdict,
-                }),
+                Judged::Verdict(rule, verdict) => {
+                    let p_value = match (rule, &verdict) {
+                        (Rule::Exponent, v) if v.pass || blown_up_runs == 0 => {
+                            let target =
+                                predicted_value.map_or(Predicted::Zero, Predicted::Exponent);
+                            if v.pass {
+                                exponent_p_value(&fit, target, tolerance).max(LEVEL)
+                            } else {
+                                exponent_p_value(&fit, target, tolerance).min(LEVEL / 2.0)
+                            }
+                        }
+                        (_, v) => f64::from(u8::from(v.pass)),
+                    };
+                    verdicts.push(QuantityVerdict {
+                        id: q.id,
+                        name: q.name.clone(),
+                        step: q.step,
+                        measure,
+                        predicted,
+                        predicted_value,
+                        rule,
+                        fit,
+                        blown_up_runs,
+                        p_value,
+                        verdict,
+                    })
+                }
                 Judged::NotChecked(reason) => unchecked.push(Unchecked {
                     name: q.name.clone(),
                     step: q.step,
@@ -332,10 +411,16 @@ pub fn check_sweep(
             }
         }
     }
-    let limits = inputs
+    let mut limits = inputs
         .limits
         .as_ref()
         .map(|limits| judge_limits(&result, limits));
+    if let Some(checks) = limits.as_mut() {
+        for (limit, series) in &change_limits {
+            checks.push(judge_series(&result.widths, series, limit));
+        }
+    }
+    let tests = holm(&mut verdicts, limits.as_mut());
     Ok(CheckReport {
         scale,
         result,
@@ -344,8 +429,104 @@ pub fn check_sweep(
         verdicts,
         unchecked,
         limits,
+        by_limit,
+        tests,
         first_blowup,
     })
+}
+
+/// The limit of the change Δq_t = q_t − q_0 of a Θ(1) scalar, when both ends have one
+/// (q_0 may vanish: then its limit is 0), with the per-seed finite-width changes.
+fn change_limit<'a>(
+    scale: &ScaleReport,
+    result: &SweepResult,
+    q: &crate::scale::Quantity,
+    limit_of: &dyn Fn(&str) -> Option<&'a LimitValue>,
+) -> Option<(LimitValue, Vec<Vec<Option<f64>>>)> {
+    let end = limit_of(&q.name)?;
+    let first = scale
+        .quantities
+        .iter()
+        .find(|o| o.family.is_some() && o.family == q.family && o.step == Some(0))?;
+    let start = match numeric(&first.exponent)? {
+        Some(0.0) => limit_of(&first.name)?.clone(),
+        Some(e) if e > 0.0 => return None,
+        _ => LimitValue {
+            name: first.name.clone(),
+            step: first.step,
+            value: 0.0,
+            stderr: 0.0,
+            method: "vanishes".into(),
+            corrections: Vec::new(),
+        },
+    };
+    let index = |name: &str| result.quantities.iter().position(|r| r.name == name);
+    let (t, z) = (index(&q.name)?, index(&first.name)?);
+    let at_t = result.series(t, |m| m.value);
+    let at_0 = result.series(z, |m| m.value);
+    let series = at_t
+        .iter()
+        .zip(&at_0)
+        .map(|(a, b)| a.iter().zip(b).map(|(x, y)| Some((*x)? - (*y)?)).collect())
+        .collect();
+    let mut corrections = end.corrections.clone();
+    corrections.extend(start.corrections.iter().copied());
+    corrections.sort_by(|a, b| b.total_cmp(a));
+    corrections.dedup();
+    corrections.truncate(2);
+    let value = end.value - start.value;
+    Some((
+        LimitValue {
+            name: format!("Δ{}", q.name),
+            step: q.step,
+            value,
+            stderr: end.stderr.hypot(start.stderr),
+            method: format!("{} − {}", end.name, start.name),
+            corrections,
+        },
+        series,
+    ))
+}
+
+/// Holm's step-down procedure over every verdict of the program at family-wise level
+/// [`LEVEL`]: sorted by p-value, the k-th smallest is a FAIL while p < LEVEL/(m − k + 1);
+/// from the first that is not, everything passes. Verdicts decided by a rule (p = 0)
+/// always fail. Returns m, the number of tests.
+fn holm(verdicts: &mut [QuantityVerdict], limits: Option<&mut Vec<LimitCheck>>) -> usize {
+    let mut limits = limits;
+    let mut ps: Vec<(f64, bool, usize)> = verdicts
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.p_value, false, i))
+        .collect();
+    if let Some(ls) = limits.as_deref() {
+        ps.extend(ls.iter().enumerate().map(|(i, l)| (l.p_value, true, i)));
+    }
+    ps.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let m = ps.len();
+    let mut rejecting = true;
+    for (k, (p, is_limit, i)) in ps.into_iter().enumerate() {
+        let threshold = LEVEL / (m - k) as f64;
+        rejecting = rejecting && p < threshold;
+        let verdict = if is_limit {
+            match limits.as_deref_mut() {
+                Some(ls) => &mut ls[i].verdict,
+                None => continue,
+            }
+        } else {
+            &mut verdicts[i].verdict
+        };
+        if verdict.pass == rejecting {
+            // The family-wise decision differs from the one at level LEVEL alone.
+            verdict.reason.push_str(&if rejecting {
+                format!("; significant after Holm's correction over {m} tests (p = {p:.1e} < {threshold:.1e})")
+            } else {
+                format!("; not significant after Holm's correction over {m} tests (p = {p:.1e} ≥ {threshold:.1e})")
+            });
+        }
+        verdict.pass = !rejecting;
+    }
+    m
 }
 
 /// The outcome of judging one number.
@@ -443,6 +624,7 @@ mod tests {
             slope,
             ci: Some((lo, hi)),
             method: CiMethod::Seeds,
+            df: 9,
             per_seed: vec![],
             mean_curve_slope: None,
             excluded_seeds: 0,

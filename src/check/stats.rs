@@ -138,6 +138,18 @@ pub fn t_quantile(level: f64, df: usize) -> f64 {
     0.5 * (lo + hi)
 }
 
+/// The two-sided p-value P(|T| ≥ |t|) of a Student t statistic with `df` degrees of
+/// freedom (`df = 0` gives 1: no evidence).
+pub fn t_p_value(t: f64, df: usize) -> f64 {
+    if df == 0 || t.is_nan() {
+        return 1.0;
+    }
+    if t.is_infinite() {
+        return 0.0;
+    }
+    (1.0 - t_central(t.abs(), df)).clamp(0.0, 1.0)
+}
+
 /// P(|T| ≤ t) for Student's t with `df ≥ 1` degrees of freedom and t ≥ 0.
 ///
 /// With θ = atan(t/√df) and c = cos²θ:
@@ -202,6 +214,9 @@ pub struct Slope {
     pub ci: Option<(f64, f64)>,
     /// How the interval was formed.
     pub method: CiMethod,
+    /// Degrees of freedom of the interval's Student t (seeds − 1, or points − 2 for a
+    /// regression interval).
+    pub df: usize,
     /// The per-seed slopes (empty for [`fit_rms_curve`]).
     pub per_seed: Vec<f64>,
     /// The slope of the curve of per-width means over seeds, a cross-check that is less
@@ -329,7 +344,7 @@ pub fn fit_slope(widths: &[usize], series: &[Vec<Option<f64>>]) -> Fit {
         }
     }
     let mean_curve_slope = mean_curve_slope(&logn, series);
-    let (slope, ci, method) = match per_seed.len() {
+    let (slope, ci, method, df) = match per_seed.len() {
         0 => {
             return Fit::NotFitted(format!(
                 "every seed has a missing number or an exact zero at some width \
@@ -342,7 +357,12 @@ pub fn fit_slope(widths: &[usize], series: &[Vec<Option<f64>>]) -> Fit {
                 let t = t_quantile(CONFIDENCE, line.points - 2);
                 (line.slope - t * se, line.slope + t * se)
             });
-            (line.slope, ci, CiMethod::Regression)
+            (
+                line.slope,
+                ci,
+                CiMethod::Regression,
+                line.points.saturating_sub(2),
+            )
         }
         k => {
             let s = summarize(per_seed.iter().map(|&x| Some(x)));
@@ -351,6 +371,7 @@ pub fn fit_slope(widths: &[usize], series: &[Vec<Option<f64>>]) -> Fit {
                 s.mean,
                 Some((s.mean - half, s.mean + half)),
                 CiMethod::Seeds,
+                k - 1,
             )
         }
     };
@@ -358,6 +379,7 @@ pub fn fit_slope(widths: &[usize], series: &[Vec<Option<f64>>]) -> Fit {
         slope,
         ci,
         method,
+        df,
         per_seed,
         mean_curve_slope,
         excluded_seeds: excluded,
@@ -466,7 +488,7 @@ pub fn fit_rms_curve(widths: &[usize], series: &[Vec<Option<f64>>], center: f64)
         return Fit::NotFitted("fewer than two widths have a nonzero deviation".into());
     };
     let k = usable.len();
-    let (ci, method) = if k >= 2 {
+    let (ci, method, df) = if k >= 2 {
         let leave_one_out: Vec<f64> = (0..k)
             .filter_map(|skip| {
                 let rows: Vec<&Vec<Option<f64>>> = usable
@@ -485,18 +507,19 @@ pub fn fit_rms_curve(widths: &[usize], series: &[Vec<Option<f64>>], center: f64)
             let half = t_quantile(CONFIDENCE, k - 1) * se;
             (line.slope - half, line.slope + half)
         });
-        (ci, CiMethod::Jackknife)
+        (ci, CiMethod::Jackknife, k - 1)
     } else {
         let ci = line.slope_stderr.map(|se| {
             let t = t_quantile(CONFIDENCE, line.points - 2);
             (line.slope - t * se, line.slope + t * se)
         });
-        (ci, CiMethod::Regression)
+        (ci, CiMethod::Regression, line.points.saturating_sub(2))
     };
     finite_fit(Slope {
         slope: line.slope,
         ci,
         method,
+        df,
         per_seed: Vec::new(),
         mean_curve_slope: Some(line.slope),
         excluded_seeds: series.len() - k,

@@ -1,6 +1,6 @@
 //! PASS / FAIL of a measured exponent against a derived one.
 
-use super::stats::Fit;
+use super::stats::{t_p_value, t_quantile, Fit, CONFIDENCE};
 use std::fmt;
 
 /// The tolerance used when none is given: a fitted slope within 0.1 of the derived
@@ -50,12 +50,24 @@ pub fn judge_exponent(fit: &Fit, predicted: Predicted, tolerance: f64) -> Verdic
             format!("predicted identically zero, measured slope {:+.3}", s.slope),
         ),
         (Fit::Fitted(s), Predicted::Exponent(e)) => {
-            let inside = s.ci.is_some_and(|(lo, hi)| lo <= e && e <= hi);
-            let close = (s.slope - e).abs() <= tolerance;
             let interval = match s.ci {
                 Some((lo, hi)) => format!("[{lo:+.3}, {hi:+.3}]"),
                 None => "(no interval)".into(),
             };
+            if let Some((lo, hi)) = s.ci {
+                if hi - lo > MAX_INTERVAL {
+                    return verdict(
+                        false,
+                        format!(
+                            "slope {:+.3} {interval} is undetermined: an interval wider than \
+                             {MAX_INTERVAL} cannot tell exponents ±1/2 apart",
+                            s.slope
+                        ),
+                    );
+                }
+            }
+            let inside = s.ci.is_some_and(|(lo, hi)| lo <= e && e <= hi);
+            let close = (s.slope - e).abs() <= tolerance;
             let how = match (inside, close) {
                 (true, _) => "inside the 95% interval".to_string(),
                 (false, true) => format!("outside the interval but within ±{tolerance}"),
@@ -69,6 +81,42 @@ pub fn judge_exponent(fit: &Fit, predicted: Predicted, tolerance: f64) -> Verdic
     }
 }
 
+/// The widest slope interval that can judge an exponent: wider, it cannot tell the
+/// derived exponent from one off by ±1/2, so it is no evidence either way and the
+/// verdict is FAIL ("undetermined"), never PASS.
+pub const MAX_INTERVAL: f64 = 1.0;
+
+/// The p-value of a fitted slope against a derived exponent `e`, allowing `tolerance`:
+/// the two-sided Student t p-value of (|slope − e| − tolerance)⁺ / SE, with the SE read
+/// off the 95% interval. 1 when the slope is within the tolerance; 0 when there is no
+/// slope, no interval, or an interval wider than [`MAX_INTERVAL`] (judged by the rule,
+/// not by noise). Exactly-zero fits are judged by the rule too (1 when zero is
+/// predicted, else 0).
+pub fn exponent_p_value(fit: &Fit, predicted: Predicted, tolerance: f64) -> f64 {
+    match (fit, predicted) {
+        (Fit::ExactlyZero, Predicted::Zero) => 1.0,
+        (Fit::Fitted(s), Predicted::Exponent(e)) => {
+            let Some((lo, hi)) = s.ci else {
+                return 0.0;
+            };
+            if hi - lo > MAX_INTERVAL || s.df == 0 {
+                return 0.0;
+            }
+            let excess = ((s.slope - e).abs() - tolerance).max(0.0);
+            if excess == 0.0 {
+                return 1.0;
+            }
+            let se = (hi - lo) / (2.0 * t_quantile(CONFIDENCE, s.df));
+            if se > 0.0 {
+                t_p_value(excess / se, s.df)
+            } else {
+                0.0
+            }
+        }
+        _ => 0.0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +127,7 @@ mod tests {
             slope,
             ci: Some(ci),
             method: CiMethod::Seeds,
+            df: 9,
             per_seed: vec![],
             mean_curve_slope: None,
             excluded_seeds: 0,

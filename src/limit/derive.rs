@@ -85,6 +85,7 @@ fn shift_all(r: &Remainder, k: &Rational) -> Remainder {
         dropped: shift(&r.dropped, k),
         fluctuation: shift(&r.fluctuation, k),
         fluctuation_mean: shift(&r.fluctuation_mean, k),
+        systematic: shift(&r.systematic, k),
     }
 }
 
@@ -94,6 +95,7 @@ fn max_rest(a: &Remainder, b: &Remainder) -> Remainder {
         dropped: max_order(&a.dropped, &b.dropped),
         fluctuation: max_order(&a.fluctuation, &b.fluctuation),
         fluctuation_mean: max_order(&a.fluctuation_mean, &b.fluctuation_mean),
+        systematic: max_order(&a.systematic, &b.systematic),
     }
 }
 
@@ -564,6 +566,7 @@ impl Deriver<'_> {
                     dropped: carried.dropped,
                     fluctuation_mean: fluctuation.clone(),
                     fluctuation,
+                    systematic: carried.systematic,
                 };
                 (def, rest)
             }
@@ -612,6 +615,7 @@ impl Deriver<'_> {
                             dropped: shift(&lead.rest.dropped, &s),
                             fluctuation_mean: fluctuation.clone(),
                             fluctuation,
+                            systematic: shift(&lead.rest.systematic, &s),
                         };
                         let def = if &naive == e {
                             Def::Expectation {
@@ -964,6 +968,13 @@ impl Deriver<'_> {
         })
     }
 
+    /// Whether `z` reads an entry that is random in the limit.
+    fn reads_random(&self, z: &Expr) -> bool {
+        z.values()
+            .iter()
+            .any(|v| matches!(self.entries[v.0].def, Def::Random { .. }))
+    }
+
     /// The leading order of a sum: its terms of the largest exponent. When they fold to
     /// 0 and none of them dropped anything, they are the same finite quantities with
     /// opposite signs (identical values are one entry), so they cancel at every width
@@ -982,6 +993,18 @@ impl Deriver<'_> {
             let next = lower.iter().filter_map(|l| l.exp.clone()).max();
             let mut local = next.clone();
             let mut rest = dropped_term(&next);
+            // What the dropped terms do to a mean over runs: a term with a limit of its
+            // own shifts it by its full size; a central-limit fluctuation (random in the
+            // limit, mean 0) only by its second order, n^{-1/2} below its size.
+            let half = Rational::new(1.into(), 2.into());
+            for l in &lower {
+                let shift_of = if self.reads_random(&l.z) {
+                    l.exp.as_ref().map(|x| x - &half)
+                } else {
+                    l.exp.clone()
+                };
+                rest.systematic = max_order(&rest.systematic, &shift_of);
+            }
             for l in &top {
                 local = max_order(&local, &l.local);
                 rest = max_rest(&rest, &l.rest);
@@ -1065,6 +1088,11 @@ fn apply_function(
                     dropped: rms(&arg.rest.dropped),
                     fluctuation: rms(&arg.rest.fluctuation),
                     fluctuation_mean: flips(&arg.rest.fluctuation),
+                    // A mean-zero remainder crosses the jump both ways: on average over
+                    // runs the crossings cancel to first order, and only a systematic
+                    // shift of the argument moves the mean (by the density at the jump
+                    // times the shift).
+                    systematic: arg.rest.systematic.as_ref().map(|x| (x - &ea) + &exp),
                 },
             )
         } else {
@@ -1122,7 +1150,14 @@ fn apply_function(
             if k == 1 { arg.z } else { Expr::pow(arg.z, kq) },
         ),
         local: max_order(&shift(&arg.local, &slope), &next),
-        rest: max_rest(&shift_all(&arg.rest, &slope), &dropped_term(&next)),
+        rest: max_rest(
+            &shift_all(&arg.rest, &slope),
+            &Remainder {
+                dropped: next.clone(),
+                systematic: next.clone(),
+                ..Remainder::default()
+            },
+        ),
     })
 }
 

@@ -114,6 +114,7 @@ pub struct Entry {
 /// n^{-r} of the coordinates, whose root mean square is n^{-r/2}).
 /// `fluctuation_mean` is the same remainder measured by its mean absolute value, which
 /// is what a mean over coordinates sees: the flips above have mean size n^{-r}.
+/// `systematic` is the part of it that survives a mean over seeds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Remainder {
     /// Order of the dropped lower-order terms.
@@ -122,6 +123,11 @@ pub struct Remainder {
     pub fluctuation: Option<Rational>,
     /// Order of that remainder's mean absolute value.
     pub fluctuation_mean: Option<Rational>,
+    /// Order of the part of the remainder that does not average out over independent
+    /// runs (beyond the generic n^{-1} of second-order terms): sign flips of a jump
+    /// function, carried through the operations. With `dropped`, this is what biases a
+    /// finite-width mean over seeds, and what `tp check` extrapolates away.
+    pub systematic: Option<Rational>,
 }
 
 impl Remainder {

@@ -39,7 +39,7 @@
 
 use super::plot::{convergence_panel, coordinate_check_figure, Figure, Predictions};
 use crate::check::stats::{Fit, CONFIDENCE};
-use crate::check::{CheckReport, LimitCheck, Measure, QuantityVerdict};
+use crate::check::{CheckReport, LimitCheck, Measure, QuantityVerdict, LEVEL};
 use crate::sim::BlowUpKind;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -78,20 +78,64 @@ pub fn render_check(title: &str, report: &CheckReport) -> String {
         );
     }
 
-    let mut by_step: BTreeMap<Option<usize>, Vec<&QuantityVerdict>> = BTreeMap::new();
-    for v in &report.verdicts {
-        by_step.entry(v.step).or_default().push(v);
+    // One row per judged size or change: a slope verdict, or a pointer to the limit
+    // verdict that judges it.
+    struct Row {
+        id: usize,
+        change: bool,
+        label: String,
+        predicted: String,
+        fit: String,
+        word: &'static str,
+        reason: String,
     }
-    let name_width = report
-        .verdicts
-        .iter()
-        .map(|v| v.name.chars().count() + 1)
+    let label_of = |name: &str, measure: Measure| match measure {
+        Measure::Size => name.to_string(),
+        Measure::Change => format!("Δ{name}"),
+    };
+    let mut by_step: BTreeMap<Option<usize>, Vec<Row>> = BTreeMap::new();
+    for v in &report.verdicts {
+        by_step.entry(v.step).or_default().push(Row {
+            id: v.id.0,
+            change: v.measure == Measure::Change,
+            label: label_of(&v.name, v.measure),
+            predicted: v.predicted.clone(),
+            fit: fit_cell(&v.fit),
+            word: if v.verdict.pass { "PASS" } else { "FAIL" },
+            reason: short_reason(v),
+        });
+    }
+    for b in &report.by_limit {
+        let pass = report
+            .limits
+            .iter()
+            .flatten()
+            .find(|l| l.limit.name == b.limit)
+            .map(|l| l.verdict.pass);
+        by_step.entry(b.step).or_default().push(Row {
+            id: b.id.0,
+            change: b.measure == Measure::Change,
+            label: label_of(&b.name, b.measure),
+            predicted: "0".into(),
+            fit: fit_cell(&b.fit),
+            word: match pass {
+                Some(true) => "PASS",
+                Some(false) => "FAIL",
+                None => "—",
+            },
+            reason: format!("by its limit ({} below)", b.limit),
+        });
+    }
+    let name_width = by_step
+        .values()
+        .flatten()
+        .map(|r| r.label.chars().count())
         .max()
         .unwrap_or(8)
         .max(8);
     for (step, rows) in &mut by_step {
         // Sizes and changes of the same quantity next to each other, program order.
-        rows.sort_by_key(|v| (v.id.0, v.measure == Measure::Change));
+        rows.sort_by_key(|r| (r.id, r.change));
         let _ = writeln!(out);
         match step {
             Some(t) => writeln!(out, "step {t}"),
@@ -103,19 +147,11 @@ pub fn render_check(title: &str, report: &CheckReport) -> String {
             "  {:<name_width$} {:>9}  {:<26} verdict",
             "quantity", "derived", "measured slope [95% CI]"
         );
-        for v in rows.iter() {
-            let label = match v.measure {
-                Measure::Size => v.name.clone(),
-                Measure::Change => format!("Δ{}", v.name),
-            };
-            let word = if v.verdict.pass { "PASS" } else { "FAIL" };
+        for r in rows.iter() {
             let _ = writeln!(
                 out,
-                "  {:<name_width$} {:>9}  {:<26} {word}  {}",
-                label,
-                v.predicted,
-                fit_cell(&v.fit),
-                short_reason(v)
+                "  {:<name_width$} {:>9}  {:<26} {}  {}",
+                r.label, r.predicted, r.fit, r.word, r.reason
             );
         }
     }
@@ -157,7 +193,7 @@ pub fn render_check(title: &str, report: &CheckReport) -> String {
             let _ = writeln!(
                 out,
                 "limits: |finite − limit| against n (RMS over seeds), its rate, and the seed \
-                 mean's deviation at the largest width"
+                 means extrapolated to n → ∞ with the derived corrections"
             );
             for l in limits {
                 render_limit(&mut out, l);
@@ -210,7 +246,7 @@ pub fn render_check(title: &str, report: &CheckReport) -> String {
     let failures = report.failures();
     let _ = writeln!(
         out,
-        "summary: {judged} verdicts, {} PASS, {failures} FAIL{} → {}",
+        "summary: {judged} verdicts (family-wise level {LEVEL}, Holm), {} PASS, {failures} FAIL{} → {}",
         judged - failures,
         if report.unchecked.is_empty() {
             String::new()
@@ -317,6 +353,7 @@ pub fn check_to_json(program_title: Option<&str>, report: &CheckReport) -> Value
                 "fit": v.fit.status(),
                 "method": v.fit.slope().map(|s| s.method.name()),
                 "blown_up_runs": v.blown_up_runs,
+                "p_value": number(v.p_value),
                 "reason": v.verdict.reason,
             })
         })
@@ -355,6 +392,14 @@ pub fn check_to_json(program_title: Option<&str>, report: &CheckReport) -> Value
                 "rate": rate,
                 "rate_ci": rate_ci,
                 "z": l.z.map_or(Value::Null, number),
+                "corrections": l.limit.corrections,
+                "extrapolated": l.extrapolated.as_ref().map(|e| json!({
+                    "value": number(e.value),
+                    "stderr": number(e.stderr),
+                    "df": e.df,
+                    "orders": e.orders,
+                })),
+                "p_value": number(l.p_value),
                 "pass": l.verdict.pass,
                 "reason": l.verdict.reason,
             })
@@ -376,6 +421,14 @@ pub fn check_to_json(program_title: Option<&str>, report: &CheckReport) -> Value
         "unchecked": unchecked,
         "limits_evaluated": report.limits.is_some(),
         "limits": limits,
+        "by_limit": report.by_limit.iter().map(|b| json!({
+            "name": b.name,
+            "step": b.step,
+            "measure": b.measure.name(),
+            "limit": b.limit,
+        })).collect::<Vec<_>>(),
+        "level": LEVEL,
+        "tests": report.tests,
         "blowups": blowups,
     })
 }
@@ -403,6 +456,7 @@ pub fn check_figure(title: &str, report: &CheckReport) -> Figure {
     if let Some(limits) = &report.limits {
         let values: HashMap<String, f64> = limits
             .iter()
+            .filter(|l| !l.limit.name.starts_with('Δ'))
             .map(|l| (l.limit.name.clone(), l.limit.value))
             .collect();
         figure.convergence = convergence_panel(&report.result, &values, &HashMap::new());

@@ -1,0 +1,220 @@
+//! How often `tp check` PASSes a correct derivation and FAILs a wrong one, at the default
+//! widths: the numbers of the README's table of expected outcomes.
+//!
+//! For every program, the derivation (`tp scale`) and the limits (`tp limit`, default
+//! options) are computed once; then for each of `--runs` independent seed blocks (`tp
+//! check --seed 10k`, k = 0, 1, …: ten seeds each, disjoint) the sweep is run once and
+//! judged against
+//! - the derivation itself (a FAIL is a false FAIL);
+//! - mutated derivations, each of which should FAIL:
+//!   `exp+1/2` / `exp-1/2`: the exponent of one quantity off by ±1/2 (every non-auxiliary
+//!   quantity with a finite exponent in turn, sizes and changes; the rate reported is the
+//!   worst over quantities and the fraction of quantities caught in ≥ 19 of 20 runs);
+//!   `limit×1.05`: every derived Θ(1) limit 5% off (a wrong constant in the derivation);
+//!   `no Ż`: the limits re-derived with every Ż term dropped (the gradient-independence
+//!   mistake), where that changes a limit by more than its error.
+//!
+//! ```text
+//! cargo run --release --example check_rates -- [--runs 20] [PROGRAM.tp ...]
+//! ```
+//! Without programs it runs every shipped program. Output: one line per program and case
+//! with the FAIL count over the runs, then a Markdown table for the README.
+
+use std::path::{Path, PathBuf};
+use tp::check::{check_sweep, CheckInputs, LimitValue, DEFAULT_TOLERANCE};
+use tp::exponent::{Exp, Ext, Rational};
+use tp::limit::{Def, EvalOptions};
+use tp::scale::ScaleReport;
+
+fn main() {
+    let mut runs = 20u64;
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--runs" {
+            runs = args.next().and_then(|v| v.parse().ok()).unwrap_or(runs);
+        } else {
+            files.push(PathBuf::from(a));
+        }
+    }
+    if files.is_empty() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("programs");
+        let mut all: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        all.retain(|p| p.extension().is_some_and(|e| e == "tp"));
+        all.sort();
+        files = all;
+    }
+    let mut table = Vec::new();
+    for file in &files {
+        match rates(file, runs) {
+            Ok(row) => table.push(row),
+            Err(e) => eprintln!("{}: {e}", file.display()),
+        }
+    }
+    println!("\n| program | correct: PASS | exponent ±1/2: FAIL (worst; quantities caught ≥19/20) | limit ×1.05: FAIL | no Ż: FAIL |");
+    println!("|---|---|---|---|---|");
+    for row in table {
+        println!("{row}");
+    }
+}
+
+/// The README row of one program.
+fn rates(file: &Path, runs: u64) -> Result<String, String> {
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let program = tp::load(file, &[]).map_err(|e| e.to_string())?;
+    if !program.symbols.is_empty() {
+        return Err("symbolic (not checked)".into());
+    }
+    let scale = tp::scale::analyze(&program).map_err(|e| e.to_string())?;
+    let opts = EvalOptions::default();
+    let report = tp::limit::limit(&program, &opts).map_err(|e| e.to_string())?;
+    let limits = report.check_values();
+    let without_zdot = limits_without_zdot(&program, &limits, &opts);
+    let mutable: Vec<usize> = (0..scale.quantities.len())
+        .filter(|&i| finite(&scale.quantities[i].exponent).is_some())
+        .collect();
+    let mut correct_fails = 0;
+    let mut exp_fails = vec![[0u64; 2]; mutable.len()];
+    let mut limit_fails = 0;
+    let mut zdot_fails = 0;
+    for k in 0..runs {
+        let seeds: Vec<u64> = (0..10).map(|s| 10 * k + s).collect();
+        let sweep = tp::sim::sweep(&program, &tp::sim::DEFAULT_WIDTHS, &seeds, None, None)
+            .map_err(|e| e.to_string())?;
+        let judge = |scale: ScaleReport, limits: &[LimitValue]| -> bool {
+            let inputs = CheckInputs {
+                limits: Some(limits.to_vec()),
+            };
+            check_sweep(scale, sweep.clone(), &inputs, DEFAULT_TOLERANCE)
+                .map(|r| r.pass())
+                .unwrap_or(false)
+        };
+        if !judge(scale.clone(), &limits) {
+            correct_fails += 1;
+        }
+        for (slot, &i) in mutable.iter().enumerate() {
+            for (j, sign) in [1i64, -1].into_iter().enumerate() {
+                let mut wrong = scale.clone();
+                let q = &mut wrong.quantities[i];
+                let shift = Exp::constant(Rational::new(sign.into(), 2.into()));
+                q.exponent = Exp::add(q.exponent.clone(), shift.clone());
+                if !judge(wrong, &limits) {
+                    exp_fails[slot][j] += 1;
+                }
+            }
+        }
+        if !limits.is_empty() {
+            let off: Vec<LimitValue> = limits
+                .iter()
+                .map(|l| LimitValue {
+                    value: l.value * 1.05,
+                    ..l.clone()
+                })
+                .collect();
+            if !judge(scale.clone(), &off) {
+                limit_fails += 1;
+            }
+        }
+        if let Some(z) = &without_zdot {
+            if !judge(scale.clone(), z) {
+                zdot_fails += 1;
+            }
+        }
+        eprint!(".");
+    }
+    eprintln!();
+    let worst = exp_fails
+        .iter()
+        .flat_map(|pair| pair.iter().copied())
+        .min()
+        .unwrap_or(runs);
+    let caught = exp_fails
+        .iter()
+        .flat_map(|pair| pair.iter().copied())
+        .filter(|&f| f * 20 >= runs * 19)
+        .count();
+    for (slot, &i) in mutable.iter().enumerate() {
+        for (j, label) in ["+1/2", "-1/2"].into_iter().enumerate() {
+            if exp_fails[slot][j] * 20 < runs * 19 {
+                let q = &scale.quantities[i];
+                eprintln!(
+                    "  {name}: {}{} {label} caught in {}/{runs}",
+                    q.name,
+                    q.step.map_or(String::new(), |t| format!(" (step {t})")),
+                    exp_fails[slot][j]
+                );
+            }
+        }
+    }
+    let pass = runs - correct_fails;
+    let limit_cell = if limits.is_empty() {
+        "no Θ(1) limit".to_string()
+    } else {
+        format!("{limit_fails}/{runs}")
+    };
+    let zdot_cell = match &without_zdot {
+        Some(_) => format!("{zdot_fails}/{runs}"),
+        None => "Ż does not change the limits".to_string(),
+    };
+    let row = format!(
+        "| `{name}` | {pass}/{runs} | {worst}/{runs}; {caught}/{} | {limit_cell} | {zdot_cell} |",
+        2 * mutable.len()
+    );
+    println!("{row}");
+    Ok(row)
+}
+
+fn finite(e: &Exp) -> Option<Rational> {
+    match e.as_constant()? {
+        Ext::Finite(q) => Some(q),
+        Ext::NegInf => None,
+    }
+}
+
+/// The Θ(1) limits re-derived with every Ż term dropped, when that changes some limit by
+/// more than 5 of its standard errors (otherwise the mutation is not a wrong limit).
+fn limits_without_zdot(
+    program: &tp::ir::Program,
+    limits: &[LimitValue],
+    opts: &EvalOptions,
+) -> Option<Vec<LimitValue>> {
+    let inference = tp::scale::refine(program);
+    let mut lp = tp::limit::derive(program, &inference).ok()?;
+    let atoms: Vec<bool> = lp
+        .entries
+        .iter()
+        .map(|e| matches!(e.def, Def::Atom { .. }))
+        .collect();
+    for entry in &mut lp.entries {
+        let is_matmul = entry
+            .source_value
+            .is_some_and(|v| matches!(program.instr(v).op, tp::ir::Op::MatMul { .. }));
+        if let (true, Def::Vector { expr }) = (is_matmul, &mut entry.def) {
+            // Ŵx = c·(Ẑ + Σ κ Z^y): keep the base Gaussian only.
+            let (c, rest) = expr.clone().split_constant();
+            let terms = match rest {
+                tp::ir::Expr::Add(items) => items,
+                other => vec![other],
+            };
+            if let Some(atom) = terms
+                .iter()
+                .find(|t| matches!(t, tp::ir::Expr::Value(v) if atoms[v.0]))
+            {
+                *expr = tp::ir::Expr::mul(tp::ir::Expr::Const(c), atom.clone());
+            }
+        }
+    }
+    let evaluation = tp::limit::evaluate(&lp, opts);
+    let wrong = tp::limit::report::build(lp, &evaluation).check_values();
+    let changed = wrong.iter().any(|w| {
+        limits.iter().any(|l| {
+            l.name == w.name && (l.value - w.value).abs() > 5.0 * l.stderr.hypot(w.stderr).max(1e-9)
+        })
+    });
+    changed.then_some(wrong)
+}

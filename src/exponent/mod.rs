@@ -23,6 +23,7 @@ mod lp;
 mod normal;
 mod parse;
 mod region;
+mod set;
 
 pub use affine::{format_rational, parse_rational, Exponent, Rational};
 pub use compare::{compare, Comparison};
@@ -31,3 +32,4 @@ pub use expr::Exp;
 pub use ext::Ext;
 pub use parse::ParseExpError;
 pub use region::{from_pieces, Piece, Region, Side, Undecided};
+pub use set::{union_cond, ConvexSet};

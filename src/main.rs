@@ -286,7 +286,10 @@ JSON (--json), schema \"tp-limit/1\": {schema, equations: [str], latex: [str],
 scalars: [{name, step, exponent, value, stderr, method, normalized, auxiliary}],
 vectors: [{name, step, exponent, second_moment, stderr, method}]}.
 
-Exit status: 0 on success, 2 on bad input (including symbolic exponents: use --set).";
+A program with free symbols is refused (exit 2): give every symbol a value with --set
+(`tp scale` derives the symbolic exponents and conditions).
+
+Exit status: 0 on success, 2 on bad input (syntax, semantics, free symbols).";
 
 #[derive(Args)]
 struct LimitArgs {

@@ -24,7 +24,7 @@
 //! accepting any shrinking error would pass a limit off by δ, whose error still
 //! decreases at small widths where the n^{-1/2} noise dominates δ: rule 1 is the one
 //! that sees δ once the seed mean is more precise than δ. A single tolerance at one
-//! width is not the test (DESIGN.md §2.7): rule 1 scales with the measured noise, and
+//! width is not the test: rule 1 scales with the measured noise, and
 //! the error curve and its rate are part of every verdict.
 
 use super::stats::{fit_rate, Fit};

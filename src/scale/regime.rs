@@ -1,7 +1,7 @@
 //! Regimes from the exponent table: stability, nontriviality, feature learning.
 //!
-//! Definitions follow Yang & Hu (Tensor Programs IV, Def. 3.2–3.6), restated in
-//! reference/hajjar-ch2-tensor-programs.md §3.9: stable when no forward quantity (pre-
+//! Definitions follow Yang & Hu (2021, Tensor Programs IV, Def. 3.2–3.6; restated in
+//! Hajjar's thesis, 2024, App. A.2.3): stable when no forward quantity (pre-
 //! activations, activations, output) grows with n at any step; nontrivial when the
 //! output moves by Θ(1) at some step (f_t − f_0 does not vanish); feature learning when
 //! the last layer's features move by Θ(1) (Δx^L_t = Θ(1)), per layer likewise; the

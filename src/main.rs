@@ -61,8 +61,9 @@ appear as the initial matrix plus rank-one updates: `W2.x1_1 - 0.5 * n * chi_0 *
 
 JSON (--json), schema \"tp-show/1\": {schema, title, width, symbols, matrices, sources,
 activations: [{name, body}], instructions: [{name, kind, coef, exponent, text, op,
-family, step, layer, role}]}; exponent is an exact string such as \"-1/2\" or
-\"1/2 - a2 - b2\"; family and step identify the same quantity across SGD steps.
+family, input, step, layer, role}]}; exponent is an exact string such as \"-1/2\" or
+\"1/2 - a2 - b2\"; family and step identify the same quantity of the same input across
+SGD steps.
 
 Exit status: 0 on success, 2 on bad input.";
 
@@ -139,7 +140,7 @@ reported as a blow-up (quantity, step, width, seed); nothing after it is compute
 run. A request that does not fit in memory is refused before anything is allocated.
 
 JSON (--json), schema \"tp-simulate/1\": {schema, program, widths, seeds, confidence,
-quantities: [{name, family, step, layer, role, kind, rms: [[width, mean, stderr]...],
+quantities: [{name, family, input, step, layer, role, kind, rms: [[width, mean, stderr]...],
 samples, value (scalars: signed value), slope, ci: [lo, hi], fit, delta_rms, delta_slope,
 delta_ci, delta_fit}], blowups: [{name, step, width, seed, kind, bad_entries}]}.
 
@@ -324,6 +325,7 @@ fn limit(args: LimitArgs) -> Result<(), tp::TpError> {
         seed: args.seed,
         monte_carlo_only: args.monte_carlo,
         replicates: args.replicates as usize,
+        deterministic: false,
     };
     let report = tp::limit::limit(&program, &opts)?;
     if args.common.json {

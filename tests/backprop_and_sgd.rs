@@ -390,18 +390,19 @@ fn noncentered_backward_pass_matches_finite_differences() {
     finite_differences(IP_NONCENTERED, &ip_noncentered_spec(), 7, 4);
 }
 
-/// Two inputs cycled, SP with c = 1 and a user activation: the data order and a
-/// symbolic derivative of a formula are exercised too. SP: A = (0, 1/2, 1/2, 1/2),
-/// E = c = 1 at every layer.
+/// Two inputs cycled and a probe, SP with c = 1 and a user activation: the data order,
+/// the per-input forward passes and a symbolic derivative of a formula are exercised
+/// too. SP: A = (0, 1/2, 1/2, 1/2), E = c = 1 at every layer.
 const SP_TWO_INPUTS: &str = "
 width n
 param L = 2, eta = 0.2
 activation phi(x) = tanh(x) + sin(2*x)^3/10
 input xa = [1.0, 0.5, -0.5] target 1.0
 input xb = [0.2, -1.0, 0.3] target -0.5
+input xc = [-0.7, 0.4, 1.1]
 mlp net(depth = L, act = phi, bias = none)
 parameterization sp(c = 1)
-train sgd(steps = 4, lr = eta, loss = mse, data = [xa, xb])
+train sgd(steps = 4, lr = eta, loss = mse, data = [xa, xb], probe = [xc])
 ";
 
 fn phi(x: f64) -> f64 {
@@ -413,21 +414,28 @@ fn dphi(x: f64) -> f64 {
 }
 
 #[test]
-fn cycled_inputs_and_user_activation_match_materialized_sgd() {
-    // The reference cycles inputs itself: run it step by step with the right input.
+fn every_input_at_every_step_matches_materialized_sgd() {
+    // The reference trains on xa, xb, xa, … (one per step) and never on the probe xc;
+    // at every step it evaluates its current weights on all three inputs, which the
+    // program must reproduce as h^l_t[ξ], x^l_t[ξ], f_t[ξ]. Its backward pass exists for
+    // the trained input only.
     let program = tp::compile("test.tp", SP_TWO_INPUTS, &[]).expect("program elaborates");
     let n = 11;
     let sample = draw(&program, n, 9).expect("draw");
     let exec = execute(&program, &sample).expect("execute");
     assert!(exec.completed(), "blow-up: {:?}", exec.blowup);
-    let inputs = [(vec![1.0, 0.5, -0.5], 1.0), (vec![0.2, -1.0, 0.3], -0.5)];
+    let inputs = [
+        ("xa", vec![1.0, 0.5, -0.5], 1.0),
+        ("xb", vec![0.2, -1.0, 0.3], -0.5),
+        ("xc", vec![-0.7, 0.4, 1.1], 0.0),
+    ];
     let mut spec = Spec {
         depth: 2,
         act: phi,
         dact: dphi,
         lr: 0.2,
-        xi: inputs[0].0.clone(),
-        y: inputs[0].1,
+        xi: inputs[0].1.clone(),
+        y: inputs[0].2,
         a_w: vec![0.0, 0.5, 0.5],
         e_w: vec![vec![1.0; 4]; 3],
         mean_w: vec![0.0; 3],
@@ -436,29 +444,77 @@ fn cycled_inputs_and_user_activation_match_materialized_sgd() {
     };
     let mut net = materialize(&spec, &program, &sample);
     for t in 0..=4 {
-        spec.xi = inputs[t % 2].0.clone();
-        spec.y = inputs[t % 2].1;
-        let pass = forward(&spec, &net);
-        let f = value(&program, &exec, &format!("f_{t}"))
-            .as_scalar()
-            .unwrap();
-        assert!(
-            (f - pass.f).abs() <= 1e-9 * pass.f.abs().max(1e-3),
-            "f_{t}: {f} vs {}",
-            pass.f
-        );
-        for l in 1..=2 {
-            let got = value(&program, &exec, &format!("x{l}_{t}"))
-                .as_vector()
+        for (name, xi, y) in &inputs {
+            spec.xi = xi.clone();
+            spec.y = *y;
+            let pass = forward(&spec, &net);
+            let f = value(&program, &exec, &format!("f_{t}[{name}]"))
+                .as_scalar()
                 .unwrap();
-            assert_close_vec(got, &pass.x[l], &format!("x{l}_{t}"));
+            assert!(
+                (f - pass.f).abs() <= 1e-9 * pass.f.abs().max(1e-3),
+                "f_{t}[{name}]: {f} vs {}",
+                pass.f
+            );
+            for l in 1..=2 {
+                for (q, want) in [("h", &pass.h[l - 1]), ("x", &pass.x[l])] {
+                    let what = format!("{q}{l}_{t}[{name}]");
+                    let got = value(&program, &exec, &what).as_vector().unwrap();
+                    assert_close_vec(got, want, &what);
+                }
+            }
+            let trained = inputs[t % 2].0 == *name;
+            for q in ["chi", "dh1", "dh2", "dx1", "dx2"] {
+                let what = format!("{q}_{t}[{name}]");
+                assert_eq!(
+                    program.lookup(&what).is_some(),
+                    trained && t < 4,
+                    "{what}: only the input trained on at a step has a backward pass"
+                );
+            }
         }
         if t == 4 {
             break;
         }
+        let (_, xi, y) = &inputs[t % 2];
+        spec.xi = xi.clone();
+        spec.y = *y;
+        let pass = forward(&spec, &net);
         let dh = backward(&spec, &net, &pass);
+        for l in 1..=2 {
+            let what = format!("dh{l}_{t}[{}]", inputs[t % 2].0);
+            let got = value(&program, &exec, &what).as_vector().unwrap();
+            assert_close_vec(got, &dh[l - 1], &what);
+        }
         sgd_step(&spec, &mut net, &pass, &dh, t, n as f64);
     }
+}
+
+#[test]
+fn a_probe_changes_nothing_that_is_trained() {
+    // The same program without the probe: every value of the trained inputs must be
+    // bit-identical (the probe's forward passes are read by nothing that updates the
+    // weights), and no value at all may mention the probe.
+    let with = tp::compile("test.tp", SP_TWO_INPUTS, &[]).expect("program elaborates");
+    let without_text = SP_TWO_INPUTS.replace(", probe = [xc]", "");
+    let without = tp::compile("test.tp", &without_text, &[]).expect("program elaborates");
+    assert!(without.instrs.iter().all(|i| !i.name.contains("xc")));
+    let n = 13;
+    let run = |p: &Program| {
+        let sample = draw(p, n, 21).expect("draw");
+        execute(p, &sample).expect("execute")
+    };
+    let (ew, eo) = (run(&with), run(&without));
+    let mut compared = 0;
+    for id in without.ids() {
+        let name = &without.instr(id).name;
+        let other = with
+            .lookup(name)
+            .unwrap_or_else(|| panic!("{name} is missing once a probe is added"));
+        assert_eq!(eo.value(id), ew.value(other), "{name}");
+        compared += 1;
+    }
+    assert!(compared > 50, "only {compared} values compared");
 }
 
 /// IP-bias, L = 3 (thesis §2.5.2): weights a = (0, 1, 1, 1); first-step weight rates

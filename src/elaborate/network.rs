@@ -115,11 +115,38 @@ impl Terms {
     }
 }
 
+/// A declared input used by the network: its name, values and optional target.
+#[derive(Clone, Debug)]
+struct DataInput {
+    name: String,
+    values: Vec<f64>,
+    target: Option<f64>,
+}
+
 /// Options of `train sgd(…)`.
 struct Training {
     steps: usize,
     lr: f64,
-    data: Vec<(String, Vec<f64>, Option<f64>)>,
+    /// The training inputs, cycled one per step (`data[t % len]` is trained on at step t).
+    data: Vec<DataInput>,
+    /// Inputs the network is evaluated on at every step but never trained on.
+    probe: Vec<DataInput>,
+}
+
+impl Training {
+    /// Every input the forward pass is evaluated on at each step: the distinct training
+    /// inputs in order of first appearance, then the probes. Changes since step 0 are
+    /// taken per input (Yang–Hu's Δx_t(ξ) follows one fixed ξ), so each of them needs
+    /// its own forward pass at every step, not only at the steps it is trained on.
+    fn evaluated(&self) -> Vec<DataInput> {
+        let mut out: Vec<DataInput> = Vec::new();
+        for input in self.data.iter().chain(&self.probe) {
+            if out.iter().all(|o| o.name != input.name) {
+                out.push(input.clone());
+            }
+        }
+        out
+    }
 }
 
 /// A coefficient that is only a constant times a power of n, as a [`Scale`].
@@ -149,6 +176,19 @@ fn width(e: Exponent) -> Expr {
 
 fn one_minus(e: &Exponent) -> Exponent {
     Exponent::ratio(1, 1).sub(e)
+}
+
+/// `h2` → `h2[xb]`: a name or family on the input `tag` (unchanged without a tag).
+fn tagged(base: &str, tag: Option<&str>) -> String {
+    match tag {
+        Some(input) => format!("{base}[{input}]"),
+        None => base.to_string(),
+    }
+}
+
+/// The name of the quantity `base` at step `t` on the input `tag`: `h2_1`, `h2_1[xb]`.
+fn step_name(base: &str, t: usize, tag: Option<&str>) -> String {
+    tagged(&format!("{base}_{t}"), tag)
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
@@ -260,7 +300,7 @@ impl Elab<'_> {
             self.require_derivative(act, 1, act_arg.value.span, "backpropagation needs")?;
         }
         let resolved = self.parameterization_of(file, mlp.span, depth, training.steps)?;
-        let d = training.data[0].1.len();
+        let d = training.data[0].values.len();
         self.unroll(depth, d, act, bias, &resolved, &training)
     }
 
@@ -294,7 +334,7 @@ impl Elab<'_> {
                 Some("only `sgd` is supported".into()),
             ));
         }
-        self.reject_unknown(args, &["steps", "lr", "loss", "data"], "train sgd")?;
+        self.reject_unknown(args, &["steps", "lr", "loss", "data", "probe"], "train sgd")?;
         let steps = match self.named_arg(args, "steps") {
             Some(a) => self.integer(&a.value, "the number of steps", 0)? as usize,
             None => {
@@ -327,14 +367,37 @@ impl Elab<'_> {
         let data_arg = self
             .named_arg(args, "data")
             .ok_or_else(|| self.error(span, "`train` needs the inputs: `data = [xi0]`", None))?;
-        let ExprKind::List(items) = &data_arg.value.kind else {
+        let data = self.input_list(&data_arg.value, "data", steps > 0, None)?;
+        let probe = match self.named_arg(args, "probe") {
+            Some(a) => self.input_list(&a.value, "probe", false, Some(&data))?,
+            None => Vec::new(),
+        };
+        Ok(Training {
+            steps,
+            lr,
+            data,
+            probe,
+        })
+    }
+
+    /// The inputs named in `data = [...]` (`need_target`: the loss reads their targets)
+    /// or `probe = [...]` (`trained`: the training inputs, which a probe may not repeat,
+    /// and whose dimension it must have).
+    fn input_list(
+        &self,
+        list: &ast::Expr,
+        option: &str,
+        need_target: bool,
+        trained: Option<&[DataInput]>,
+    ) -> Result<Vec<DataInput>, Diagnostic> {
+        let ExprKind::List(items) = &list.kind else {
             return Err(self.error(
-                data_arg.value.span,
-                "`data` is a list of inputs",
-                Some("write `data = [xi0, xi1]`".into()),
+                list.span,
+                format!("`{option}` is a list of inputs"),
+                Some(format!("write `{option} = [xi0, xi1]`")),
             ));
         };
-        let mut data = Vec::new();
+        let mut out: Vec<DataInput> = Vec::new();
         for item in items {
             let found = self
                 .keyword(&item.value)
@@ -346,33 +409,55 @@ impl Elab<'_> {
                     Some("declare it with `input xi0 = [ … ] target 1.0`".into()),
                 ));
             };
-            if steps > 0 && input.target.is_none() {
+            if need_target && input.target.is_none() {
                 return Err(self.error(
                     item.value.span,
                     format!("input `{name}` has no target, which the loss needs"),
                     Some(format!("write `input {name} = [ … ] target 1.0`")),
                 ));
             }
-            if let Some((_, first, _)) = data.first() {
-                let first: &Vec<f64> = first;
-                if first.len() != input.values.len() {
+            if let Some(trained) = trained {
+                if trained.iter().any(|d| d.name == name) {
                     return Err(self.error(
                         item.value.span,
-                        "all inputs must have the same dimension",
+                        format!("`{name}` is trained on, so it cannot be a probe"),
+                        Some("a probe is evaluated at every step but never trained on; every input in `data` is already evaluated at every step".into()),
+                    ));
+                }
+                if out.iter().any(|d| d.name == name) {
+                    return Err(self.error(
+                        item.value.span,
+                        format!("probe `{name}` is listed twice"),
                         None,
                     ));
                 }
             }
-            data.push((name, input.values, input.target));
+            let first = trained.and_then(|t| t.first()).or(out.first());
+            if first.is_some_and(|f| f.values.len() != input.values.len()) {
+                return Err(self.error(
+                    item.value.span,
+                    "all inputs must have the same dimension",
+                    None,
+                ));
+            }
+            out.push(DataInput {
+                name,
+                values: input.values,
+                target: input.target,
+            });
         }
-        if data.is_empty() {
+        if out.is_empty() {
             return Err(self.error(
-                data_arg.value.span,
-                "`data` is empty",
-                Some("list at least one input".into()),
+                list.span,
+                format!("`{option}` is empty"),
+                Some(if trained.is_some() {
+                    "list at least one input, or leave `probe` out".into()
+                } else {
+                    "list at least one input".into()
+                }),
             ));
         }
-        Ok(Training { steps, lr, data })
+        Ok(out)
     }
 
     fn parameterization_of(
@@ -409,9 +494,19 @@ impl Elab<'_> {
         self.resolve_parameterization(name, name_span, args, entries, depth, steps)
     }
 
-    fn meta(&self, family: &str, step: usize, layer: Option<usize>, role: Role) -> Meta {
+    /// Labels of the quantity `base` (`h2`, `dx1`, `chi`) at `step` on the input `tag`
+    /// (None when the network sees one input only, whose names carry no tag).
+    fn meta(
+        &self,
+        base: &str,
+        tag: Option<&str>,
+        step: usize,
+        layer: Option<usize>,
+        role: Role,
+    ) -> Meta {
         Meta {
-            family: Some(family.to_string()),
+            family: Some(tagged(base, tag)),
+            input: tag.map(str::to_string),
             step: Some(step),
             layer,
             role,
@@ -793,62 +888,80 @@ impl Elab<'_> {
 
         let lr = training.lr;
         let mut chi: Vec<ValueId> = Vec::new();
+        let evaluated = training.evaluated();
+        // With several inputs every per-input quantity is tagged with its input, so that
+        // its family (and hence every change since step 0) follows one fixed input.
+        let tag_inputs = evaluated.len() > 1;
         for t in 0..=training.steps {
-            let (input_name, xi, target) = &training.data[t % training.data.len()];
-            // Forward pass.
-            let mut fwd: Vec<NodeVal> = Vec::with_capacity(nodes.len());
-            for (idx, node) in nodes.iter().enumerate() {
-                let name = format!("{}_{t}", names[idx]);
-                let val = match node {
-                    Node::Input => NodeVal::Finite(input_name.clone(), xi.clone()),
-                    Node::Linear { layer, arg } => {
-                        let mut terms = Terms::default();
-                        let w = weights[layer - 1].clone();
-                        self.apply_weight(&w, &fwd[*arg], lr, &chi, &mut terms);
-                        if let Some(b) = biases[layer - 1].clone() {
-                            self.apply_bias(&b, lr, &chi, &mut terms);
+            let trained = &training.data[t % training.data.len()];
+            // Forward pass of the current network on every input; only the trained
+            // input's values feed the backward pass and the update.
+            let mut trained_fwd = None;
+            for input in &evaluated {
+                let tag = tag_inputs.then_some(input.name.as_str());
+                let mut fwd: Vec<NodeVal> = Vec::with_capacity(nodes.len());
+                for (idx, node) in nodes.iter().enumerate() {
+                    let name = step_name(&names[idx], t, tag);
+                    let val = match node {
+                        Node::Input => NodeVal::Finite(input.name.clone(), input.values.clone()),
+                        Node::Linear { layer, arg } => {
+                            let mut terms = Terms::default();
+                            let w = weights[layer - 1].clone();
+                            self.apply_weight(&w, &fwd[*arg], lr, &chi, &mut terms);
+                            if let Some(b) = biases[layer - 1].clone() {
+                                self.apply_bias(&b, lr, &chi, &mut terms);
+                            }
+                            let kind = if *layer == layers {
+                                Kind::Scalar
+                            } else {
+                                Kind::Vector
+                            };
+                            let meta = self.meta(&names[idx], tag, t, Some(*layer), Role::Forward);
+                            NodeVal::Value(self.emit(&name, kind, terms, meta))
                         }
-                        let kind = if *layer == layers {
-                            Kind::Scalar
-                        } else {
-                            Kind::Vector
-                        };
-                        let meta = self.meta(&names[idx], t, Some(*layer), Role::Forward);
-                        NodeVal::Value(self.emit(&name, kind, terms, meta))
-                    }
-                    Node::Act { arg } => {
-                        let NodeVal::Value(h) = fwd[*arg] else {
-                            continue;
-                        };
-                        let meta = self.meta(&names[idx], t, layer_of(node, idx), Role::Forward);
-                        let expr = Expr::act(act, 0, Expr::Value(h));
-                        NodeVal::Value(self.program.push(Instr {
-                            name,
-                            kind: Kind::Vector,
-                            scale: Scale::one(),
-                            op: Op::Map { expr },
-                            meta,
-                        }))
-                    }
-                };
-                fwd.push(val);
+                        Node::Act { arg } => {
+                            let NodeVal::Value(h) = fwd[*arg] else {
+                                continue;
+                            };
+                            let meta =
+                                self.meta(&names[idx], tag, t, layer_of(node, idx), Role::Forward);
+                            let expr = Expr::act(act, 0, Expr::Value(h));
+                            NodeVal::Value(self.program.push(Instr {
+                                name,
+                                kind: Kind::Vector,
+                                scale: Scale::one(),
+                                op: Op::Map { expr },
+                                meta,
+                            }))
+                        }
+                    };
+                    fwd.push(val);
+                }
+                if input.name == trained.name {
+                    trained_fwd = Some(fwd);
+                }
             }
             if t == training.steps {
                 break;
             }
+            // The trained input is always among the evaluated ones.
+            let Some(fwd) = trained_fwd else {
+                break;
+            };
+            let tag = tag_inputs.then_some(trained.name.as_str());
             // Loss derivative of ℓ = (f - y)²/2.
             let NodeVal::Value(f) = fwd[nodes.len() - 1] else {
                 break;
             };
-            let y = target.unwrap_or(0.0);
+            let y = trained.target.unwrap_or(0.0);
             let chi_t = self.program.push(Instr {
-                name: format!("chi_{t}"),
+                name: step_name("chi", t, tag),
                 kind: Kind::Scalar,
                 scale: Scale::one(),
                 op: Op::Scalar {
                     expr: Expr::sub(Expr::Value(f), Expr::Const(y)),
                 },
-                meta: self.meta("chi", t, None, Role::Loss),
+                meta: self.meta("chi", tag, t, None, Role::Loss),
             });
             chi.push(chi_t);
             // Backward pass: adjoints ∂f/∂(node), in reverse order.
@@ -871,14 +984,10 @@ impl Elab<'_> {
                         .fold(Expr::Const(0.0), Expr::add);
                     Side::Scalar(coef)
                 } else {
-                    let meta = self.meta(
-                        &format!("d{}", names[idx]),
-                        t,
-                        layer_of(&node, idx),
-                        Role::Backward,
-                    );
+                    let base = format!("d{}", names[idx]);
+                    let meta = self.meta(&base, tag, t, layer_of(&node, idx), Role::Backward);
                     let kind = Kind::Vector;
-                    Side::Vector(self.emit(&format!("d{}_{t}", names[idx]), kind, terms, meta))
+                    Side::Vector(self.emit(&step_name(&base, t, tag), kind, terms, meta))
                 };
                 match node {
                     Node::Linear { layer, arg } => {

@@ -555,6 +555,7 @@ impl Elab<'_> {
             op,
             meta: Meta {
                 family: None,
+                input: None,
                 step: None,
                 layer: None,
                 role: Role::Auxiliary,

@@ -34,6 +34,12 @@ pub struct ExpectOptions {
     pub abs_tol: f64,
     /// Relative tolerance of the quadrature error estimate.
     pub rel_tol: f64,
+    /// Whether Monte Carlo may be used at all. Without it, an integral that quadrature
+    /// cannot do is an error ([`GaussError::NeedsMonteCarlo`]) and an unconverged
+    /// quadrature is returned with its error estimate: callers that must tell an exact
+    /// zero from a small number (the order of a vanishing limit) use only the
+    /// deterministic tiers.
+    pub monte_carlo: bool,
 }
 
 impl Default for ExpectOptions {
@@ -47,6 +53,7 @@ impl Default for ExpectOptions {
             max_evaluations: 2_000_000,
             abs_tol: 1e-12,
             rel_tol: 1e-10,
+            monte_carlo: true,
         }
     }
 }
@@ -159,7 +166,7 @@ pub(crate) fn expect_with(
         }
     };
     match quadrature {
-        Some(q) if r == 0 || converged(&q, opts) => Ok(q),
+        Some(q) if r == 0 || converged(&q, opts) || !opts.monte_carlo => Ok(q),
         Some(q) => {
             let mc = monte_carlo(gauss, f, outputs, &opts.monte_carlo())?;
             Ok(q.into_iter()
@@ -167,6 +174,7 @@ pub(crate) fn expect_with(
                 .map(|(q, m)| if m.stderr < q.stderr { m } else { q })
                 .collect())
         }
+        None if !opts.monte_carlo => Err(GaussError::NeedsMonteCarlo { rank: r }),
         None => monte_carlo(gauss, f, outputs, &opts.monte_carlo()),
     }
 }

@@ -115,4 +115,12 @@ pub enum GaussError {
         /// What is wrong.
         detail: String,
     },
+    /// Only deterministic tiers were allowed and the integral needs Monte Carlo.
+    #[error(
+        "the integral over {rank} Gaussian dimensions needs Monte Carlo, which was not allowed"
+    )]
+    NeedsMonteCarlo {
+        /// The rank of the Gaussian integrated over.
+        rank: usize,
+    },
 }

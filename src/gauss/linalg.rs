@@ -105,23 +105,30 @@ impl PivotedCholesky {
 pub fn pivoted_cholesky(cov: &Array2<f64>) -> Result<PivotedCholesky, GaussError> {
     let mut s = symmetrized(cov)?;
     let d = s.nrows();
-    let scale = max_abs(&s);
-    let zero_tol = ZERO_PIVOT_EPS * (d.max(1) as f64) * scale;
-    let neg_tol = PSD_TOLERANCE * scale;
+    // Tolerances are relative to each variable's own variance (as if factoring the
+    // correlation matrix): with variances 1 and 10^18 side by side, a threshold
+    // relative to the largest entry would drop the variance-1 direction as rounding.
+    let variance: Vec<f64> = (0..d).map(|i| s[[i, i]].max(0.0)).collect();
+    let zero_tol = |i: usize| ZERO_PIVOT_EPS * (d.max(1) as f64) * variance[i];
+    let neg_tol = |i: usize, j: usize| PSD_TOLERANCE * (variance[i] * variance[j]).sqrt();
 
     let mut remaining: Vec<usize> = (0..d).collect();
     let mut pivots = Vec::new();
     let mut columns: Vec<Vec<f64>> = Vec::new();
-    // Each step pivots on the remaining variable with the largest remaining variance.
+    // Each step pivots on the remaining variable with the largest remaining share of its
+    // own variance (scale-free: the same choice for the correlation matrix).
     while let Some((pos, &p)) = remaining
         .iter()
         .enumerate()
-        .max_by(|(_, &a), (_, &b)| s[[a, a]].total_cmp(&s[[b, b]]))
+        .filter(|(_, &a)| s[[a, a]] > zero_tol(a))
+        .max_by(|(_, &a), (_, &b)| {
+            // Ties (every variable at the start) go to the largest variance.
+            (s[[a, a]] / variance[a])
+                .total_cmp(&(s[[b, b]] / variance[b]))
+                .then(s[[a, a]].total_cmp(&s[[b, b]]))
+        })
     {
         let pivot = s[[p, p]];
-        if pivot <= zero_tol {
-            break;
-        }
         let root = pivot.sqrt();
         remaining.swap_remove(pos);
         let mut col = vec![0.0; d];
@@ -139,20 +146,21 @@ pub fn pivoted_cholesky(cov: &Array2<f64>) -> Result<PivotedCholesky, GaussError
     }
 
     // What is left must be zero up to rounding for Σ to be PSD: for a PSD residual,
-    // |s_ij| ≤ √(s_ii s_jj) ≤ zero_tol, so anything beyond neg_tol is a real violation.
+    // |s_ij| ≤ √(s_ii s_jj), so anything beyond the tolerance is a real violation.
     for &i in &remaining {
         for &j in &remaining {
             let r = s[[i, j]];
+            let tolerance = neg_tol(i, j);
             let bad = if i == j {
-                r < -neg_tol
+                r < -tolerance
             } else {
-                r.abs() > neg_tol
+                r.abs() > tolerance
             };
             if bad {
                 return Err(GaussError::NotPositiveSemidefinite {
                     index: i,
                     residual: r,
-                    tolerance: neg_tol,
+                    tolerance,
                 });
             }
         }
@@ -180,13 +188,13 @@ pub fn pivoted_cholesky(cov: &Array2<f64>) -> Result<PivotedCholesky, GaussError
 pub fn cholesky_psd(cov: &Array2<f64>) -> Result<Array2<f64>, GaussError> {
     let a = symmetrized(cov)?;
     let d = a.nrows();
-    let scale = max_abs(&a);
-    let zero_tol = ZERO_PIVOT_EPS * (d.max(1) as f64) * scale;
-    let neg_tol = PSD_TOLERANCE * scale;
+    // Relative to each variable's own variance, as in [`pivoted_cholesky`].
+    let variance: Vec<f64> = (0..d).map(|i| a[[i, i]].max(0.0)).collect();
+    let neg_tol = |i: usize, j: usize| PSD_TOLERANCE * (variance[i] * variance[j]).sqrt();
     let mut l = Array2::<f64>::zeros((d, d));
     for j in 0..d {
         let diag = a[[j, j]] - (0..j).map(|k| l[[j, k]] * l[[j, k]]).sum::<f64>();
-        if diag > zero_tol {
+        if diag > ZERO_PIVOT_EPS * (d.max(1) as f64) * variance[j] {
             let root = diag.sqrt();
             l[[j, j]] = root;
             for i in (j + 1)..d {
@@ -194,20 +202,20 @@ pub fn cholesky_psd(cov: &Array2<f64>) -> Result<Array2<f64>, GaussError> {
                 l[[i, j]] = off / root;
             }
         } else {
-            if diag < -neg_tol {
+            if diag < -neg_tol(j, j) {
                 return Err(GaussError::NotPositiveSemidefinite {
                     index: j,
                     residual: diag,
-                    tolerance: neg_tol,
+                    tolerance: neg_tol(j, j),
                 });
             }
             for i in (j + 1)..d {
                 let off = a[[i, j]] - (0..j).map(|k| l[[i, k]] * l[[j, k]]).sum::<f64>();
-                if off.abs() > neg_tol {
+                if off.abs() > neg_tol(i, j) {
                     return Err(GaussError::NotPositiveSemidefinite {
                         index: i,
                         residual: off,
-                        tolerance: neg_tol,
+                        tolerance: neg_tol(i, j),
                     });
                 }
             }
@@ -327,6 +335,23 @@ mod tests {
         // The first pivot is the largest variance.
         assert_eq!(c.pivots[0], 0);
         assert!(max_diff(&reconstruct(&c.factor), &s) < 1e-14);
+    }
+
+    #[test]
+    fn badly_scaled_variables_are_not_rounding() {
+        // Variances 1 and 1e18, independent or nearly collinear: neither direction is
+        // rounding noise of the other (a threshold relative to the largest entry
+        // dropped the first, and an integrand reading it then saw a constant).
+        for rho in [0.0, 0.5, 0.999_999] {
+            let c = rho * 1e9;
+            let s = array![[1.0, c], [c, 1e18]];
+            let p = pivoted_cholesky(&s).unwrap();
+            assert_eq!(p.rank(), 2, "rho = {rho}");
+            let r = reconstruct(&p.factor);
+            assert!((r[[0, 0]] - 1.0).abs() < 1e-9 && (r[[0, 1]] - c).abs() <= 1e-6 * c.max(1.0));
+            let l = cholesky_psd(&s).unwrap();
+            assert!(l[[1, 1]] > 0.0 && (reconstruct(&l)[[0, 0]] - 1.0).abs() < 1e-12);
+        }
     }
 
     #[test]

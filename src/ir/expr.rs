@@ -487,6 +487,27 @@ impl Expr {
         out
     }
 
+    /// The same expression with every value `v` replaced by `f(v)` (no folding: the
+    /// shape is kept, so two expressions are equal after mapping exactly when they read
+    /// the mapped values the same way).
+    pub fn map_values(&self, f: &dyn Fn(ValueId) -> ValueId) -> Expr {
+        match self {
+            Expr::Value(id) => Expr::Value(f(*id)),
+            Expr::Const(_) | Expr::Arg | Expr::Width(_) => self.clone(),
+            Expr::Add(items) => Expr::Add(items.iter().map(|e| e.map_values(f)).collect()),
+            Expr::Mul(items) => Expr::Mul(items.iter().map(|e| e.map_values(f)).collect()),
+            Expr::Neg(a) => Expr::Neg(Box::new(a.map_values(f))),
+            Expr::Div(a, b) => Expr::Div(Box::new(a.map_values(f)), Box::new(b.map_values(f))),
+            Expr::Pow(a, q) => Expr::Pow(Box::new(a.map_values(f)), q.clone()),
+            Expr::Call(g, a) => Expr::Call(*g, Box::new(a.map_values(f))),
+            Expr::Act { act, order, arg } => Expr::Act {
+                act: *act,
+                order: *order,
+                arg: Box::new(arg.map_values(f)),
+            },
+        }
+    }
+
     /// Replaces `Arg` by `arg` (used to expand an activation body at a point).
     pub fn substitute_arg(&self, arg: &Expr) -> Expr {
         match self {

@@ -5,10 +5,12 @@
 //! from them by [`Op`]s. Values are defined in order and referred to by [`ValueId`].
 
 mod expr;
+mod identity;
 mod print;
 mod program;
 
 pub use expr::{Activation, Expr, Func, NotDifferentiable, Var};
+pub use identity::Identity;
 pub use print::{
     instr_to_json, program_to_json, render_expr, render_instr, render_number, render_program,
     SHOW_SCHEMA,

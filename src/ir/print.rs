@@ -277,6 +277,7 @@ pub fn instr_to_json(instr: &Instr, program: &Program) -> Value {
         "text": render_instr(instr, program),
         "op": instr.op,
         "family": instr.meta.family,
+        "input": instr.meta.input,
         "step": instr.meta.step,
         "layer": instr.meta.layer,
         "role": instr.meta.role,

@@ -138,9 +138,14 @@ pub enum Role {
 /// Labels attached to an instruction by the elaborator.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Meta {
-    /// Name shared by the same quantity at every step (`h2` for `h2_0, h2_1, …`), used
-    /// to form changes Δv_t = v_t − v_0.
+    /// Name shared by the same quantity of the same input at every step (`h2` for
+    /// `h2_0, h2_1, …`; `h2[xb]` for `h2_0[xb], h2_1[xb], …` when the network is
+    /// evaluated on several inputs), used to form changes Δv_t = v_t − v_0: a change
+    /// compares a quantity with itself on one fixed input, never across inputs.
     pub family: Option<String>,
+    /// The input the value is computed on, when the network is evaluated on several
+    /// inputs (None for one-input networks, intermediates and raw values).
+    pub input: Option<String>,
     /// SGD step at which the value is computed.
     pub step: Option<usize>,
     /// Layer index for network quantities (1-based, L+1 is the output layer).
@@ -150,10 +155,24 @@ pub struct Meta {
 }
 
 impl Meta {
+    /// The quantity without its input: `h2` for the families `h2` and `h2[xb]`. Regimes
+    /// take the maximum of a quantity's changes over all inputs.
+    pub fn quantity(&self) -> Option<&str> {
+        let family = self.family.as_deref()?;
+        let base = self.input.as_deref().and_then(|input| {
+            family
+                .strip_suffix(']')?
+                .strip_suffix(input)?
+                .strip_suffix('[')
+        });
+        Some(base.unwrap_or(family))
+    }
+
     /// A user-written value with no network labels.
     pub fn user() -> Self {
         Meta {
             family: None,
+            input: None,
             step: None,
             layer: None,
             role: Role::Forward,

@@ -16,13 +16,13 @@
 //! Ż^{Ŵx} = Σ_j E[∂Z^x/∂Ẑ^{Ŵᵀy_j}] Z^{y_j} over the Ẑ^{Ŵᵀy_j} that Z^x depends on;
 //! a Moment becomes an expectation.
 
-use super::model::{Caveat, Def, Entry, Family, LimitProgram};
+use super::model::{max_order, Caveat, Def, Entry, Family, LimitProgram, Remainder};
 use super::parity::{self, Parity};
 use crate::exponent::{format_rational, Ext, Rational};
-use crate::ir::{Activation, Expr, Func, Kind, Op, Program, ValueId, Var};
-use crate::scale::{FactTable, Inference};
-use num_traits::Zero;
-use std::collections::BTreeSet;
+use crate::ir::{Activation, Expr, Func, Identity, Kind, Op, Program, ValueId, Var};
+use crate::scale::{FactTable, Inference, Left, Vanishing};
+use num_traits::{One, Zero};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Why no limit program could be derived at all.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -40,11 +40,17 @@ pub enum DeriveError {
     },
 }
 
-/// The leading order of an expression: its exponent (None: exactly zero) and the
-/// normalized expression over limit entries.
+/// The leading order of an expression: its exponent (None: exactly zero), the
+/// normalized expression over limit entries, and the orders of what it leaves out.
 struct Lead {
     exp: Option<Rational>,
     z: Expr,
+    /// Order of the terms this expansion itself dropped (None: `n^exp·z` *is* the
+    /// expression, read as the finite values it names). When the leading terms of a sum
+    /// fold to 0 and none of them dropped anything, they cancel exactly at every width.
+    local: Option<Rational>,
+    /// What is left out, including the remainders of the values read.
+    rest: Remainder,
 }
 
 impl Lead {
@@ -52,7 +58,50 @@ impl Lead {
         Lead {
             exp: None,
             z: Expr::Const(0.0),
+            local: None,
+            rest: Remainder::default(),
         }
+    }
+
+    /// An exact leading term: nothing is left out.
+    fn exact(exp: Rational, z: Expr) -> Lead {
+        Lead {
+            exp: Some(exp),
+            z,
+            local: None,
+            rest: Remainder::default(),
+        }
+    }
+}
+
+/// `a + k` for an order (None stays None).
+fn shift(a: &Option<Rational>, k: &Rational) -> Option<Rational> {
+    a.as_ref().map(|x| x + k)
+}
+
+/// Every order of `r` shifted by `k` (what a factor of size n^k does to a remainder).
+fn shift_all(r: &Remainder, k: &Rational) -> Remainder {
+    Remainder {
+        dropped: shift(&r.dropped, k),
+        fluctuation: shift(&r.fluctuation, k),
+        fluctuation_mean: shift(&r.fluctuation_mean, k),
+    }
+}
+
+/// The componentwise larger of two remainders.
+fn max_rest(a: &Remainder, b: &Remainder) -> Remainder {
+    Remainder {
+        dropped: max_order(&a.dropped, &b.dropped),
+        fluctuation: max_order(&a.fluctuation, &b.fluctuation),
+        fluctuation_mean: max_order(&a.fluctuation_mean, &b.fluctuation_mean),
+    }
+}
+
+/// A term of lower order `e` that was dropped.
+fn dropped_term(e: &Option<Rational>) -> Remainder {
+    Remainder {
+        dropped: e.clone(),
+        ..Remainder::default()
     }
 }
 
@@ -71,6 +120,10 @@ struct Deriver<'p> {
     group_count: usize,
     source_atoms: Vec<Option<ValueId>>,
     coefficients: usize,
+    /// Which program values are computed identically (read as one entry).
+    identity: Identity,
+    /// Values whose leading part has a vanishing limit, from scale inference.
+    vanishing: BTreeMap<ValueId, Vanishing>,
 }
 
 /// Derives the limit program of `program` from the exponents of `inference`.
@@ -105,11 +158,14 @@ pub fn derive(program: &Program, inference: &Inference<'_>) -> Result<LimitProgr
                 },
                 count,
             ));
-            group_names.push(if transpose {
-                format!("{}ᵀ", info.name)
-            } else {
-                info.name.clone()
-            });
+            // In the limit Ŵ and Ŵᵀ give independent families; at finite width they are
+            // one matrix. The reason must name the family, not the matrix: a product
+            // of Ŵx and Ŵᵀy is even under W → −W but odd under the flip of one family.
+            let t = if transpose { "ᵀ" } else { "" };
+            group_names.push(format!(
+                "the family Ẑ^{{{}{t}·}}, independent of every other family in the limit",
+                info.name
+            ));
             count += 1;
         }
     }
@@ -136,6 +192,8 @@ pub fn derive(program: &Program, inference: &Inference<'_>) -> Result<LimitProgr
         group_count: count,
         source_atoms: vec![None; program.sources.len()],
         coefficients: 0,
+        identity: Identity::of(program),
+        vanishing: inference.vanishing().clone(),
     };
     for id in program.ids() {
         let exponent = match inference.exponent(id).as_constant() {
@@ -245,18 +303,29 @@ impl Deriver<'_> {
             source_value: None,
             meta: None,
             caveat: None,
+            remainder: Remainder::default(),
         });
         self.source_atoms[s.0] = Some(id);
         id
     }
 
     /// The entry for program value `id` of exponent `exponent` (None: exactly zero).
+    /// A value whose leading Θ part was found to have a limit of exactly 0 (see
+    /// [`crate::scale::Vanishing`]) gets what is left: nothing, a fluctuation (random in
+    /// the limit), or its lower-order terms.
     fn normalize(&mut self, id: ValueId, exponent: Option<Rational>) -> ValueId {
-        let def = match &exponent {
-            None => Def::Zero {
-                reason: "exactly zero at every width (scale inference)".into(),
-            },
-            Some(e) => self.rule(id, e),
+        let vanishing = self.vanishing.get(&id).cloned();
+        let canon = self.identity.canon(id);
+        let (def, remainder) = match (&exponent, vanishing) {
+            _ if canon != id => self.alias(canon),
+            (_, Some(v)) => self.vanished(id, &v),
+            (None, None) => (
+                Def::Zero {
+                    reason: "exactly zero at every width (scale inference)".into(),
+                },
+                Remainder::default(),
+            ),
+            (Some(e), None) => self.rule(id, e, None),
         };
         let def = self.check_taint(def);
         let instr = self.program.instr(id);
@@ -269,7 +338,58 @@ impl Deriver<'_> {
             source_value: Some(id),
             meta: Some(instr.meta.clone()),
             caveat,
+            remainder,
         })
+    }
+
+    /// The definition of a value computed exactly like the earlier value `canon`: the
+    /// same limit, written as a reference to it.
+    fn alias(&self, canon: ValueId) -> (Def, Remainder) {
+        let entry_id = self.of_value[canon.0];
+        let entry = &self.entries[entry_id.0];
+        let def = match &entry.def {
+            d @ (Def::Zero { .. } | Def::Random { .. } | Def::Undetermined { .. }) => d.clone(),
+            _ if entry.kind == Kind::Vector => Def::Vector {
+                expr: Expr::Value(entry_id),
+            },
+            _ => Def::Scalar {
+                expr: Expr::Value(entry_id),
+            },
+        };
+        (def, entry.remainder.clone())
+    }
+
+    /// The definition of a value whose leading part has a vanishing limit.
+    fn vanished(&mut self, id: ValueId, v: &Vanishing) -> (Def, Remainder) {
+        let lead = fmt_exp(&v.leading);
+        match (&v.order, v.left) {
+            (None, _) | (_, Left::Nothing) => (
+                Def::Zero {
+                    reason: format!(
+                        "its {lead} part has limit exactly 0 ({}) and nothing is left at \
+                         finite width",
+                        v.why
+                    ),
+                },
+                Remainder::default(),
+            ),
+            (Some(order), Left::Fluctuation) => (
+                Def::Random {
+                    reason: format!(
+                        "its {lead} part has limit exactly 0 ({}); what is left is the \
+                         finite-width fluctuation of size {}, which the master theorem does \
+                         not describe",
+                        v.why,
+                        fmt_exp(order)
+                    ),
+                },
+                Remainder::default(),
+            ),
+            (Some(order), Left::Terms) => {
+                let order = order.clone();
+                self.rule(id, &order, Some(&order))
+            }
+        }
     }
 
     /// Whether `expr` may be exactly 0 with positive probability: a factor that is, or a
@@ -386,23 +506,34 @@ impl Deriver<'_> {
         def
     }
 
-    fn rule(&mut self, id: ValueId, e: &Rational) -> Def {
+    /// The limit rule of value `id` of exponent `e`, and the orders of what its leading
+    /// term leaves out. `cap`, when given, is an order below the terms' own: their
+    /// leading Θ part has limit 0 and the terms of order `cap` are what is left (only
+    /// the top-level terms of the expression are regrouped).
+    fn rule(&mut self, id: ValueId, e: &Rational, cap: Option<&Rational>) -> (Def, Remainder) {
         let instr = self.program.instr(id);
         let coef = instr.scale.coef;
         let s = match instr.scale.exponent.as_constant() {
             Some(q) => q.clone(),
             None => {
-                return Def::Undetermined {
-                    reason: "symbolic width factor".into(),
-                }
+                return (
+                    Def::Undetermined {
+                        reason: "symbolic width factor".into(),
+                    },
+                    Remainder::default(),
+                )
             }
         };
+        let half = Rational::new(1.into(), 2.into());
         match &instr.op.clone() {
             Op::Init { terms, mean } => {
                 if instr.kind == Kind::Scalar {
-                    return Def::Random {
-                        reason: "a random scalar drawn at initialization".into(),
-                    };
+                    return (
+                        Def::Random {
+                            reason: "a random scalar drawn at initialization".into(),
+                        },
+                        Remainder::default(),
+                    );
                 }
                 let mut items = Vec::new();
                 for (src, c) in terms {
@@ -411,19 +542,40 @@ impl Deriver<'_> {
                 }
                 items.push(Expr::Const(coef * mean));
                 let z = Expr::sum(items);
-                self.compare(&instr.name, e, &s, Def::Vector { expr: z })
+                // The coordinates are exact samples of Z: nothing is left out.
+                (
+                    self.compare(&instr.name, e, &s, Def::Vector { expr: z }),
+                    Remainder::default(),
+                )
             }
             Op::MatMul {
                 matrix,
                 transpose,
                 arg,
-            } => self.matmul(id, e, &s, coef, *matrix, *transpose, *arg),
-            Op::Map { expr } | Op::Scalar { expr } => match self.lead(expr) {
-                Err(reason) => Def::Undetermined { reason },
+            } => {
+                let def = self.matmul(id, e, &s, coef, *matrix, *transpose, *arg);
+                // Ŵx differs from Ẑ + Ż by O(n^{-1/2}) relative at finite width, and
+                // carries the remainder of x; Ŵ spreads it over every coordinate.
+                let x = &self.entries[self.of_value[self.identity.canon(*arg).0].0];
+                let carried = shift_all(&x.remainder, &s);
+                let own = Some(e - &half);
+                let fluctuation = max_order(&own, &carried.fluctuation);
+                let rest = Remainder {
+                    dropped: carried.dropped,
+                    fluctuation_mean: fluctuation.clone(),
+                    fluctuation,
+                };
+                (def, rest)
+            }
+            Op::Map { expr } | Op::Scalar { expr } => match self.lead_capped(expr, cap) {
+                Err(reason) => (Def::Undetermined { reason }, Remainder::default()),
                 Ok(lead) => match lead.exp {
-                    None => Def::Zero {
-                        reason: "every term is exactly zero".into(),
-                    },
+                    None => (
+                        Def::Zero {
+                            reason: "every term is exactly zero".into(),
+                        },
+                        Remainder::default(),
+                    ),
                     Some(m) => {
                         let z = Expr::mul(Expr::Const(coef), lead.z);
                         let def = if instr.kind == Kind::Vector {
@@ -431,24 +583,41 @@ impl Deriver<'_> {
                         } else {
                             Def::Scalar { expr: z }
                         };
-                        self.compare(&instr.name, e, &(m + s), def)
+                        let rest = shift_all(&lead.rest, &s);
+                        (self.compare(&instr.name, e, &(m + s), def), rest)
                     }
                 },
             },
-            Op::Moment { expr } => match self.lead(expr) {
-                Err(reason) => Def::Undetermined { reason },
-                Ok(lead) => match lead.exp {
-                    None => Def::Zero {
-                        reason: "the integrand is exactly zero".into(),
-                    },
+            Op::Moment { expr } => match self.lead_capped(expr, cap) {
+                Err(reason) => (Def::Undetermined { reason }, Remainder::default()),
+                Ok(lead) => match lead.exp.clone() {
+                    None => (
+                        Def::Zero {
+                            reason: "the integrand is exactly zero".into(),
+                        },
+                        Remainder::default(),
+                    ),
                     Some(m) => {
-                        let naive = m + s;
-                        let half = Rational::new(1.into(), 2.into());
-                        if &naive == e {
+                        let naive = m + s.clone();
+                        // The mean of a random integrand fluctuates by n^{-1/2} relative
+                        // (central limit over coordinates); the integrand's own
+                        // remainder enters by its mean size.
+                        let random = expr
+                            .values()
+                            .iter()
+                            .any(|v| self.program.instr(*v).kind == Kind::Vector);
+                        let clt = random.then(|| naive.clone() - half.clone());
+                        let fluctuation = max_order(&clt, &shift(&lead.rest.fluctuation_mean, &s));
+                        let rest = Remainder {
+                            dropped: shift(&lead.rest.dropped, &s),
+                            fluctuation_mean: fluctuation.clone(),
+                            fluctuation,
+                        };
+                        let def = if &naive == e {
                             Def::Expectation {
                                 expr: Expr::mul(Expr::Const(coef), lead.z),
                             }
-                        } else if *e == naive.clone() - half {
+                        } else if *e == naive.clone() - half.clone() {
                             Def::Random {
                                 reason: format!(
                                     "a central-limit fluctuation: the mean of terms of size \
@@ -465,10 +634,32 @@ impl Deriver<'_> {
                                     fmt_exp(&naive)
                                 ),
                             }
-                        }
+                        };
+                        (def, rest)
                     }
                 },
             },
+        }
+    }
+
+    /// The leading order of `expr`, or with `cap`, of its top-level terms of order at
+    /// most `cap` (the larger ones are known to have a vanishing limit).
+    fn lead_capped(&mut self, expr: &Expr, cap: Option<&Rational>) -> Result<Lead, String> {
+        match (expr, cap) {
+            (Expr::Add(items), Some(cap)) => {
+                let mut leads = Vec::new();
+                for item in items {
+                    let l = self.lead(item)?;
+                    if l.exp.as_ref().is_some_and(|x| x <= cap) {
+                        leads.push(l);
+                    }
+                }
+                self.lead_of_sum(leads)
+            }
+            (_, Some(_)) => Err("what is left after a vanishing leading part is not a \
+                                 separate term of the expression; not modelled"
+                .into()),
+            (_, None) => self.lead(expr),
         }
     }
 
@@ -499,7 +690,7 @@ impl Deriver<'_> {
         transpose: bool,
         arg: ValueId,
     ) -> Def {
-        let x = self.of_value[arg.0];
+        let x = self.of_value[self.identity.canon(arg).0];
         let entry = self.entries[x.0].clone();
         let ex = match (&entry.def, &entry.exponent) {
             (Def::Zero { .. }, _) | (_, None) => {
@@ -537,6 +728,7 @@ impl Deriver<'_> {
             source_value: None,
             meta: None,
             caveat: entry.caveat.clone(),
+            remainder: Remainder::default(),
         });
         // Ż: every base Gaussian of the transposed family that Z^x depends on.
         let partner_family = Family::Matrix {
@@ -570,6 +762,7 @@ impl Deriver<'_> {
                         source_value: None,
                         meta: None,
                         caveat: self.entries[x.0].caveat.clone(),
+                        remainder: Remainder::default(),
                     });
                     Expr::Value(k)
                 }
@@ -629,28 +822,25 @@ impl Deriver<'_> {
                 if *c == 0.0 {
                     Lead::zero()
                 } else {
-                    Lead {
-                        exp: Some(Rational::zero()),
-                        z: Expr::Const(*c),
-                    }
+                    Lead::exact(Rational::zero(), Expr::Const(*c))
                 }
             }
             Expr::Arg => return Err("an activation argument outside an activation".into()),
             Expr::Width(q) => match q.as_constant() {
-                Some(q) => Lead {
-                    exp: Some(q.clone()),
-                    z: Expr::Const(1.0),
-                },
+                Some(q) => Lead::exact(q.clone(), Expr::Const(1.0)),
                 None => return Err("a symbolic power of the width".into()),
             },
             Expr::Value(v) => {
-                let entry_id = self.of_value[v.0];
+                // Identical values are one entry, so that their difference folds to 0.
+                let entry_id = self.of_value[self.identity.canon(*v).0];
                 let entry = &self.entries[entry_id.0];
                 match (&entry.def, &entry.exponent) {
                     (Def::Zero { .. }, _) | (_, None) => Lead::zero(),
                     (_, Some(e)) => Lead {
                         exp: Some(e.clone()),
                         z: Expr::Value(entry_id),
+                        local: None,
+                        rest: entry.remainder.clone(),
                     },
                 }
             }
@@ -659,76 +849,85 @@ impl Deriver<'_> {
                 for item in items {
                     leads.push(self.lead(item)?);
                 }
-                let top = leads.iter().filter_map(|l| l.exp.clone()).max();
-                match top {
-                    None => Lead::zero(),
-                    Some(m) => {
-                        let kept: Vec<Expr> = leads
-                            .into_iter()
-                            .filter(|l| l.exp.as_ref() == Some(&m))
-                            .map(|l| l.z)
-                            .collect();
-                        let z = Expr::sum(kept);
-                        if z.is_zero() {
-                            return Err(format!(
-                                "the leading terms ({}) of a sum cancel exactly; the next \
-                                 order is not modelled",
-                                fmt_exp(&m)
-                            ));
-                        }
-                        Lead { exp: Some(m), z }
-                    }
-                }
+                self.lead_of_sum(leads)?
             }
             Expr::Mul(items) => {
-                let mut exp = Rational::zero();
-                let mut zs = Vec::new();
+                let mut leads = Vec::new();
                 for item in items {
                     let l = self.lead(item)?;
-                    match l.exp {
-                        None => return Ok(Lead::zero()),
-                        Some(e) => exp += e,
+                    if l.exp.is_none() {
+                        return Ok(Lead::zero());
                     }
-                    zs.push(l.z);
+                    leads.push(l);
+                }
+                let exps: Vec<Rational> = leads.iter().filter_map(|l| l.exp.clone()).collect();
+                let exp: Rational = exps.iter().fold(Rational::zero(), |acc, e| acc + e);
+                let mut local = None;
+                let mut rest = Remainder::default();
+                for (i, l) in leads.iter().enumerate() {
+                    // The remainder of one factor times the leading part of the others.
+                    let others = exp.clone() - &exps[i];
+                    local = max_order(&local, &shift(&l.local, &others));
+                    rest = max_rest(&rest, &shift_all(&l.rest, &others));
                 }
                 Lead {
                     exp: Some(exp),
-                    z: Expr::product(zs),
+                    z: Expr::product(leads.into_iter().map(|l| l.z).collect()),
+                    local,
+                    rest,
                 }
             }
             Expr::Neg(a) => {
                 let l = self.lead(a)?;
                 Lead {
-                    exp: l.exp,
                     z: Expr::neg(l.z),
+                    ..l
                 }
             }
             Expr::Div(a, b) => {
                 let la = self.lead(a)?;
                 let lb = self.lead(b)?;
-                match (la.exp, lb.exp) {
+                match (la.exp.clone(), lb.exp.clone()) {
                     (_, None) => return Err("a division by an exactly-zero quantity".into()),
                     (None, _) => Lead::zero(),
-                    (Some(ea), Some(eb)) => Lead {
-                        exp: Some(ea - eb),
-                        z: Expr::div(la.z, lb.z),
-                    },
+                    (Some(ea), Some(eb)) => {
+                        // a/b − â/b̂ ≈ (a − â)/b̂ − â (b − b̂)/b̂².
+                        let from_b = ea.clone() - eb.clone() - eb.clone();
+                        Lead {
+                            exp: Some(ea - eb.clone()),
+                            z: Expr::div(la.z, lb.z),
+                            local: max_order(
+                                &shift(&la.local, &-eb.clone()),
+                                &shift(&lb.local, &from_b),
+                            ),
+                            rest: max_rest(
+                                &shift_all(&la.rest, &-eb),
+                                &shift_all(&lb.rest, &from_b),
+                            ),
+                        }
+                    }
                 }
             }
             Expr::Pow(a, q) => {
                 let l = self.lead(a)?;
-                match l.exp {
+                match l.exp.clone() {
                     None if *q > Rational::zero() => Lead::zero(),
                     None => return Err("a negative power of an exactly-zero quantity".into()),
-                    Some(e) => Lead {
-                        exp: Some(e * q),
-                        z: Expr::pow(l.z, q.clone()),
-                    },
+                    Some(e) => {
+                        let slope = (q.clone() - Rational::one()) * &e;
+                        Lead {
+                            exp: Some(e * q),
+                            z: Expr::pow(l.z, q.clone()),
+                            local: shift(&l.local, &slope),
+                            rest: shift_all(&l.rest, &slope),
+                        }
+                    }
                 }
             }
             Expr::Call(f, a) => {
                 let l = self.lead(a)?;
                 let facts = self.facts.function(*f);
+                let jumps = self.facts.function_derivative(*f).is_none();
                 let mut act = Activation::new(f.name(), Expr::call(*f, Expr::Arg));
                 for k in 1..6 {
                     if act.ensure_order(k).is_err() {
@@ -738,7 +937,7 @@ impl Deriver<'_> {
                 let at_zero = |k: usize| -> Option<f64> {
                     act.derivatives.get(k).map(|b| eval_at(b, 0.0, &[]))
                 };
-                apply_function(f.name(), &facts, &at_zero, l, |z| Expr::call(*f, z))?
+                apply_function(f.name(), &facts, jumps, &at_zero, l, |z| Expr::call(*f, z))?
             }
             Expr::Act { act, order, arg } => {
                 let l = self.lead(arg)?;
@@ -750,6 +949,7 @@ impl Deriver<'_> {
                     .facts
                     .activation(act.0, *order)
                     .ok_or_else(|| format!("`{name}` has no derivative of order {order}"))?;
+                let jumps = self.facts.activation(act.0, order + 1).is_none();
                 let acts = &self.acts;
                 let at_zero = |k: usize| -> Option<f64> {
                     acts.get(act.0)
@@ -757,9 +957,53 @@ impl Deriver<'_> {
                         .map(|b| eval_at(b, 0.0, acts))
                 };
                 let (act, order) = (*act, *order);
-                apply_function(&name, &facts, &at_zero, l, |z| Expr::act(act, order, z))?
+                apply_function(&name, &facts, jumps, &at_zero, l, |z| {
+                    Expr::act(act, order, z)
+                })?
             }
         })
+    }
+
+    /// The leading order of a sum: its terms of the largest exponent. When they fold to
+    /// 0 and none of them dropped anything, they are the same finite quantities with
+    /// opposite signs (identical values are one entry), so they cancel at every width
+    /// and the next exponent leads; a fold of approximations is not an identity, and is
+    /// refused rather than guessed.
+    fn lead_of_sum(&self, mut leads: Vec<Lead>) -> Result<Lead, String> {
+        loop {
+            let Some(m) = leads.iter().filter_map(|l| l.exp.clone()).max() else {
+                return Ok(Lead::zero());
+            };
+            let (top, lower): (Vec<Lead>, Vec<Lead>) = leads
+                .into_iter()
+                .filter(|l| l.exp.is_some())
+                .partition(|l| l.exp.as_ref() == Some(&m));
+            let exact = top.iter().all(|l| l.local.is_none());
+            let next = lower.iter().filter_map(|l| l.exp.clone()).max();
+            let mut local = next.clone();
+            let mut rest = dropped_term(&next);
+            for l in &top {
+                local = max_order(&local, &l.local);
+                rest = max_rest(&rest, &l.rest);
+            }
+            let z = Expr::sum(top.into_iter().map(|l| l.z).collect());
+            if !z.is_zero() {
+                return Ok(Lead {
+                    exp: Some(m),
+                    z,
+                    local,
+                    rest,
+                });
+            }
+            if !exact {
+                return Err(format!(
+                    "the leading terms ({}) of a sum cancel exactly; the next order is not \
+                     modelled",
+                    fmt_exp(&m)
+                ));
+            }
+            leads = lower;
+        }
     }
 }
 
@@ -784,10 +1028,12 @@ fn vanishing(body: &Expr, acts: &[Activation]) -> (bool, bool) {
     (half_line, zero(0.0))
 }
 
-/// Leading order of φ(arg) from φ's facts; `at_zero(k)` is φ^{(k)}(0) when available.
+/// Leading order of φ(arg) from φ's facts; `at_zero(k)` is φ^{(k)}(0) when available;
+/// `jumps` says φ has no derivative (it jumps, like step, sign or relu').
 fn apply_function(
     name: &str,
     facts: &crate::scale::FunctionFacts,
+    jumps: bool,
     at_zero: &dyn Fn(usize) -> Option<f64>,
     arg: Lead,
     wrap: impl Fn(Expr) -> Expr,
@@ -795,27 +1041,42 @@ fn apply_function(
     if facts.zero {
         return Ok(Lead::zero());
     }
-    let Some(ea) = arg.exp else {
+    let Some(ea) = arg.exp.clone() else {
         let v = at_zero(0).unwrap_or(f64::NAN);
         return Ok(if v == 0.0 {
             Lead::zero()
         } else {
-            Lead {
-                exp: Some(Rational::zero()),
-                z: Expr::Const(v),
-            }
+            Lead::exact(Rational::zero(), Expr::Const(v))
         });
     };
-    if ea.is_zero() {
+    let homogeneous = facts.homogeneous.clone();
+    if ea.is_zero() || homogeneous.is_some() {
+        let p = homogeneous.unwrap_or_else(Rational::one);
+        let exp = p.clone() * &ea;
+        let (local, rest) = if jumps {
+            // A remainder of relative size n^{-r} moves the argument across the jump on a
+            // fraction n^{-r} of the coordinates: root mean square n^{-r/2}, mean n^{-r}.
+            let half = Rational::new(1.into(), 2.into());
+            let flips = |o: &Option<Rational>| o.as_ref().map(|x| (x - &ea) + &exp);
+            let rms = |o: &Option<Rational>| o.as_ref().map(|x| (x - &ea) * &half + &exp);
+            (
+                rms(&arg.local),
+                Remainder {
+                    dropped: rms(&arg.rest.dropped),
+                    fluctuation: rms(&arg.rest.fluctuation),
+                    fluctuation_mean: flips(&arg.rest.fluctuation),
+                },
+            )
+        } else {
+            // φ(a) − φ(â) ≈ φ'(â)(a − â), with φ' of size n^{(p−1)e_a}.
+            let slope = (p - Rational::one()) * &ea;
+            (shift(&arg.local, &slope), shift_all(&arg.rest, &slope))
+        };
         return Ok(Lead {
-            exp: Some(Rational::zero()),
+            exp: Some(exp),
             z: wrap(arg.z),
-        });
-    }
-    if let Some(p) = &facts.homogeneous {
-        return Ok(Lead {
-            exp: Some(p * &ea),
-            z: wrap(arg.z),
+            local,
+            rest,
         });
     }
     if ea > Rational::zero() {
@@ -847,18 +1108,21 @@ fn apply_function(
     };
     let factorial: f64 = (1..=k).map(|i| i as f64).product();
     if k == 0 {
-        return Ok(Lead {
-            exp: Some(Rational::zero()),
-            z: Expr::Const(c),
-        });
+        return Ok(Lead::exact(Rational::zero(), Expr::Const(c)));
     }
     let kq = Rational::from_integer((k as i64).into());
+    // The next Taylor term is of order (k+1)·e_a; the argument's remainder enters
+    // through the k-th term's derivative, of size n^{(k−1)e_a}.
+    let next = Some((kq.clone() + Rational::one()) * &ea);
+    let slope = (kq.clone() - Rational::one()) * &ea;
     Ok(Lead {
-        exp: Some(ea * &kq),
+        exp: Some(ea.clone() * &kq),
         z: Expr::mul(
             Expr::Const(c / factorial),
             if k == 1 { arg.z } else { Expr::pow(arg.z, kq) },
         ),
+        local: max_order(&shift(&arg.local, &slope), &next),
+        rest: max_rest(&shift_all(&arg.rest, &slope), &dropped_term(&next)),
     })
 }
 

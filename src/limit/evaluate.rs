@@ -38,6 +38,11 @@ pub struct EvalOptions {
     /// Monte Carlo samples; their spread is the reported error, so that Monte Carlo
     /// noise in covariances and scalars read by later expectations is accounted for.
     pub replicates: usize,
+    /// Only the deterministic tiers (symmetry, independence, closed forms, quadrature):
+    /// an expectation that needs Monte Carlo gets no value. This is how the exponent
+    /// engine asks whether a leading limit is exactly 0 (a Monte Carlo estimate can
+    /// never say so).
+    pub deterministic: bool,
 }
 
 impl Default for EvalOptions {
@@ -47,6 +52,7 @@ impl Default for EvalOptions {
             seed: 0,
             monte_carlo_only: false,
             replicates: 8,
+            deterministic: false,
         }
     }
 }
@@ -90,7 +96,7 @@ pub struct Evaluation {
 pub fn evaluate(lp: &LimitProgram, opts: &EvalOptions) -> Evaluation {
     use rayon::prelude::*;
     let r = opts.replicates.max(1);
-    if r == 1 {
+    if r == 1 || opts.deterministic {
         return evaluate_once(lp, opts);
     }
     let per = EvalOptions {
@@ -168,6 +174,60 @@ pub fn evaluate(lp: &LimitProgram, opts: &EvalOptions) -> Evaluation {
 
 /// One evaluation with the seeds of `opts`.
 fn evaluate_once(lp: &LimitProgram, opts: &EvalOptions) -> Evaluation {
+    let ev = run_once(lp, opts);
+    Evaluation {
+        values: ev.values,
+        errors: ev.errors,
+    }
+}
+
+/// A deterministic evaluation (no Monte Carlo) and, for every entry that `small` picks
+/// from its value, the size of what cancels in it: Σ|terms| of a scalar expression,
+/// E|F| of an expectation E[F], E[(Σ_i |t_i|)²] of a vector Z = Σ_i t_i's E[Z²]. A
+/// value is 0 only relative to that size: a limit of 10^-12 made of terms of 10^-12 is
+/// not a cancellation.
+pub(super) fn deterministic_with_magnitudes(
+    lp: &LimitProgram,
+    small: &dyn Fn(&Number) -> bool,
+) -> (Evaluation, Vec<Option<f64>>) {
+    let opts = EvalOptions {
+        deterministic: true,
+        replicates: 1,
+        ..EvalOptions::default()
+    };
+    let mut ev = run_once(lp, &opts);
+    let mut magnitudes = vec![None; lp.entries.len()];
+    for (i, entry) in lp.entries.iter().enumerate() {
+        if !ev.values[i].as_ref().is_some_and(small) {
+            continue;
+        }
+        let abs = |e: &Expr| Expr::call(crate::ir::Func::Abs, e.clone());
+        magnitudes[i] = match &entry.def {
+            Def::Scalar { expr } => Some(ev.abs_size(expr)),
+            Def::Expectation { expr } => ev.expectation(&abs(expr)).ok().map(|n| n.value),
+            Def::Vector { expr } => {
+                let terms = match expr {
+                    Expr::Add(items) => items.clone(),
+                    other => vec![other.clone()],
+                };
+                let sum = Expr::sum(terms.iter().map(abs).collect());
+                let square = Expr::Mul(vec![sum.clone(), sum]);
+                ev.expectation(&square).ok().map(|n| n.value)
+            }
+            _ => None,
+        };
+    }
+    (
+        Evaluation {
+            values: ev.values,
+            errors: ev.errors,
+        },
+        magnitudes,
+    )
+}
+
+/// One evaluation with the seeds of `opts`, keeping the evaluator.
+fn run_once<'a>(lp: &'a LimitProgram, opts: &EvalOptions) -> Evaluator<'a> {
     let mut ev = Evaluator::new(lp, *opts);
     for (i, entry) in lp.entries.iter().enumerate() {
         let id = ValueId(i);
@@ -194,10 +254,7 @@ fn evaluate_once(lp: &LimitProgram, opts: &EvalOptions) -> Evaluation {
             None => {}
         }
     }
-    Evaluation {
-        values: ev.values,
-        errors: ev.errors,
-    }
+    ev
 }
 
 pub(super) struct Evaluator<'a> {
@@ -257,6 +314,7 @@ impl<'a> Evaluator<'a> {
             rel_tol: 1e-9,
             max_evaluations: 500_000,
             antithetic: true,
+            monte_carlo: !self.opts.deterministic,
         }
     }
 
@@ -282,6 +340,18 @@ impl<'a> Evaluator<'a> {
             stderr: var.sqrt(),
             method: "arithmetic of limits".into(),
         })
+    }
+
+    /// The expression evaluated with every sum replaced by the sum of the absolute
+    /// values of its terms: the size of what cancels in it.
+    fn abs_size(&self, expr: &Expr) -> f64 {
+        match expr {
+            Expr::Add(items) => items.iter().map(|i| self.abs_size(i)).sum(),
+            Expr::Mul(items) => items.iter().map(|i| self.abs_size(i)).product(),
+            Expr::Neg(a) => self.abs_size(a),
+            Expr::Div(a, b) => self.abs_size(a) / self.eval_numeric(b).abs(),
+            other => self.eval_numeric(other).abs(),
+        }
     }
 
     pub(super) fn eval_numeric(&self, expr: &Expr) -> f64 {

@@ -14,6 +14,7 @@ pub mod parity;
 pub mod render;
 pub mod report;
 pub mod tape;
+pub mod vanishing;
 
 pub use derive::{derive, DeriveError};
 pub use evaluate::{evaluate, EvalOptions, Evaluation, Number};
@@ -21,7 +22,6 @@ pub use model::{Def, Entry, Family, LimitProgram};
 pub use report::{LimitReport, ScalarLimit, VectorLimit};
 
 use crate::ir::Program;
-use crate::scale::Inference;
 
 /// Derives and evaluates the limit of `program`; a program with free symbols is
 /// refused before any (possibly long) symbolic analysis.
@@ -31,7 +31,7 @@ pub fn limit(program: &Program, opts: &EvalOptions) -> Result<LimitReport, crate
             symbols: program.symbols.clone(),
         });
     }
-    let inference = Inference::run(program)?;
+    let inference = crate::scale::refine(program);
     let lp = derive(program, &inference)?;
     let evaluation = evaluate(&lp, opts);
     Ok(report::build(lp, &evaluation))

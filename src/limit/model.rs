@@ -96,6 +96,49 @@ pub struct Entry {
     pub meta: Option<Meta>,
     /// Set when the equation holds formally but gives no limit value (see [`Caveat`]).
     pub caveat: Option<Caveat>,
+    /// The orders of what the leading term leaves out: the first correction of the
+    /// finite-width quantity around n^e·Z.
+    pub remainder: Remainder,
+}
+
+/// The orders (exponents of n, in the units of [`Entry::exponent`]) of what separates a
+/// finite-width quantity from its leading term n^e·Z; `None` means nothing (exact).
+///
+/// `dropped` is made of terms of lower order that the expansion dropped (a
+/// `n^{-1/4}·mean(z*z)` beside a Θ(1) term, the next Taylor term of a smooth function
+/// of a vanishing argument): they have deterministic limits of their own.
+/// `fluctuation` is the finite-width remainder of the values read: the central-limit
+/// fluctuation n^{e-1/2} of a mean, the O(n^{-1/2}) relative correction of every `Ŵx`,
+/// carried through the operations (a smooth function passes it on; a function that
+/// jumps at 0 turns a remainder of relative size n^{-r} into sign flips on a fraction
+/// n^{-r} of the coordinates, whose root mean square is n^{-r/2}).
+/// `fluctuation_mean` is the same remainder measured by its mean absolute value, which
+/// is what a mean over coordinates sees: the flips above have mean size n^{-r}.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Remainder {
+    /// Order of the dropped lower-order terms.
+    pub dropped: Option<Rational>,
+    /// Order of the finite-width remainder of the values read (root mean square).
+    pub fluctuation: Option<Rational>,
+    /// Order of that remainder's mean absolute value.
+    pub fluctuation_mean: Option<Rational>,
+}
+
+impl Remainder {
+    /// The order of everything the leading term leaves out (`None`: the leading term is
+    /// exact at every width).
+    pub fn order(&self) -> Option<Rational> {
+        max_order(&self.dropped, &self.fluctuation)
+    }
+}
+
+/// The larger of two orders (`None` is −∞).
+pub fn max_order(a: &Option<Rational>, b: &Option<Rational>) -> Option<Rational> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y).clone()),
+        (Some(x), None) | (None, Some(x)) => Some(x.clone()),
+        (None, None) => None,
+    }
 }
 
 /// Why an entry's equation, though written by the Tensor Program rules, does not give

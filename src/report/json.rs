@@ -8,7 +8,9 @@
 //!   "seeds": [0, 1, ...],
 //!   "confidence": 0.95,
 //!   "quantities": [{
-//!     "name": "h2_1", "family": "h2" | null, "step": 1 | null, "layer": 2 | null,
+//!     "name": "h2_1", "family": "h2" | null, "input": "xb" | null (networks
+//!     evaluated on several inputs: `h2_1[xb]`, family `h2[xb]`),
+//!     "step": 1 | null, "layer": 2 | null,
 //!     "role": "forward" | "backward" | "loss", "kind": "vector" | "scalar",
 //!     "rms": [[width, mean, stderr], ...],   size over seeds: RMS of a vector,
 //!                                            |value| of a scalar
@@ -60,6 +62,7 @@ pub fn simulation_to_json(
             json!({
                 "name": q.name,
                 "family": q.family,
+                "input": q.input,
                 "step": q.step,
                 "layer": q.layer,
                 "role": role_name(q.role),

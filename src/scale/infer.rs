@@ -16,7 +16,7 @@ use super::ex::{self, Exp};
 use super::facts::{FactTable, FunctionFacts, Symmetry};
 use super::view::{View, ViewBuilder};
 use crate::exponent::{Rational, Region, Side, Undecided};
-use crate::ir::{Func, Op, Program, Role, ValueId};
+use crate::ir::{Func, Identity, Op, Program, Role, ValueId};
 use std::collections::{BTreeMap, HashMap};
 
 /// Memoized exponents of changes `a − b`, by (later, earlier) value.
@@ -132,6 +132,13 @@ pub struct Inference<'p> {
     blown: Option<ValueId>,
     /// Whether a forward quantity that grows ends the analysis of a region.
     guard: bool,
+    /// Which values are computed identically (their difference is exactly 0).
+    identity: Identity,
+    /// Exponents imposed on values whose leading Θ(1) limit was found to vanish, by
+    /// value (see [`super::vanishing`]); they replace what the rules give.
+    overrides: BTreeMap<ValueId, Exp>,
+    /// Why each overridden value is smaller than its terms.
+    vanishing: BTreeMap<ValueId, super::Vanishing>,
 }
 
 fn half() -> Rational {
@@ -170,7 +177,34 @@ impl<'p> Inference<'p> {
             undecided: None,
             blown: None,
             guard: false,
+            identity: Identity::of(program),
+            overrides: BTreeMap::new(),
+            vanishing: BTreeMap::new(),
         }
+    }
+
+    /// The values whose leading part has a vanishing limit, with what is left.
+    pub fn vanishing(&self) -> &BTreeMap<ValueId, super::Vanishing> {
+        &self.vanishing
+    }
+
+    /// Records why the overridden values are smaller than their terms.
+    pub(crate) fn set_vanishing(&mut self, vanishing: BTreeMap<ValueId, super::Vanishing>) {
+        self.vanishing = vanishing;
+    }
+
+    /// A numeric program's inference with the exponents of some values imposed
+    /// (`overrides`, from [`super::vanishing`]): a value whose leading Θ(1) part has a
+    /// limit of exactly 0 is as large as what is left, and everything computed from it
+    /// follows.
+    pub(crate) fn with_overrides(
+        program: &'p Program,
+        overrides: BTreeMap<ValueId, Exp>,
+    ) -> Inference<'p> {
+        let mut inf = Inference::new(program, None);
+        inf.overrides = overrides;
+        inf.advance();
+        inf
     }
 
     /// Restarts on a sub-region from results that hold on a larger one: `facts` (a
@@ -216,7 +250,17 @@ impl<'p> Inference<'p> {
         let ids: Vec<ValueId> = self.program.ids().skip(self.facts.len()).collect();
         for id in ids {
             let view = builder.value(id);
-            let f = self.view_facts(&view);
+            let mut f = self.view_facts(&view);
+            if let Some(e) = self.overrides.get(&id) {
+                f = Facts {
+                    parts: f
+                        .parts
+                        .iter()
+                        .map(|(even, odd)| (ex::min(even, e), ex::min(odd, e)))
+                        .collect(),
+                    exp: e.clone(),
+                };
+            }
             let f = self.settle(f);
             if self.undecided.is_some() {
                 return;
@@ -392,6 +436,7 @@ impl<'p> Inference<'p> {
                 self.moment(&i)
             }
             View::Sum(items) => {
+                let items = self.merge_like_terms(items);
                 let fs: Vec<Facts> = items.iter().map(|i| self.view_facts(i)).collect();
                 let mut out = Facts::zero(g);
                 for f in fs {
@@ -471,6 +516,61 @@ impl<'p> Inference<'p> {
                     None => u,
                 }
             }
+        }
+    }
+
+    /// The terms of a sum with identical terms combined: `a − b` where `b` is computed
+    /// exactly like `a` is no term at all (it is 0 at every width), and `a + a` is
+    /// one term. Coefficients that cancel to rounding are exact cancellations of the
+    /// program's own constants.
+    pub(crate) fn merge_like_terms(&self, items: &[View]) -> Vec<View> {
+        let mut groups: Vec<(String, f64, f64, View)> = Vec::new();
+        for item in items {
+            let (c, rest) = split_coefficient(item);
+            let key = self.term_key(&rest);
+            match groups.iter_mut().find(|(k, ..)| *k == key) {
+                Some(g) => {
+                    g.1 += c;
+                    g.2 += c.abs();
+                }
+                None => groups.push((key, c, c.abs(), rest)),
+            }
+        }
+        groups
+            .into_iter()
+            .filter(|(_, c, size, _)| c.abs() > 1e-12 * size)
+            .map(|(_, c, _, rest)| {
+                if c == 1.0 {
+                    rest
+                } else {
+                    View::Prod(vec![View::Const(c), rest])
+                }
+            })
+            .collect()
+    }
+
+    /// An exact key of a term: its shape with every value replaced by its
+    /// representative (identical values share one).
+    fn term_key(&self, v: &View) -> String {
+        let c = |id: &ValueId| self.identity.canon(*id).0;
+        match v {
+            View::Const(x) => format!("{x:?}"),
+            View::Width(e) => format!("n^({e})"),
+            View::Leaf(id) | View::Init(id) => format!("v{}", c(id)),
+            View::MatMul(m, t, x) => format!("M{}{}(v{})", m.0, if *t { "T" } else { "" }, c(x)),
+            View::Moment(a) => format!("mean({})", self.term_key(a)),
+            View::Sum(items) => {
+                let parts: Vec<String> = items.iter().map(|i| self.term_key(i)).collect();
+                format!("sum({})", parts.join(","))
+            }
+            View::Prod(items) => {
+                let parts: Vec<String> = items.iter().map(|i| self.term_key(i)).collect();
+                format!("prod({})", parts.join(","))
+            }
+            View::Div(a, b) => format!("div({},{})", self.term_key(a), self.term_key(b)),
+            View::Pow(a, q) => format!("pow({},{q})", self.term_key(a)),
+            View::Call(f, a) => format!("{}({})", f.name(), self.term_key(a)),
+            View::Act(a, k, x) => format!("act{a}.{k}({})", self.term_key(x)),
         }
     }
 
@@ -707,6 +807,30 @@ impl<'p> Inference<'p> {
             None if ex::is_neg_inf(&d) => d,
             None => full,
         }
+    }
+}
+
+/// A term's constant coefficient and the rest (`-2·x·y` → (-2, x·y)).
+fn split_coefficient(v: &View) -> (f64, View) {
+    match v {
+        View::Const(c) => (*c, View::Const(1.0)),
+        View::Prod(items) => {
+            let mut c = 1.0;
+            let mut rest = Vec::new();
+            for item in items {
+                match item {
+                    View::Const(k) => c *= k,
+                    other => rest.push(other.clone()),
+                }
+            }
+            let rest = match rest.len() {
+                0 => View::Const(1.0),
+                1 => rest.pop().unwrap_or(View::Const(1.0)),
+                _ => View::Prod(rest),
+            };
+            (c, rest)
+        }
+        other => (1.0, other.clone()),
     }
 }
 

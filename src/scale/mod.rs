@@ -11,6 +11,7 @@ mod facts;
 mod infer;
 mod regime;
 mod report;
+mod vanishing;
 mod view;
 
 pub use cells::{Limits, REGION_LIMIT};
@@ -20,3 +21,4 @@ pub use infer::{Facts, Inference, TooComplex};
 pub use regime::Holds;
 pub use regime::{classify, Regime};
 pub use report::{analyze, analyze_with, Quantity, ScaleReport, SCALE_SCHEMA};
+pub use vanishing::{refine, Left, Vanishing};

@@ -147,21 +147,24 @@ pub(crate) fn classify_with(
         None => Cond::And(stable_parts).simplify(),
     };
     let trained = quantities.iter().any(|q| q.step.is_some_and(|s| s > 0));
+    // A quantity regardless of its input: the changes of every input (trained and
+    // probe), each against its own step 0, are maximized together.
+    let quantity = |q: &Quantity| program.instr(q.id).meta.quantity().map(str::to_string);
     let output = max_delta(
         quantities
             .iter()
-            .filter(|q| q.family.as_deref() == Some("f")),
+            .filter(|q| quantity(q).as_deref() == Some("f")),
     );
     let depth = quantities
         .iter()
-        .filter_map(|q| q.family.as_deref().and_then(|f| family_layer(f, "x")))
+        .filter_map(|q| quantity(q).and_then(|f| family_layer(&f, "x")))
         .max();
     let layer_delta = |l: usize| {
         let fam = format!("x{l}");
         max_delta(
             quantities
                 .iter()
-                .filter(|q| q.family.as_deref() == Some(fam.as_str())),
+                .filter(|q| quantity(q).as_deref() == Some(fam.as_str())),
         )
     };
     let nontrivial_cond = match &output {

@@ -56,7 +56,7 @@ pub fn analyze(program: &Program) -> Result<ScaleReport, TooComplex> {
 /// [`analyze`] with explicit limits for symbolic programs.
 pub fn analyze_with(program: &Program, limits: &Limits) -> Result<ScaleReport, TooComplex> {
     let (mut inf, known, regions) = if program.symbols.is_empty() {
-        (Inference::run(program)?, None, 1)
+        (super::refine(program), None, 1)
     } else {
         symbolic(program, limits)?
     };
@@ -134,6 +134,9 @@ pub(crate) fn first_step(program: &Program, id: ValueId) -> Option<ValueId> {
 
 /// A one-line derivation: which rule applied and which term dominates.
 fn trace_of(inf: &mut Inference<'_>, program: &Program, id: ValueId) -> String {
+    if let Some(v) = inf.vanishing().get(&id) {
+        return v.explain();
+    }
     let instr = program.instr(id);
     let builder = ViewBuilder::new(program, false);
     let scale = if instr.scale.exponent.is_zero() {
@@ -207,7 +210,22 @@ fn trace_of(inf: &mut Inference<'_>, program: &Program, id: ValueId) -> String {
                     format!("{}: n^{}{mark}", render_expr(t, program), e)
                 })
                 .collect();
-            format!("sum, largest term wins: {}{scale}", parts.join("; "))
+            let views: Vec<_> = terms.iter().map(|t| builder.expr(t)).collect();
+            let merged = inf.merge_like_terms(&views).len();
+            let identical = if merged < views.len() {
+                format!(
+                    "; {} of its {} terms are computed identically to others and combine \
+                     exactly (at every width)",
+                    views.len() - merged,
+                    views.len()
+                )
+            } else {
+                String::new()
+            };
+            format!(
+                "sum, largest term wins: {}{identical}{scale}",
+                parts.join("; ")
+            )
         }
     }
 }

@@ -32,8 +32,11 @@ pub struct Quantity {
     pub name: String,
     /// Vector (its RMS is recorded) or scalar (its value is recorded).
     pub kind: Kind,
-    /// The name shared across SGD steps (`h2`), if any.
+    /// The name shared across SGD steps (`h2`; `h2[xb]` on the input `xb` of a network
+    /// evaluated on several inputs), if any.
     pub family: Option<String>,
+    /// The input the quantity is computed on, when the network sees several.
+    pub input: Option<String>,
     /// The SGD step, if any.
     pub step: Option<usize>,
     /// The layer, for network quantities.
@@ -187,6 +190,7 @@ pub fn quantities(program: &Program) -> Vec<Quantity> {
                 name: instr.name.clone(),
                 kind: instr.kind,
                 family: instr.meta.family.clone(),
+                input: instr.meta.input.clone(),
                 step: instr.meta.step,
                 layer: instr.meta.layer,
                 role: instr.meta.role,

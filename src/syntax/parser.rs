@@ -1568,10 +1568,12 @@ impl<'s> Builder<'s> {
         let mut depth = 0;
         for p in pair.into_inner() {
             match p.as_rule() {
-                Rule::name_text_first | Rule::name_text => match parts.last_mut() {
-                    Some(NamePart::Text(text)) => text.push_str(p.as_str()),
-                    _ => parts.push(NamePart::Text(p.as_str().to_string())),
-                },
+                Rule::name_text_first | Rule::name_text | Rule::name_tag => {
+                    match parts.last_mut() {
+                        Some(NamePart::Text(text)) => text.push_str(p.as_str()),
+                        _ => parts.push(NamePart::Text(p.as_str().to_string())),
+                    }
+                }
                 Rule::interp => {
                     let interp_span = span_of(&p);
                     let (e, d) =

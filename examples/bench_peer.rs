@@ -1,27 +1,30 @@
-//! Benchmark: `tp` against the hand-written NumPy coordinate check of
-//! `../shared/peers/coord_check_numpy.py`, on the same workload and in the same run.
+//! Benchmark: `tp` against a hand-written NumPy coordinate check,
+//! `examples/peer/coord_check.py`, on the same workload and in the same run.
 //!
-//! Workload (the peer's defaults with `--param mup`): a 3-hidden-layer tanh MLP in μP
-//! (`programs/mlp_mup.tp`), widths 128, 256, …, 4096, 10 seeds, 3 SGD steps; for every
-//! width, seed and step the RMS of every pre-activation and the output, then the
-//! log–log slope of each against the width. tp records more (every vector, scalar and
-//! change since step 0) and fits every slope with its confidence interval.
+//! Workload: a 3-hidden-layer tanh MLP in μP (`programs/mlp_mup.tp`), widths 128, 256,
+//! …, 4096, 10 seeds, 3 SGD steps; for every width, seed and step the RMS of every
+//! pre-activation and the output, then the log–log slope of each against the width.
+//! The NumPy script materializes and updates the weights, as a framework would; tp
+//! keeps the updates as outer products, records more (every vector, scalar and change
+//! since step 0) and fits every slope with its confidence interval.
 //!
 //! ```text
-//! pip install numpy        # once, for the peer
+//! pip install numpy        # once, for the NumPy script
 //! cargo run --release --example bench_peer
-//! cargo run --release --example bench_peer -- --repeats 3 --peer PATH/coord_check_numpy.py
+//! cargo run --release --example bench_peer -- --repeats 5 --threads 1 --peer OTHER.py
 //! ```
 //!
-//! Prints tp's wall time (median of the repeats), the peer's (its own compute timer and
-//! the whole process), their ratio, and tp's peak resident memory (VmHWM). Without
-//! python3 or numpy the peer is skipped with a message, and tp is still timed.
+//! Prints tp's wall time (median of the repeats), the NumPy script's (its own compute
+//! timer and the whole process), their ratio, and tp's peak resident memory (VmHWM).
+//! Without python3 or numpy the script is skipped with a message, and tp is still
+//! timed. `--peer` runs another script instead: it is called without arguments and
+//! must print its compute time as a line `wall_seconds=S`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// The peer's default widths and seeds.
+/// The widths and seeds of the workload (the NumPy script's defaults too).
 const WIDTHS: [usize; 6] = [128, 256, 512, 1024, 2048, 4096];
 const SEEDS: u64 = 10;
 
@@ -36,7 +39,7 @@ fn parse_options() -> Result<Options, String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut options = Options {
         repeats: 3,
-        peer: root.join("../shared/peers/coord_check_numpy.py"),
+        peer: root.join("examples/peer/coord_check.py"),
         program: root.join("programs/mlp_mup.tp"),
         threads: None,
     };
@@ -78,7 +81,7 @@ fn run_tp(options: &Options) -> Result<(Duration, tp::report::SimulationReport),
     Ok((start.elapsed(), report))
 }
 
-/// The peer's run: its own timer (`wall_seconds=`) and the process's wall time.
+/// The NumPy script's run: its own timer (`wall_seconds=`) and the process's wall time.
 fn run_peer(script: &Path) -> Result<(f64, Duration, String), String> {
     if !script.exists() {
         return Err(format!("peer script {} not found", script.display()));
@@ -86,7 +89,6 @@ fn run_peer(script: &Path) -> Result<(f64, Duration, String), String> {
     let start = Instant::now();
     let output = Command::new("python3")
         .arg(script)
-        .args(["--param", "mup"])
         .output()
         .map_err(|e| format!("cannot run python3: {e}"))?;
     let elapsed = start.elapsed();
@@ -135,9 +137,9 @@ fn peak_memory() -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// tp's slopes of the quantities the peer prints (h1..h3 and f at every step), in the
-/// peer's format, for a side-by-side look: for vectors the slope of the seed-mean curve
-/// (what the peer fits), for f the slope of the RMS over seeds.
+/// tp's slopes of the quantities the NumPy script prints (h1..h3 and f at every step),
+/// in its format, for a side-by-side look: for vectors the slope of the seed-mean curve
+/// (what the script fits), for f the slope of the RMS over seeds.
 fn tp_slopes(report: &tp::report::SimulationReport) -> String {
     let mut out = String::new();
     for stats in &report.stats {
@@ -155,7 +157,7 @@ fn tp_slopes(report: &tp::report::SimulationReport) -> String {
             .ci
             .map(|(lo, hi)| format!(" [{lo:+.3}, {hi:+.3}]"))
             .unwrap_or_default();
-        out.push_str(&format!("t={step} {family:>3} slope={shown:+.3}{ci}\n"));
+        out.push_str(&format!("step={step} {family:>2} slope={shown:+.3}{ci}\n"));
     }
     out
 }

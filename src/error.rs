@@ -46,6 +46,20 @@ pub enum TpError {
         /// The free symbols.
         symbols: Vec<String>,
     },
+    /// `tp limit` was given a program with free symbols: the limit is evaluated to
+    /// numbers, which needs every width exponent to be a number.
+    #[error(
+        "cannot take the infinite-width limit of a program with symbolic parameters ({}): \
+         the limit is evaluated to numbers, so every width exponent must be a number\n  \
+         = hint: fix every symbol, e.g. `{}`; `tp scale` derives the symbolic exponents and \
+         the conditions on the symbols",
+        symbols.join(", "),
+        symbols.iter().map(|s| format!("--set {s}=VALUE")).collect::<Vec<_>>().join(" ")
+    )]
+    SymbolicLimit {
+        /// The free symbols.
+        symbols: Vec<String>,
+    },
     /// A plot could not be drawn or written.
     #[error("cannot write the plot `{path}`: {reason}")]
     Plot {

@@ -18,9 +18,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Print the elaborated Tensor Program: one instruction per line with its width factor.
+    #[command(long_about = SHOW_ABOUT)]
     Show(ShowArgs),
     /// Exponent table (how every quantity scales with the width n), the regime, and with
     /// `--trace` the derivation of each exponent.
+    #[command(long_about = SCALE_ABOUT)]
     Scale(ScaleArgs),
     /// Run the program at finite widths over many seeds: the size of every quantity
     /// against the width and its fitted log–log slope.
@@ -48,6 +50,60 @@ struct Common {
     #[arg(long)]
     json: bool,
 }
+
+/// The long help of `tp show`.
+const SHOW_ABOUT: &str = "\
+Print the elaborated Tensor Program: the title, the width, the activations, the initial
+matrices (normalized to N(0, 1/n) entries), the independent Gaussian sources, then one
+instruction per line with its width factor n^e, grouped by SGD step. Trained weights
+appear as the initial matrix plus rank-one updates: `W2.x1_1 - 0.5 * n * chi_0 *
+<x1_0,x1_1> * dh2_0`, where <a,b> = (1/n) a^T b.
+
+JSON (--json), schema \"tp-show/1\": {schema, title, width, symbols, matrices, sources,
+activations: [{name, body}], instructions: [{name, kind, coef, exponent, text, op,
+family, input, step, layer, role}]}; exponent is an exact string such as \"-1/2\" or
+\"1/2 - a2 - b2\"; family and step identify the same quantity of the same input across
+SGD steps.
+
+Exit status: 0 on success, 2 on bad input.";
+
+/// The long help of `tp scale`.
+const SCALE_ABOUT: &str = "\
+How every quantity scales with the width n, and the regime.
+
+One row per quantity and step: the exponent e with RMS = Theta(n^e) (for a scalar, the
+scalar itself) and the exponent of its change since step 0 (-inf: exactly zero). The
+regime follows Yang and Hu: stable (no forward quantity grows with n), nontrivial (the
+output moves by Theta(1)), feature learning (the last layer's features move by
+Theta(1)), per layer as well, and r with Delta x^L_t = Theta(n^-r). --trace adds, under
+each row, the rule that gave it and the dominant term of sums.
+
+Programs with symbols (`param a, c symbolic`) are analysed region by region of the
+symbols' space. Their exponents are exact max-min expressions that hold where the
+program is stable, and the regime is given as conditions on the symbols instead of
+true/false: `stable ⟺ ...`, one `first blow-up is X (step t) ⟺ ...` per forward
+quantity that is the first to grow somewhere, and where the program is nontrivial,
+feature learning, and learns features in each layer (if stable). Boundaries are exact:
+a quantity whose exponent is exactly 0 is Theta(1), which is not a blow-up. More than
+4096 regions is refused with a hint (give some symbols values with --set).
+
+JSON (--json), schema \"tp-scale/1\": {schema, symbols, regions, regime: {stable,
+nontrivial, feature_learning (true, false, or null when it depends on the symbols),
+summary, conditions: [str], stable_condition, nontrivial_condition,
+feature_learning_condition, first_blowups: [{name, step, condition, regions}],
+blowup: {name, step, exponent} | null, layers: [{layer, feature_learning, condition,
+regions}], r}, quantities: [{name, family, step, exponent, delta_exponent, trace}]}.
+Exponents are exact strings (\"-1/2\", \"1/2 - a3 - b3\", \"-inf\").
+
+A condition is {condition, regions}: the text as printed, and the same set of symbol
+values as a union (outer list) of conjunctions (inner lists) of affine inequalities;
+[] is false and [[]] is true. An inequality {coeffs: {SYMBOL: \"p/q\", ...},
+constant: \"p/q\", relation: \">=\" | \">\" | \"=\"} reads
+sum_s coeffs[s]*s + constant >= 0 (or > 0, or = 0). The nontrivial, feature-learning
+and per-layer conditions are meant where the program is stable (intersect them with
+stable_condition); regions is null for a condition too large to expand.
+
+Exit status: 0 on success, 2 on bad input (syntax, semantics, too many regions).";
 
 #[derive(Args)]
 struct ScaleArgs {
@@ -231,7 +287,10 @@ JSON (--json), schema \"tp-limit/1\": {schema, equations: [str], latex: [str],
 scalars: [{name, step, exponent, value, stderr, method, normalized, auxiliary}],
 vectors: [{name, step, exponent, second_moment, stderr, method}]}.
 
-Exit status: 0 on success, 2 on bad input (including symbolic exponents: use --set).";
+A program with free symbols is refused (exit 2): give every symbol a value with --set
+(`tp scale` derives the symbolic exponents and conditions).
+
+Exit status: 0 on success, 2 on bad input (syntax, semantics, free symbols).";
 
 #[derive(Args)]
 struct LimitArgs {

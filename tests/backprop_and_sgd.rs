@@ -3,7 +3,8 @@
 //! The reference here materializes every weight matrix (as PyTorch or a NumPy coordinate
 //! check would), runs backpropagation by hand, and updates the weights in place. Its
 //! per-layer exponents are written out below from the parameterization tables of
-//! reference/hajjar-ch2-tensor-programs.md §2.3–2.5, not taken from the elaborator. The
+//! Hajjar's thesis (2024, §2.2.2, Def. 2.4.1, §2.5, Def. A.2.3), not taken from the
+//! elaborator. The
 //! elaborated program (outer-product form) must reproduce it number for number on the
 //! same random draw, and its backward pass must equal finite differences of the forward.
 

@@ -1,7 +1,7 @@
 //! Networks evaluated on several inputs. Every training input and every probe gets its
 //! forward pass at every step, and a change since step 0 compares one input with itself:
 //! Yang–Hu's Δx_t(ξ) = x_t(ξ) − x_0(ξ) follows one fixed input ξ (Yang & Hu 2021,
-//! "Tensor Programs IV", Def. 3.2–3.6; reference/hajjar-ch2-tensor-programs.md §3.9).
+//! "Tensor Programs IV", Def. 3.2–3.6; restated in Hajjar's thesis, 2024, App. A.2.3).
 //! The regime takes the largest change over all inputs, trained and probe.
 
 use tp::ir::{Program, Role};
@@ -44,7 +44,7 @@ fn delta(r: &ScaleReport, name: &str) -> String {
 }
 
 /// Yang–Hu's r = min(a_{L+1} + b_{L+1}, 2a_{L+1} + c) + c − 1 + min_l [2a_l + I(l = 1)]
-/// for an abc-MLP (reference/hajjar-ch2-tensor-programs.md, Yang & Hu 2021 §3), in
+/// for an abc-MLP (Yang & Hu 2021, "Tensor Programs IV", §3), in
 /// quarters so that it is exact.
 fn yang_hu_r_quarters(a: &[i64], b_last: i64, c: i64) -> i64 {
     let last = a.len() - 1;

@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use tp::syntax::ast::*;
 use tp::syntax::{parse, parse_expr};
 
-/// The muP example of DESIGN.md §4.
+/// The muP example (`programs/mlp_mup.tp` as first written).
 const MLP_MUP: &str = r#"# programs/mlp_mup.tp
 program "3-hidden-layer MLP in muP (Yang-Hu abc form)"
 width n

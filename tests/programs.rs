@@ -1,8 +1,8 @@
 //! Every shipped program elaborates, and its elaborated IR is pinned by a snapshot.
 //!
 //! Each snapshot was read by hand against the network equations of
-//! reference/hajjar-ch2-tensor-programs.md §1 (forward pass, backprop of App. A.1, the
-//! unrolled forward pass of App. A.2.1) before it was accepted; the numbers themselves are
+//! Hajjar's thesis (2024: the network of §2.2.1, backprop of App. A.1, the unrolled
+//! forward pass of App. A.2.1) before it was accepted; the numbers themselves are
 //! checked independently by `backprop_and_sgd.rs`.
 
 use std::path::Path;

@@ -1,5 +1,5 @@
-//! `tp scale` on the named presets against the theory (Yang–Hu 2021; Hajjar thesis,
-//! reference/hajjar-ch2-tensor-programs.md §4.9 scale tables).
+//! `tp scale` on the named presets against the theory (Yang & Hu 2021; Hajjar 2024,
+//! thesis ch. 2 and the first-step scales of App. A.7–A.8).
 
 use std::path::Path;
 use tp::scale::{analyze, ScaleReport};

@@ -2,7 +2,7 @@
 //! at stable points, and the full (a_l, b_l, c) space is handled at small depth.
 //!
 //! Oracles: the numeric analysis of the same program with the symbols set (`--set`),
-//! and the Yang–Hu closed forms (reference/hajjar-ch2-tensor-programs.md §3.9).
+//! and the Yang–Hu closed forms (Yang & Hu 2021, Tensor Programs IV, §3).
 
 use std::collections::BTreeMap;
 use std::path::Path;

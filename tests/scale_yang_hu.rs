@@ -1,7 +1,6 @@
 //! Scale inference against the Yang–Hu dichotomy for abc-parameterized MLPs.
 //!
-//! The oracle is Yang & Hu (2021), Tensor Programs IV, Thm 3.3 / 3.4 / Cor 3.9 as
-//! transcribed in reference/hajjar-ch2-tensor-programs.md §3.9, with
+//! The oracle is Yang & Hu (2021), Tensor Programs IV, Thm 3.3 / 3.4 / Cor 3.9, with
 //!   r = min(a_{L+1} + b_{L+1}, 2a_{L+1} + c) + c - 1 + min_l (2a_l + [l = 1]),
 //! stable ⟺ a_1 + b_1 = 0, a_l + b_l = 1/2 (2 ≤ l ≤ L), a_{L+1} + b_{L+1} ≥ 1/2, r ≥ 0,
 //!          a_{L+1} + b_{L+1} + r ≥ 1, 2a_{L+1} + c ≥ 1;

@@ -1,6 +1,6 @@
 //! Parameterizations: presets and `abc`/`ac` blocks resolved to per-layer exponents.
 //!
-//! Conventions (reference/hajjar-ch2-tensor-programs.md §1–2): the effective weight
+//! Conventions (Yang & Hu 2021, §3; Hajjar 2024, thesis §2.2): the effective weight
 //! of layer l is `W = n^{-a} w`, its learnable part is initialized with standard
 //! deviation `std · n^{-b}` (plus an optional non-centered mean), and SGD on `w` uses
 //! the learning rate `η n^{-c(t)}`. Only `A = a + b` and `E(t) = 2a + c(t)` matter

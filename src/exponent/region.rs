@@ -10,6 +10,9 @@
 //! ([`Undecided`]). Regions are closed (`g ≤ 0` and `g ≥ 0` overlap on `g = 0`): every
 //! operation of the exponent algebra is continuous, so the value on a boundary is the
 //! common limit of both sides and nothing is lost by not treating hyperplanes apart.
+//! What is not continuous is the question asked of a value: "does it grow?" is
+//! `e > 0`, false on the boundary `e = 0`; such boundaries are analysed as lower-
+//! dimensional regions of their own ([`Region::face`]).
 
 use super::affine::{Exponent, Rational};
 use super::expr::{Exp, Kind};
@@ -115,6 +118,27 @@ impl Region {
         })
     }
 
+    /// The face `{g = 0}` of the region, for a `g` that is `≥ 0` on it; `None` when `g`
+    /// is positive on the whole region (the face is empty).
+    ///
+    /// A face is lower-dimensional, so signs decided on the region need not carry
+    /// over: a form that is `≥ 0` and somewhere positive on the region may vanish on
+    /// the whole face. The face therefore starts with no decided signs but that of `g`.
+    pub fn face(&self, g: &Exponent) -> Option<Region> {
+        let mut atoms = self.atoms.clone();
+        atoms.push(Atom::new(direction(g), Rel::Le));
+        atoms.push(Atom::new(direction(&g.neg()), Rel::Le));
+        let witness = lp::feasible(&atoms)?;
+        let mut known = HashMap::new();
+        known.insert(direction(g), Side::Zero);
+        Some(Region {
+            atoms,
+            witness,
+            known,
+            lps: 1,
+        })
+    }
+
     /// The defining inequalities `g ≤ 0`.
     pub fn constraints(&self) -> impl Iterator<Item = &Exponent> {
         self.atoms.iter().map(|a| &a.g)
@@ -123,19 +147,6 @@ impl Region {
     /// A point of the region.
     pub fn witness(&self) -> &Point {
         &self.witness
-    }
-
-    /// Whether the interior of the region meets the open set `{g < 0 for all g in
-    /// extra}` (both are full-dimensional, so this is strict feasibility).
-    pub fn interior_meets(&self, extra: &[Exponent]) -> bool {
-        let atoms: Vec<Atom> = self
-            .atoms
-            .iter()
-            .map(|a| a.g.clone())
-            .chain(extra.iter().cloned())
-            .map(|g| Atom::new(g, Rel::Lt))
-            .collect();
-        lp::feasible(&atoms).is_some()
     }
 
     /// Number of linear programs solved on this region so far (a work measure).

@@ -2,7 +2,8 @@
 //! honest error estimate and the method named.
 //!
 //! The infinite-width limit reduces every quantity of a Tensor Program to such an
-//! expectation (DESIGN.md §2.5). This module evaluates them by
+//! expectation (the master theorem; Yang & Hu 2021, Tensor Programs IV, Thm 7.4). This
+//! module evaluates them by
 //! - closed forms ([`closed_form`]): ReLU moments, the arc-cosine kernels (Cho & Saul
 //!   2009), the arcsine kernel of erf (Williams 1997) and their derivative kernels, and
 //!   the NNGP/NTK recursions of deep ReLU and erf networks built from them

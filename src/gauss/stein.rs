@@ -1,8 +1,8 @@
 //! Stein's lemma: E[∇F(G)] = Σ⁻¹ E[G F(G)] for G ~ N(0, Σ), computed through the
 //! right-hand side so that F need not be differentiable (ReLU, step).
 //!
-//! This is the expectation the Tensor Program rule for Ż needs (DESIGN.md §2.5:
-//! Ż^{Ŵx} = Σ_j E[∂Z^x/∂Ẑ^{Ŵᵀy_j}] Z^{y_j}).
+//! This is the expectation the Tensor Program rule for Ż needs
+//! (Ż^{Ŵx} = Σ_j E[∂Z^x/∂Ẑ^{Ŵᵀy_j}] Z^{y_j}; Yang & Hu 2021, Tensor Programs IV, §7).
 
 use super::dispatch::{expect_with, ExpectOptions};
 use super::error::GaussError;

@@ -284,9 +284,13 @@ pub fn instr_to_json(instr: &Instr, program: &Program) -> Value {
     })
 }
 
-/// The whole program as JSON.
+/// The schema name written in every `tp show --json` document.
+pub const SHOW_SCHEMA: &str = "tp-show/1";
+
+/// The whole program as JSON (schema [`SHOW_SCHEMA`]).
 pub fn program_to_json(program: &Program) -> Value {
     json!({
+        "schema": SHOW_SCHEMA,
         "title": program.title,
         "width": program.width,
         "symbols": program.symbols,

@@ -22,15 +22,16 @@ pub use model::{Def, Entry, Family, LimitProgram};
 pub use report::{LimitReport, ScalarLimit, VectorLimit};
 
 use crate::ir::Program;
-use crate::scale::Inference;
 
-/// Derives and evaluates the limit of `program`.
+/// Derives and evaluates the limit of `program`; a program with free symbols is
+/// refused before any (possibly long) symbolic analysis.
 pub fn limit(program: &Program, opts: &EvalOptions) -> Result<LimitReport, crate::TpError> {
-    let inference = if program.symbols.is_empty() {
-        crate::scale::refine(program)
-    } else {
-        Inference::run(program)?
-    };
+    if !program.symbols.is_empty() {
+        return Err(crate::TpError::SymbolicLimit {
+            symbols: program.symbols.clone(),
+        });
+    }
+    let inference = crate::scale::refine(program);
     let lp = derive(program, &inference)?;
     let evaluation = evaluate(&lp, opts);
     Ok(report::build(lp, &evaluation))

@@ -11,7 +11,12 @@
 //! 2. when the region does not decide a comparison (`max(x, y)` with `x − y` taking
 //!    both signs), it is split along that hyperplane into `x ≤ y` and `x ≥ y`, and both
 //!    halves resume from the results computed so far (they hold on each half);
-//! 3. once every region is done, each exponent is merged back into one max-min
+//! 3. in a program that trains, a region on which a forward quantity grows stops
+//!    there (past a blow-up training diverges); the quantity's exponent e is `≥ 0` on
+//!    it, and the face `e = 0`, where the quantity is Θ(1) and not a blow-up, is
+//!    analysed further as a (lower-dimensional) region of its own, so that every
+//!    boundary point is classified exactly: stable, or blowing up first at one quantity;
+//! 4. once every region is done, each exponent is merged back into one max-min
 //!    expression ([`from_pieces`], Ovchinnikov's theorem) and simplified.
 //!
 //! Only the comparisons that actually occur on a region are split on, so the number of
@@ -21,7 +26,9 @@
 
 use super::infer::{Deltas, Facts, Inference, TooComplex};
 use super::report::{first_step, reported};
-use crate::exponent::{from_pieces, Cond, Exp, Exponent, Piece, Region, Side, Undecided};
+use crate::exponent::{
+    from_pieces, union_cond, Cond, ConvexSet, Exp, Exponent, Piece, Region, Side, Undecided,
+};
 use crate::ir::{Program, ValueId};
 
 /// Most regions a symbolic analysis may cut the symbols' space into.
@@ -59,6 +66,9 @@ pub(crate) struct Cells<'p> {
     pub(crate) blowups: Vec<(ValueId, Cond)>,
 }
 
+/// A region still to analyse, with the results that already hold on it.
+type Work = (Region, Vec<Facts>, Deltas);
+
 /// One finished stable region: every exponent affine on it.
 struct Done {
     region: Region,
@@ -66,66 +76,150 @@ struct Done {
     deltas: Deltas,
 }
 
+/// One finished region on which a forward quantity grows: its exponent `e` is affine,
+/// `≥ 0` on the region and positive somewhere, and every earlier forward quantity is
+/// bounded there.
+struct Blowup {
+    region: Region,
+    id: ValueId,
+    e: Exponent,
+}
+
+impl Blowup {
+    /// Where the quantity actually blows up: not on the face `e = 0`, where it is Θ(1).
+    fn set(&self) -> ConvexSet {
+        ConvexSet::of_region(&self.region).where_positive(&self.e)
+    }
+}
+
+/// What the analysis of one region ended with.
+enum Outcome {
+    /// Every quantity computed: the region is stable.
+    Done(Done),
+    /// A forward quantity grows on the region; the face where its exponent is 0, if
+    /// any, is still to classify.
+    Blowup(Blowup, Option<Work>),
+    /// A comparison the region does not decide, met while computing `at`: split along
+    /// `g` and resume both halves from `work`.
+    Split {
+        g: Exponent,
+        at: ValueId,
+        work: Work,
+    },
+}
+
+/// Runs the inference on one region from the results already known on it.
+fn analyse_region(
+    program: &Program,
+    (region, facts, deltas): Work,
+    pairs: &[(ValueId, ValueId)],
+    guard: bool,
+) -> Option<Outcome> {
+    let mut inf = Inference::resume(program, region, facts, deltas, guard);
+    inf.advance();
+    let mut at = ValueId(inf.facts.len());
+    if inf.undecided().is_none() && inf.blown().is_none() {
+        for (a, b) in pairs {
+            inf.delta(*a, *b);
+            if inf.undecided().is_some() {
+                at = *a;
+                break;
+            }
+        }
+    }
+    let undecided = inf.undecided().cloned();
+    let blown = inf.blown();
+    let (region, facts, deltas) = inf.into_parts();
+    let region = region?;
+    Some(match (undecided, blown) {
+        (Some(Undecided(g)), _) => Outcome::Split {
+            g,
+            at,
+            work: (region, facts, deltas),
+        },
+        (None, Some(id)) => {
+            // `id` grows on the region except where its exponent is exactly 0: that
+            // face (if any) is bounded so far. (A region only ever blows up on an
+            // exponent it evaluated to an affine form.)
+            let Exp::Affine(e) = &facts[id.0].exp else {
+                return None;
+            };
+            let e = e.clone();
+            let face = region.face(&e).map(|f| (f, facts, deltas));
+            Outcome::Blowup(Blowup { region, id, e }, face)
+        }
+        (None, None) => Outcome::Done(Done {
+            region,
+            facts,
+            deltas,
+        }),
+    })
+}
+
 /// Analyses a symbolic program region by region and merges the results.
 pub(crate) fn analyse<'p>(program: &'p Program, limits: &Limits) -> Result<Cells<'p>, TooComplex> {
     let pairs: Vec<(ValueId, ValueId)> = reported(program)
         .filter_map(|id| first_step(program, id).map(|first| (id, first)))
         .collect();
-    let mut stack: Vec<(Region, Vec<Facts>, Deltas)> =
-        vec![(Region::whole(), Vec::new(), Deltas::new())];
+    let mut stack: Vec<Work> = vec![(Region::whole(), Vec::new(), Deltas::new())];
     // Only training can diverge: a program that trains is analysed on its stable set
     // (past a blow-up its exponents describe nothing); any other program everywhere.
     let guard = program
         .ids()
         .any(|id| program.instr(id).meta.step.is_some_and(|t| t > 0));
     let mut done: Vec<Done> = Vec::new();
-    let mut unstable: Vec<(Region, ValueId)> = Vec::new();
-    while let Some((region, facts, deltas)) = stack.pop() {
-        let mut inf = Inference::resume(program, region, facts, deltas, guard);
-        inf.advance();
-        // The quantity being analysed when the region had to be split.
-        let mut at = None;
-        if inf.undecided().is_none() && inf.blown().is_none() {
-            for (a, b) in &pairs {
-                inf.delta(*a, *b);
-                if inf.undecided().is_some() {
-                    at = Some(*a);
-                    break;
+    let mut unstable: Vec<Blowup> = Vec::new();
+    // The exact sets of `done` and `unstable` (stable regions, blow-up sets), to tell
+    // which faces are already classified.
+    let mut finished: Vec<ConvexSet> = Vec::new();
+    let mut faces: Vec<Work> = Vec::new();
+    loop {
+        while let Some(work) = stack.pop() {
+            match analyse_region(program, work, &pairs, guard) {
+                None => {}
+                Some(Outcome::Done(d)) => {
+                    finished.push(ConvexSet::of_region(&d.region));
+                    done.push(d);
+                }
+                Some(Outcome::Blowup(b, face)) => {
+                    finished.push(b.set());
+                    unstable.push(b);
+                    faces.extend(face);
+                }
+                Some(Outcome::Split { g, at, work }) => {
+                    let pending = stack.len() + faces.len();
+                    if done.len() + unstable.len() + pending + 2 > limits.regions {
+                        let name = match program.instrs.get(at.0) {
+                            Some(instr) => instr.name.clone(),
+                            None => String::from("?"),
+                        };
+                        return Err(TooComplex {
+                            name,
+                            limit: limits.regions,
+                        });
+                    }
+                    let (region, facts, deltas) = work;
+                    let [below, above] = region.split(&g);
+                    // Depth first, the `g ≤ 0` half first: a fixed, reproducible order.
+                    stack.push((above, facts.clone(), deltas.clone()));
+                    stack.push((below, facts, deltas));
                 }
             }
         }
-        let undecided = inf.undecided().cloned();
-        let blown = inf.blown();
-        let position = inf.facts.len();
-        let (region, facts, deltas) = inf.into_parts();
-        let Some(region) = region else {
-            continue;
-        };
-        match (undecided, blown) {
-            (None, Some(id)) => unstable.push((region, id)),
-            (None, None) => done.push(Done {
-                region,
-                facts,
-                deltas,
-            }),
-            (Some(Undecided(g)), _) => {
-                if done.len() + unstable.len() + stack.len() + 2 > limits.regions {
-                    let id = at.unwrap_or(ValueId(position));
-                    let name = if id.0 < program.instrs.len() {
-                        program.instr(id).name.clone()
-                    } else {
-                        String::from("?")
-                    };
-                    return Err(TooComplex {
-                        name,
-                        limit: limits.regions,
-                    });
-                }
-                let [below, above] = region.split(&g);
-                // Depth first, the `g ≤ 0` half first: a fixed, reproducible order.
-                stack.push((above, facts.clone(), deltas.clone()));
-                stack.push((below, facts, deltas));
+        // A face is usually covered by the regions on its other side, which went on
+        // past the quantity and classified its points; only a face that they do not
+        // cover is analysed, as a region of its own, in the order the faces were found.
+        let uncovered = faces
+            .iter()
+            .position(|f| !ConvexSet::of_region(&f.0).covered_by(&finished));
+        match uncovered {
+            Some(k) => {
+                let face = faces.remove(k);
+                // The faces before it are covered, and stay so as `finished` grows.
+                faces.drain(..k);
+                stack.push(face);
             }
+            None => break,
         }
     }
     merge(program, done, unstable, &pairs, guard)
@@ -140,7 +234,8 @@ fn piece(e: &Exp) -> Piece {
     }
 }
 
-/// Whether `e` equals `want` on all of `region` (splitting it as needed).
+/// Whether `e` equals `want` on all of `region` (splitting it as needed), as functions
+/// on the region.
 fn agrees(e: &Exp, region: &Region, want: &Piece) -> bool {
     let mut stack = vec![region.clone()];
     // Each split halves a region along a hyperplane of `e`, so this terminates; the
@@ -149,6 +244,11 @@ fn agrees(e: &Exp, region: &Region, want: &Piece) -> bool {
     while let Some(mut r) = stack.pop() {
         match r.evaluate(e) {
             Ok(p) if p == *want => {}
+            // On a face two different affine forms can agree everywhere.
+            Ok(Piece::Affine(p)) => match want {
+                Piece::Affine(w) if r.side(&p.sub(w)) == Some(Side::Zero) => {}
+                _ => return false,
+            },
             Ok(_) => return false,
             Err(Undecided(g)) => {
                 if budget == 0 {
@@ -162,63 +262,13 @@ fn agrees(e: &Exp, region: &Region, want: &Piece) -> bool {
     true
 }
 
-fn region_cond(region: &Region) -> Cond {
-    Cond::And(
-        region
-            .constraints()
-            .map(|g| Cond::Le(Exp::Affine(g.clone()), Exp::Affine(Exponent::zero())))
-            .collect(),
-    )
-}
-
-/// The union of the closed regions `inside`, given that `outside` covers the rest of
-/// the space, as a simplified condition. When the union is convex it is the
-/// intersection of the half-spaces among the regions' constraints that hold on every
-/// region of `inside` (checked: no region of `outside` meets its interior); otherwise
-/// it is the disjunction of the regions.
-fn union_cond(inside: &mut [Region], outside: &[&Region]) -> Cond {
-    if inside.is_empty() {
-        return Cond::False;
-    }
-    if outside.is_empty() {
-        return Cond::True;
-    }
-    let mut candidates: Vec<Exponent> = Vec::new();
-    for r in inside.iter() {
-        for g in r.constraints() {
-            if !candidates.contains(g) {
-                candidates.push(g.clone());
-            }
-        }
-    }
-    let hull: Vec<Exponent> = candidates
-        .into_iter()
-        .filter(|g| {
-            inside
-                .iter_mut()
-                .all(|r| matches!(r.side(g), Some(Side::NonPositive) | Some(Side::Zero)))
-        })
-        .collect();
-    let convex = outside.iter().all(|u| !u.interior_meets(&hull));
-    let cond = if convex {
-        Cond::And(
-            hull.into_iter()
-                .map(|g| Cond::Le(Exp::Affine(g), Exp::Affine(Exponent::zero())))
-                .collect(),
-        )
-    } else {
-        Cond::Or(inside.iter().map(region_cond).collect())
-    };
-    cond.simplify()
-}
-
 /// Merges the per-region affine exponents into one simplified expression each, exact
 /// on the stable regions, and describes the stable set and where each quantity blows
 /// up first.
 fn merge<'p>(
     program: &'p Program,
     done: Vec<Done>,
-    unstable: Vec<(Region, ValueId)>,
+    unstable: Vec<Blowup>,
     pairs: &[(ValueId, ValueId)],
     stable_only: bool,
 ) -> Result<Cells<'p>, TooComplex> {
@@ -231,23 +281,24 @@ fn merge<'p>(
         all_facts.push(d.facts);
         all_deltas.push(d.deltas);
     }
-    let outside: Vec<&Region> = unstable.iter().map(|(r, _)| r).collect();
-    let stable = union_cond(&mut region_list.clone(), &outside);
+    // The stable regions (closed) and the blow-up sets (each without its face e = 0,
+    // which was analysed as a region of its own) partition the space exactly.
+    let stable_sets: Vec<ConvexSet> = region_list.iter().map(ConvexSet::of_region).collect();
+    let blowup_sets: Vec<ConvexSet> = unstable.iter().map(Blowup::set).collect();
+    let stable = union_cond(&stable_sets, &blowup_sets);
     let mut blowups: Vec<(ValueId, Cond)> = Vec::new();
-    let mut ids: Vec<ValueId> = unstable.iter().map(|(_, id)| *id).collect();
+    let mut ids: Vec<ValueId> = unstable.iter().map(|b| b.id).collect();
     ids.sort();
     ids.dedup();
     for id in ids {
-        let mut here: Vec<Region> = Vec::new();
-        let mut elsewhere: Vec<&Region> = region_list.iter().collect();
-        for (r, b) in &unstable {
-            if *b == id {
-                here.push(r.clone());
-            } else {
-                elsewhere.push(r);
-            }
-        }
-        blowups.push((id, union_cond(&mut here, &elsewhere)));
+        let (here, others): (Vec<_>, Vec<_>) = unstable
+            .iter()
+            .zip(&blowup_sets)
+            .partition(|(b, _)| b.id == id);
+        let here: Vec<ConvexSet> = here.into_iter().map(|(_, s)| s.clone()).collect();
+        let mut elsewhere = stable_sets.clone();
+        elsewhere.extend(others.into_iter().map(|(_, s)| s.clone()));
+        blowups.push((id, union_cond(&here, &elsewhere)));
     }
     let mut failed: Option<ValueId> = None;
     let mut merge_one = |get: &dyn Fn(usize) -> Exp, id: ValueId| -> Exp {

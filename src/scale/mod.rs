@@ -18,6 +18,7 @@ pub use cells::{Limits, REGION_LIMIT};
 pub use ex::Exp;
 pub use facts::{FactTable, FunctionFacts, Symmetry};
 pub use infer::{Facts, Inference, TooComplex};
+pub use regime::Holds;
 pub use regime::{classify, Regime};
-pub use report::{analyze, analyze_with, Quantity, ScaleReport};
+pub use report::{analyze, analyze_with, Quantity, ScaleReport, SCALE_SCHEMA};
 pub use vanishing::{refine, Left, Vanishing};

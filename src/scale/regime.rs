@@ -1,7 +1,7 @@
 //! Regimes from the exponent table: stability, nontriviality, feature learning.
 //!
-//! Definitions follow Yang & Hu (Tensor Programs IV, Def. 3.2–3.6), restated in
-//! reference/hajjar-ch2-tensor-programs.md §3.9: stable when no forward quantity (pre-
+//! Definitions follow Yang & Hu (2021, Tensor Programs IV, Def. 3.2–3.6; restated in
+//! Hajjar's thesis, 2024, App. A.2.3): stable when no forward quantity (pre-
 //! activations, activations, output) grows with n at any step; nontrivial when the
 //! output moves by Θ(1) at some step (f_t − f_0 does not vanish); feature learning when
 //! the last layer's features move by Θ(1) (Δx^L_t = Θ(1)), per layer likewise; the
@@ -15,6 +15,39 @@ use serde_json::{json, Value};
 /// Longest condition printed whole in the text rendering (characters).
 const LONG_CONDITION: usize = 400;
 
+/// Whether a property of the regime holds, over the values of the symbols.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Holds {
+    /// For every value (for a numeric program: it holds).
+    Always,
+    /// For no value (for a numeric program: it does not hold).
+    Never,
+    /// For some values only: see the condition.
+    Depends,
+}
+
+impl Holds {
+    /// Decides `cond` over all values of the symbols.
+    fn of(cond: &Cond) -> Holds {
+        if cond.is_valid() {
+            Holds::Always
+        } else if cond.is_satisfiable() {
+            Holds::Depends
+        } else {
+            Holds::Never
+        }
+    }
+
+    /// `true`, `false`, or `null` when it depends on the symbols.
+    fn to_json(self) -> Value {
+        match self {
+            Holds::Always => Value::Bool(true),
+            Holds::Never => Value::Bool(false),
+            Holds::Depends => Value::Null,
+        }
+    }
+}
+
 /// The regime of a program, with the conditions that decide it.
 #[derive(Clone, Debug)]
 pub struct Regime {
@@ -24,6 +57,12 @@ pub struct Regime {
     pub nontrivial: bool,
     /// Feature learning (last hidden layer) for every value of the symbols.
     pub feature_learning: bool,
+    /// Stability over the values of the symbols.
+    pub stable_holds: Holds,
+    /// Stable and nontrivial, over the values of the symbols.
+    pub nontrivial_holds: Holds,
+    /// Stable and feature learning, over the values of the symbols.
+    pub feature_learning_holds: Holds,
     /// One sentence.
     pub summary: String,
     /// The deciding conditions, simplified (`stable ⟺ …`).
@@ -40,6 +79,11 @@ pub struct Regime {
     pub nontrivial_cond: Cond,
     /// Feature-learning condition.
     pub feature_learning_cond: Cond,
+    /// Per hidden layer l: where its features move by Θ(1) (if stable).
+    pub layer_conds: Vec<(usize, Cond)>,
+    /// Each forward quantity that is the first to blow up somewhere: (name, step,
+    /// where). A numeric program that blows up has one entry, with condition `true`.
+    pub first_blowups: Vec<(String, Option<usize>, Cond)>,
 }
 
 fn family_layer(family: &str, prefix: &str) -> Option<usize> {
@@ -132,13 +176,17 @@ pub(crate) fn classify_with(
         Some(d) => Cond::Le(ex::zero(), d.clone()).simplify(),
         None => Cond::False,
     };
-    let layers: Vec<(usize, bool)> = (1..=depth.unwrap_or(0))
+    let layer_conds: Vec<(usize, Cond)> = (1..=depth.unwrap_or(0))
         .map(|l| {
-            let fl = layer_delta(l)
-                .map(|d| Cond::Le(ex::zero(), d).simplify().is_valid())
-                .unwrap_or(false);
-            (l, fl)
+            let cond = layer_delta(l)
+                .map(|d| Cond::Le(ex::zero(), d).simplify())
+                .unwrap_or(Cond::False);
+            (l, cond)
         })
+        .collect();
+    let layers: Vec<(usize, bool)> = layer_conds
+        .iter()
+        .map(|(l, cond)| (*l, cond.is_valid()))
         .collect();
     let symbolic = !program.symbols.is_empty();
     let stable = stable_cond.is_valid();
@@ -149,6 +197,18 @@ pub(crate) fn classify_with(
     };
     let nontrivial = stable && nontrivial_cond.is_valid();
     let feature_learning = stable && feature_learning_cond.is_valid();
+    let if_stable = |cond: &Cond| Holds::of(&Cond::And(vec![stable_cond.clone(), cond.clone()]));
+    let stable_holds = Holds::of(&stable_cond);
+    let nontrivial_holds = if_stable(&nontrivial_cond);
+    let feature_learning_holds = if_stable(&feature_learning_cond);
+    let first_blowups: Vec<(String, Option<usize>, Cond)> = match &known {
+        Some(k) => k.blowups.clone(),
+        None => blowup
+            .iter()
+            .filter(|_| !symbolic)
+            .map(|(name, step, _)| (name.clone(), *step, Cond::True))
+            .collect(),
+    };
     let mut conditions = Vec::new();
     if symbolic {
         conditions.push(format!("stable ⟺ {}", stable_cond));
@@ -157,7 +217,7 @@ pub(crate) fn classify_with(
                 "the exponents hold where stable (past a blow-up training diverges)".to_string(),
             );
         }
-        for (name, step, cond) in known.iter().flat_map(|k| &k.blowups) {
+        for (name, step, cond) in &first_blowups {
             let at = step.map_or_else(String::new, |s| format!(" (step {s})"));
             conditions.push(format!("first blow-up is {name}{at} ⟺ {cond}"));
         }
@@ -167,6 +227,9 @@ pub(crate) fn classify_with(
                 "feature learning (if stable) ⟺ {}",
                 feature_learning_cond
             ));
+            for (l, cond) in &layer_conds {
+                conditions.push(format!("x{l} moves by Θ(1) (if stable) ⟺ {cond}"));
+            }
         }
     }
     // r is only meaningful while the features stay bounded (Yang–Hu define it in the
@@ -191,6 +254,9 @@ pub(crate) fn classify_with(
         stable,
         nontrivial,
         feature_learning,
+        stable_holds,
+        nontrivial_holds,
+        feature_learning_holds,
         summary,
         conditions,
         blowup,
@@ -199,6 +265,8 @@ pub(crate) fn classify_with(
         stable_cond,
         nontrivial_cond,
         feature_learning_cond,
+        layer_conds,
+        first_blowups,
     }
 }
 
@@ -243,11 +311,25 @@ impl Regime {
     /// Text rendering.
     pub fn render(&self) -> String {
         let mut out = format!("regime: {}\n", self.summary);
-        out.push_str(&format!(
-            "  stable: {}   nontrivial: {}   feature learning: {}\n",
-            self.stable, self.nontrivial, self.feature_learning
-        ));
-        if !self.layers.is_empty() {
+        // Where a property depends on the symbols, its condition (below) says where it
+        // holds; a `false` here would only say "not for every value".
+        let holds = [
+            self.stable_holds,
+            self.nontrivial_holds,
+            self.feature_learning_holds,
+        ];
+        let decided = !holds.contains(&Holds::Depends);
+        if decided {
+            out.push_str(&format!(
+                "  stable: {}   nontrivial: {}   feature learning: {}\n",
+                self.stable, self.nontrivial, self.feature_learning
+            ));
+        }
+        let layers_decided = self
+            .layer_conds
+            .iter()
+            .all(|(_, c)| c.is_valid() || !c.is_satisfiable());
+        if !self.layers.is_empty() && decided && layers_decided {
             let per: Vec<String> = self
                 .layers
                 .iter()
@@ -272,17 +354,45 @@ impl Regime {
         out
     }
 
-    /// JSON rendering (the `regime` object of `tp scale --json`).
+    /// JSON rendering (the `regime` object of `tp scale --json`; see `tp scale --help`).
     pub fn to_json(&self) -> Value {
+        let if_stable = |cond: &Cond| Cond::And(vec![self.stable_cond.clone(), cond.clone()]);
         json!({
-            "stable": self.stable,
-            "nontrivial": self.nontrivial,
-            "feature_learning": self.feature_learning,
+            "stable": self.stable_holds.to_json(),
+            "nontrivial": self.nontrivial_holds.to_json(),
+            "feature_learning": self.feature_learning_holds.to_json(),
             "summary": self.summary,
             "conditions": self.conditions,
+            "stable_condition": condition_json(&self.stable_cond),
+            "nontrivial_condition": condition_json(&self.nontrivial_cond),
+            "feature_learning_condition": condition_json(&self.feature_learning_cond),
+            "first_blowups": self.first_blowups.iter().map(|(name, step, cond)| {
+                let mut entry = condition_json(cond);
+                entry["name"] = json!(name);
+                entry["step"] = json!(step);
+                entry
+            }).collect::<Vec<_>>(),
             "blowup": self.blowup.as_ref().map(|(n, s, e)| json!({"name": n, "step": s, "exponent": e.to_string()})),
-            "layers": self.layers.iter().map(|(l, fl)| json!({"layer": l, "feature_learning": fl})).collect::<Vec<_>>(),
+            "layers": self.layer_conds.iter().map(|(l, cond)| {
+                let mut entry = condition_json(cond);
+                entry["layer"] = json!(l);
+                entry["feature_learning"] = Holds::of(&if_stable(cond)).to_json();
+                entry
+            }).collect::<Vec<_>>(),
             "r": self.r.as_ref().map(|r| r.to_string()),
         })
     }
+}
+
+/// `{"condition": "<text>", "regions": [[inequality, ...], ...]}`: the condition in
+/// words and as a union of conjunctions of affine inequalities (`null` when it is too
+/// large to have been put in that form).
+fn condition_json(cond: &Cond) -> Value {
+    let regions = cond.polyhedra().map(|union| {
+        union
+            .iter()
+            .map(|conj| conj.iter().map(|i| i.to_json()).collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+    });
+    json!({"condition": cond.to_string(), "regions": regions})
 }

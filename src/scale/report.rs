@@ -8,6 +8,9 @@ use super::view::ViewBuilder;
 use crate::ir::{render_expr, Expr, Op, Program, Role, ValueId};
 use serde_json::{json, Value};
 
+/// The schema name written in every `tp scale --json` document.
+pub const SCALE_SCHEMA: &str = "tp-scale/1";
+
 /// One reported quantity.
 #[derive(Clone, Debug)]
 pub struct Quantity {
@@ -264,11 +267,13 @@ impl ScaleReport {
         out
     }
 
-    /// The JSON document of `tp scale --json`.
+    /// The JSON document of `tp scale --json` (schema [`SCALE_SCHEMA`]).
     pub fn to_json(&self) -> Value {
         json!({
+            "schema": SCALE_SCHEMA,
             "regime": self.regime.to_json(),
             "symbols": self.symbols,
+            "regions": self.regions,
             "quantities": self.quantities.iter().map(|q| json!({
                 "name": q.name,
                 "family": q.family,

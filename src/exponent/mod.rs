@@ -24,6 +24,7 @@ mod normal;
 mod parse;
 mod region;
 
+pub(crate) use affine::cmp_rationals;
 pub use affine::{format_rational, parse_rational, Exponent, Rational};
 pub use compare::{compare, Comparison};
 pub use cond::Cond;

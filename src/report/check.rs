@@ -88,7 +88,7 @@ pub fn render_check(title: &str, report: &CheckReport) -> String {
         .map(|v| v.name.chars().count() + 1)
         .max()
         .unwrap_or(8)
-        .max(8);
+        .clamp(8, crate::bounds::MAX_COLUMN_WIDTH);
     for (step, rows) in &mut by_step {
         // Sizes and changes of the same quantity next to each other, program order.
         rows.sort_by_key(|v| (v.id.0, v.measure == Measure::Change));

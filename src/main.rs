@@ -434,6 +434,13 @@ fn check(args: CheckArgs) -> Result<(), tp::TpError> {
     } else {
         args.widths.clone()
     };
+    if widths.len() < 2 {
+        // Every verdict compares a log-log slope, which needs two widths.
+        return Err(tp::TpError::BadOptions {
+            message: format!("`--widths {}`: tp check fits slopes against the width, which needs at least two widths", widths.iter().map(|w| w.to_string()).collect::<Vec<_>>().join(",")),
+            hint: "give two or more widths, e.g. `--widths 64,128,256`".into(),
+        });
+    }
     let seeds = seed_list(args.seed, args.seeds)?;
     let threads = args.threads.map(|t| t as usize);
     tp::sim::check_request(&program, &widths, &seeds, threads)?;

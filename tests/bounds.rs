@@ -425,6 +425,7 @@ fn sweep_options_are_checked_before_any_work() {
     for extra in [
         vec!["--widths", "0,64"],
         vec!["--widths", "64,64"],
+        vec!["--widths", "64"],
         vec!["--plot", bad_plot.to_str().unwrap()],
     ] {
         let mut args = vec!["check", "programs/mlp_mup.tp", "--quiet"];

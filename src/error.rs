@@ -60,6 +60,14 @@ pub enum TpError {
         /// The free symbols.
         symbols: Vec<String>,
     },
+    /// Command-line options that cannot be honoured together.
+    #[error("{message}\n  = hint: {hint}")]
+    BadOptions {
+        /// What is wrong.
+        message: String,
+        /// What to do.
+        hint: String,
+    },
     /// A plot could not be drawn or written.
     #[error("cannot write the plot `{path}`: {reason}")]
     Plot {

@@ -5,6 +5,7 @@
 //! file into the [`ir::Program`] every later stage consumes; [`compile`] and
 //! [`load`] run both.
 
+pub mod bounds;
 pub mod check;
 pub mod elaborate;
 mod error;
@@ -22,9 +23,11 @@ pub use error::TpError;
 use elaborate::{Override, SourceText};
 use std::path::Path;
 
-/// Parses `NAME=VALUE` command-line overrides; the value is a `.tp` expression.
+/// Parses `NAME=VALUE` command-line overrides; the value is a `.tp` expression. A name
+/// given twice is refused: which value was meant cannot be guessed.
 pub fn parse_overrides(sets: &[String]) -> Result<Vec<Override>, TpError> {
-    sets.iter()
+    let overrides = sets
+        .iter()
         .map(|text| {
             let (name, value) = text.split_once('=').ok_or_else(|| TpError::BadOverride {
                 text: text.clone(),
@@ -44,11 +47,25 @@ pub fn parse_overrides(sets: &[String]) -> Result<Vec<Override>, TpError> {
                 text: value.trim().to_string(),
             })
         })
-        .collect()
+        .collect::<Result<Vec<Override>, TpError>>()?;
+    for (k, later) in overrides.iter().enumerate() {
+        if let Some(first) = overrides[..k].iter().find(|o| o.name == later.name) {
+            return Err(TpError::BadOverride {
+                text: format!("{}={}", later.name, later.text),
+                reason: format!(
+                    "`{}` is already set by `--set {}={}`; give each name once",
+                    later.name, first.name, first.text
+                ),
+            });
+        }
+    }
+    Ok(overrides)
 }
 
-/// Parses and elaborates program text; `file` names it in diagnostics.
+/// Parses and elaborates program text; `file` names it in diagnostics. A byte-order mark
+/// at the very start (which some editors write) is skipped.
 pub fn compile(file: &str, text: &str, overrides: &[Override]) -> Result<ir::Program, TpError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let ast = syntax::parse(file, text)?;
     let src = SourceText { file, text };
     Ok(elaborate::elaborate(&src, &ast, overrides)?)
@@ -56,9 +73,42 @@ pub fn compile(file: &str, text: &str, overrides: &[Override]) -> Result<ir::Pro
 
 /// Reads, parses and elaborates a `.tp` file.
 pub fn load(path: &Path, overrides: &[Override]) -> Result<ir::Program, TpError> {
-    let text = std::fs::read_to_string(path).map_err(|source| TpError::Io {
+    let bytes = std::fs::read(path).map_err(|source| TpError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    compile(&path.display().to_string(), &text, overrides)
+    let file = path.display().to_string();
+    let text = utf8_text(&file, bytes)?;
+    compile(&file, &text, overrides)
+}
+
+/// The file's bytes as text, or a diagnostic at the first byte that is not UTF-8.
+fn utf8_text(file: &str, bytes: Vec<u8>) -> Result<String, TpError> {
+    String::from_utf8(bytes).map_err(|err| {
+        let bytes = err.as_bytes();
+        let at = err.utf8_error().valid_up_to();
+        let bad = bytes.get(at).copied().unwrap_or(0);
+        // The line is shown with the bad bytes replaced; the valid prefix keeps its offsets.
+        let shown = String::from_utf8_lossy(bytes);
+        // UTF-16 text of ASCII characters has a zero in every other byte.
+        let zeros = bytes.iter().take(128).filter(|b| **b == 0).count();
+        let hint = if zeros * 4 > bytes.len().min(128) {
+            "the file looks like UTF-16; save it as UTF-8 (e.g. `iconv -f utf-16 -t utf-8`)"
+        } else {
+            "tp reads UTF-8 text; save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
+        };
+        TpError::from(syntax::Diagnostic::new(
+            syntax::Stage::Syntax,
+            file,
+            &shown,
+            syntax::ast::Span {
+                start: at,
+                end: at + 1,
+            },
+            format!(
+                "the file is not valid UTF-8 text: byte 0x{bad:02X} cannot start a character here"
+            ),
+            Some(hint.to_string()),
+        ))
+    })
 }

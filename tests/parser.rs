@@ -481,9 +481,17 @@ fn deep_nesting_is_refused_without_overflow() {
     }
     let err = parse("deep.tp", &format!("scalar q = {}a", "(".repeat(100_000))).unwrap_err();
     assert!(err.message.contains("nested more than 256"), "{err}");
-    // Long flat chains parse without recursion but would build a too deep tree.
+    // Long flat chains parse without recursion but would build a too deep tree. A chain
+    // of `+`/`-` or `*`/`/` is refused for its length, with the number of operands.
+    for (op, word) in [("+", "sum"), ("*", "product")] {
+        let err =
+            parse_expr("chain", &format!("a{}", format!("{op}a").repeat(20_000))).unwrap_err();
+        assert!(
+            err.message.contains(&format!("a {word} of 20001 operands")),
+            "{err}"
+        );
+    }
     for chain in [
-        format!("a{}", "+a".repeat(20_000)),
         format!("{}a", "-".repeat(100_000)),
         format!("a{}", "^a".repeat(20_000)),
         format!("{}a", "W ".repeat(20_000)),

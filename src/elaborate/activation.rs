@@ -127,12 +127,14 @@ impl Elab<'_> {
         let activation = &mut self.program.activations[act.0];
         let name = activation.name.clone();
         activation.ensure_order(order).map_err(|e| {
+            let (has, hint) = match e {
+                crate::ir::DerivativeError::NotDifferentiable(_) => ("has no", "use a differentiable activation (e.g. tanh, gelu, softplus) or a smooth formula"),
+                crate::ir::DerivativeError::TooLarge { .. } => ("has no usable", "use a lower derivative order, or a simpler formula (fewer products and quotients)"),
+            };
             self.error(
                 span,
-                format!(
-                    "activation `{name}` has no derivative of order {order}, which {why}: {e}"
-                ),
-                Some("use a differentiable activation (e.g. tanh, gelu, softplus) or a smooth formula".into()),
+                format!("activation `{name}` {has} derivative of order {order}, which {why}: {e}"),
+                Some(hint.into()),
             )
         })
     }

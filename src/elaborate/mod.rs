@@ -14,6 +14,7 @@ mod value;
 
 pub use value::Val;
 
+use crate::bounds::{MAX_INSTRUCTIONS, MAX_LOOP_ITERATIONS, MAX_NAME_CHARS};
 use crate::exponent::Exponent;
 use crate::ir::{ActId, MatrixId, Program, SourceId, ValueId};
 use crate::syntax::ast::{self, ExprKind, ItemKind, NamePart, Span};
@@ -83,6 +84,8 @@ pub(crate) struct Elab<'a> {
     src: &'a SourceText<'a>,
     program: Program,
     scope: Scope,
+    /// The top-level or loop-body statement being elaborated, where budget errors point.
+    statement: Span,
 }
 
 /// Elaborates a parsed file into a Tensor Program, applying `overrides` first.
@@ -95,9 +98,24 @@ pub fn elaborate(
         src,
         program: Program::new("n"),
         scope: Scope::default(),
+        statement: Span::default(),
     };
     elab.declarations(file, overrides)?;
     elab.statements(&file.items, file)?;
+    if elab.program.instrs.is_empty() {
+        // Every command would answer "nothing" (and `tp check` "0 verdicts → PASS"), which
+        // hides a wrong file or an empty loop rather than reporting on a program.
+        let end = src.text.trim_end().len();
+        return Err(elab.error(
+            Span { start: end, end },
+            "the program defines no vector or scalar: there is nothing to analyse",
+            Some(
+                "add a network (`mlp …`, `parameterization …`, `train …`) or raw \
+                 statements such as `vector z ~ gaussian(1)`; see programs/ for examples"
+                    .into(),
+            ),
+        ));
+    }
     Ok(elab.program)
 }
 
@@ -243,6 +261,7 @@ impl<'a> Elab<'a> {
                 symbols: self.scope.symbols.clone(),
                 ..Scope::default()
             },
+            statement: Span::default(),
         };
         shadow.static_eval(&o.value)
     }
@@ -295,11 +314,57 @@ impl<'a> Elab<'a> {
                 }
             }
         }
+        if out.chars().count() > MAX_NAME_CHARS {
+            return Err(self.error(
+                name.span,
+                format!(
+                    "this name is {} characters long once interpolated; names have at most \
+                     {MAX_NAME_CHARS}",
+                    out.chars().count()
+                ),
+                Some("choose a shorter name".into()),
+            ));
+        }
         Ok(out)
     }
 
     /// Evaluates an expression of numbers, parameters and the width at elaboration time.
+    /// A result that is not a finite number (`log(-1)`, `exp(1000)`) is refused here, at
+    /// the innermost expression that produced it, so that no NaN or infinity reaches an
+    /// exponent, a coefficient or a table.
     pub(crate) fn static_eval(&self, e: &ast::Expr) -> Result<Val, Diagnostic> {
+        let v = self.static_value(e)?;
+        let (coef, _) = v.split_width();
+        if let Val::Real(x) = coef {
+            if !x.is_finite() {
+                return Err(self.not_finite(x, e.span));
+            }
+        }
+        Ok(v)
+    }
+
+    /// The diagnostic for a constant that evaluated to `x`, NaN or ±∞.
+    pub(crate) fn not_finite(&self, x: f64, span: Span) -> Diagnostic {
+        let what = if x.is_nan() {
+            "is not a number (NaN)".to_string()
+        } else if x.abs() == f64::INFINITY {
+            "overflows (its value is beyond ±1.8e308)".to_string()
+        } else {
+            format!("is {x}")
+        };
+        self.error(
+            span,
+            format!("this constant {what}"),
+            Some(
+                "constants must be finite real numbers: check the arguments of log, sqrt and \
+                 powers, and keep magnitudes below 1e308"
+                    .into(),
+            ),
+        )
+    }
+
+    /// [`Elab::static_eval`] before the finiteness check.
+    fn static_value(&self, e: &ast::Expr) -> Result<Val, Diagnostic> {
         let lift = |r: Result<Val, String>| {
             r.map_err(|m| {
                 self.error(
@@ -400,7 +465,7 @@ impl<'a> Elab<'a> {
     pub(crate) fn number(&self, e: &ast::Expr) -> Result<f64, Diagnostic> {
         let v = self.static_eval(e)?;
         match v {
-            Val::Exact(_) | Val::Real(_) => v.as_f64().ok_or_else(|| self.error(e.span, "number out of range", None)),
+            Val::Exact(_) | Val::Real(_) => self.finite(v.as_f64(), e.span),
             Val::Affine(_) => Err(self.error(
                 e.span,
                 "a symbolic parameter cannot be used as a number",
@@ -414,14 +479,34 @@ impl<'a> Elab<'a> {
         }
     }
 
+    /// A converted constant, refused when it is missing or not finite (an exact `1e400`
+    /// is a fine exponent but has no floating-point value).
+    pub(crate) fn finite(&self, x: Option<f64>, span: Span) -> Result<f64, Diagnostic> {
+        match x {
+            Some(x) if x.is_finite() => Ok(x),
+            Some(x) => Err(self.not_finite(x, span)),
+            None => Err(self.not_finite(f64::NAN, span)),
+        }
+    }
+
     /// A positive integer (depth, number of steps, dimension).
     pub(crate) fn integer(&self, e: &ast::Expr, what: &str, min: i64) -> Result<i64, Diagnostic> {
         let v = self.static_eval(e)?;
-        match v.as_integer() {
-            Some(k) if k >= min => Ok(k),
+        let wanted = if min == i64::MIN {
+            "an integer".to_string()
+        } else {
+            format!("an integer ≥ {min}")
+        };
+        match (v.as_integer(), v.as_rational()) {
+            (Some(k), _) if k >= min => Ok(k),
+            (None, Some(q)) if q.is_integer() => Err(self.error(
+                e.span,
+                format!("{what} is {q}, beyond the 64-bit integers"),
+                Some("check the value (and any `--set` that gives it)".into()),
+            )),
             _ => Err(self.error(
                 e.span,
-                format!("{what} must be an integer ≥ {min}"),
+                format!("{what} must be {wanted}"),
                 Some(format!("write e.g. `{}`", min.max(1))),
             )),
         }
@@ -518,89 +603,126 @@ impl<'a> Elab<'a> {
         }
     }
 
+    /// Refuses to go on once the program has more than [`MAX_INSTRUCTIONS`] instructions.
+    /// Called after every statement and at every unrolled SGD step, so the program never
+    /// grows by more than one statement or one step past the bound.
+    pub(crate) fn within_budget(&self) -> Result<(), Diagnostic> {
+        let count = self.program.instrs.len();
+        if count <= MAX_INSTRUCTIONS {
+            return Ok(());
+        }
+        Err(self.error(
+            self.statement,
+            format!(
+                "the program has more than {MAX_INSTRUCTIONS} instructions ({count} so far, at this statement)"
+            ),
+            Some(
+                "elaborated programs are bounded; use fewer loop iterations, layers or \
+                 training steps (a network of depth L trained for T steps has about \
+                 L·T² instructions)"
+                    .into(),
+            ),
+        ))
+    }
+
     /// Second pass: raw statements in order; the network sugar where `mlp` stands.
     fn statements(&mut self, items: &[ast::Item], file: &ast::File) -> Result<(), Diagnostic> {
         for item in items {
-            match &item.kind {
-                ItemKind::Program(_)
-                | ItemKind::Width(_)
-                | ItemKind::Param { .. }
-                | ItemKind::Activation { .. }
-                | ItemKind::Input { .. } => {
-                    if !self.scope.loop_vars.is_empty() {
-                        return Err(self.error(
-                            item.span,
-                            "declarations cannot be inside a loop",
-                            Some(
-                                "move `param`, `activation`, `input` and `width` to the top level"
-                                    .into(),
-                            ),
-                        ));
-                    }
+            let outer = self.statement;
+            self.statement = item.span;
+            self.statement_of(item, file)?;
+            self.within_budget()?;
+            self.statement = outer;
+        }
+        Ok(())
+    }
+
+    /// One statement of the second pass.
+    fn statement_of(&mut self, item: &ast::Item, file: &ast::File) -> Result<(), Diagnostic> {
+        match &item.kind {
+            ItemKind::Program(_)
+            | ItemKind::Width(_)
+            | ItemKind::Param { .. }
+            | ItemKind::Activation { .. }
+            | ItemKind::Input { .. } => {
+                if !self.scope.loop_vars.is_empty() {
+                    return Err(self.error(
+                        item.span,
+                        "declarations cannot be inside a loop",
+                        Some(
+                            "move `param`, `activation`, `input` and `width` to the top level"
+                                .into(),
+                        ),
+                    ));
                 }
-                ItemKind::Matrix { name, shape, dist } => {
-                    self.matrix(name, shape.as_ref(), dist)?
+            }
+            ItemKind::Matrix { name, shape, dist } => self.matrix(name, shape.as_ref(), dist)?,
+            ItemKind::Sample {
+                scalar,
+                names,
+                dist,
+            } => self.sample(*scalar, names, dist)?,
+            ItemKind::Define {
+                scalar,
+                name,
+                value,
+            } => self.define(*scalar, name, value)?,
+            ItemKind::For {
+                var,
+                from,
+                to,
+                descending,
+                body,
+            } => {
+                let a = self.integer(from, "a loop bound", i64::MIN)?;
+                let b = self.integer(to, "a loop bound", i64::MIN)?;
+                // Counted before anything is built: `0 to 2^62` must not allocate.
+                let (first, last) = if *descending { (b, a) } else { (a, b) };
+                let count = (i128::from(last) - i128::from(first) + 1).max(0);
+                if count > i128::from(MAX_LOOP_ITERATIONS) {
+                    return Err(self.error(
+                        from.span.join(to.span),
+                        format!("this loop would run {count} times"),
+                        Some(format!(
+                            "loops are unrolled; at most {MAX_LOOP_ITERATIONS} iterations \
+                             (check the bounds, and the `--set` values they use)"
+                        )),
+                    ));
                 }
-                ItemKind::Sample {
-                    scalar,
-                    names,
-                    dist,
-                } => self.sample(*scalar, names, dist)?,
-                ItemKind::Define {
-                    scalar,
-                    name,
-                    value,
-                } => self.define(*scalar, name, value)?,
-                ItemKind::For {
-                    var,
-                    from,
-                    to,
-                    descending,
-                    body,
-                } => {
-                    let a = self.integer(from, "a loop bound", i64::MIN)?;
-                    let b = self.integer(to, "a loop bound", i64::MIN)?;
-                    let range: Vec<i64> = if *descending {
-                        (b..=a).rev().collect()
-                    } else {
-                        (a..=b).collect()
-                    };
-                    if range.len() > 10_000 {
-                        return Err(self.error(
-                            item.span,
-                            format!("this loop runs {} times", range.len()),
-                            Some("loops are unrolled; keep them under 10000 iterations".into()),
-                        ));
-                    }
-                    for k in range {
-                        self.scope.loop_vars.push((var.clone(), k));
-                        let result = self.statements(body, file);
-                        self.scope.loop_vars.pop();
-                        result?;
-                    }
+                let ascending = first..=last;
+                let range: Box<dyn Iterator<Item = i64>> = if *descending {
+                    Box::new(ascending.rev())
+                } else {
+                    Box::new(ascending)
+                };
+                for k in range {
+                    self.scope.loop_vars.push((var.clone(), k));
+                    let result = self.statements(body, file);
+                    self.scope.loop_vars.pop();
+                    result?;
                 }
-                ItemKind::Mlp { .. } => {
-                    if !self.scope.loop_vars.is_empty() {
-                        return Err(self.error(
-                            item.span,
-                            "`mlp` cannot be inside a loop",
-                            Some("declare the network at the top level".into()),
-                        ));
-                    }
-                    self.network(item, file)?;
+            }
+            ItemKind::Mlp { .. } => {
+                if !self.scope.loop_vars.is_empty() {
+                    return Err(self.error(
+                        item.span,
+                        "`mlp` cannot be inside a loop",
+                        Some("declare the network at the top level".into()),
+                    ));
                 }
-                ItemKind::Parameterization { .. } | ItemKind::Train { .. } => {
-                    if !file
-                        .items
-                        .iter()
-                        .any(|i| matches!(i.kind, ItemKind::Mlp { .. }))
-                    {
-                        return Err(self.error(
-                            item.span,
-                            "this statement needs a network",
-                            Some("declare one with `mlp net(depth = L, act = act)`".into()),
-                        ));
-                    }
+                self.network(item, file)?;
+            }
+            ItemKind::Parameterization { .. } | ItemKind::Train { .. } => {
+                if !file
+                    .items
+                    .iter()
+                    .any(|i| matches!(i.kind, ItemKind::Mlp { .. }))
+                {
+                    return Err(self.error(
+                        item.span,
+                        "this statement needs a network",
+                        Some("declare one with `mlp net(depth = L, act = act)`".into()),
+                    ));
                 }
             }
         }

@@ -8,6 +8,7 @@
 
 use super::parameterization::{LayerScales, Resolved};
 use super::Elab;
+use crate::bounds::{MAX_DEPTH, MAX_STEPS};
 use crate::exponent::Exponent;
 use crate::ir::{Expr, Instr, Kind, MatrixId, Meta, Op, Role, Scale, SourceId, ValueId, Var};
 use crate::syntax::ast::{self, ExprKind, ItemKind, NamedArg, Span};
@@ -263,11 +264,11 @@ impl Elab<'_> {
         })?;
         let depth =
             self.integer(&depth_arg.value, "the depth (number of hidden layers)", 1)? as usize;
-        if depth > 200 {
+        if depth > MAX_DEPTH {
             return Err(self.error(
                 depth_arg.value.span,
-                "depth above 200 is not supported",
-                None,
+                format!("a depth of {depth} hidden layers; at most {MAX_DEPTH} are supported"),
+                Some("check the value of the depth (and any `--set` that gives it)".into()),
             ));
         }
         let act_arg = self.named_arg(args, "act").ok_or_else(|| {
@@ -345,8 +346,12 @@ impl Elab<'_> {
                 ))
             }
         };
-        if steps > 100 {
-            return Err(self.error(span, "more than 100 unrolled steps is not supported", None));
+        if steps > MAX_STEPS {
+            return Err(self.error(
+                span,
+                format!("{steps} unrolled steps; at most {MAX_STEPS} are supported"),
+                Some("check the value of `steps` (and any `--set` that gives it)".into()),
+            ));
         }
         let lr = match self.named_arg(args, "lr") {
             Some(a) => self.number(&a.value)?,
@@ -893,6 +898,7 @@ impl Elab<'_> {
         // its family (and hence every change since step 0) follows one fixed input.
         let tag_inputs = evaluated.len() > 1;
         for t in 0..=training.steps {
+            self.within_budget()?;
             let trained = &training.data[t % training.data.len()];
             // Forward pass of the current network on every input; only the trained
             // input's values feed the backward pass and the update.

@@ -2,6 +2,7 @@
 
 use super::activation::builtin_body;
 use super::{Dim, Elab, MatrixDef, Val};
+use crate::bounds::{MAX_DERIVATIVE_ORDER, MAX_DIMENSION, MAX_NAME_CHARS};
 use crate::exponent::{Exponent, Rational};
 use crate::ir::{Expr, Func, Instr, Kind, Meta, Op, Role, Scale, ValueId};
 use crate::syntax::ast::{self, BinOp, ExprKind, Span};
@@ -43,9 +44,16 @@ impl Elab<'_> {
             Some(m) => {
                 let v = self.static_eval(m)?;
                 let (c, e) = v.split_width();
-                let c = c.as_f64().ok_or_else(|| {
-                    self.error(m.span, "the mean must be a number times a power of n", None)
-                })?;
+                let c = match c {
+                    Val::Exact(_) | Val::Real(_) => self.finite(c.as_f64(), m.span)?,
+                    _ => {
+                        return Err(self.error(
+                            m.span,
+                            "the mean must be a number times a power of n",
+                            None,
+                        ))
+                    }
+                };
                 Some((c, e))
             }
         };
@@ -90,10 +98,12 @@ impl Elab<'_> {
             return Ok(Dim::Width);
         }
         match v.as_integer() {
-            Some(k) if (1..=4096).contains(&k) => Ok(Dim::Finite(k as usize)),
+            Some(k) if (1..=MAX_DIMENSION as i64).contains(&k) => Ok(Dim::Finite(k as usize)),
             _ => Err(self.error(
                 e.span,
-                "a dimension is the width `n` or a positive integer (at most 4096)",
+                format!(
+                    "a dimension is the width `n` or a positive integer (at most {MAX_DIMENSION})"
+                ),
                 None,
             )),
         }
@@ -114,6 +124,9 @@ impl Elab<'_> {
     fn variance(&self, e: &ast::Expr) -> Result<(f64, Exponent), Diagnostic> {
         let v = self.static_eval(e)?;
         let (c, exp) = v.split_width();
+        if let (Val::Exact(_) | Val::Real(_), Some(x)) = (&c, c.as_f64()) {
+            self.finite(Some(x), e.span)?;
+        }
         match c.as_f64() {
             Some(x) if x >= 0.0 && x.is_finite() && !matches!(c, Val::Affine(_)) => Ok((x, exp)),
             _ => Err(self.error(
@@ -239,6 +252,7 @@ impl Elab<'_> {
         if let Some((factor, core)) = self.peel_scale(value) {
             let (coef, exp) = factor.split_width();
             if let Some(coef) = coef.as_f64().filter(|_| !matches!(coef, Val::Affine(_))) {
+                let coef = self.finite(Some(coef), value.span)?;
                 let scale = Scale {
                     coef,
                     exponent: exp,
@@ -504,7 +518,7 @@ impl Elab<'_> {
         if let Expr::Value(id) = expr {
             return Ok(id);
         }
-        let name = self.temp_name(Temp::Other(target));
+        let name = self.temp_name(Temp::Other(target), target);
         Ok(self.push_temp(&name, Kind::Vector, Op::Map { expr }))
     }
 
@@ -532,11 +546,19 @@ impl Elab<'_> {
         Ok(expr)
     }
 
-    fn temp_name(&self, role: Temp<'_>) -> String {
+    fn temp_name(&self, role: Temp<'_>, target: &str) -> String {
+        let other = |target: &str| format!("{target}.tmp");
         let base = match role {
             Temp::MatMul(m, t, x) => format!("{m}{}.{x}", if t { "T" } else { "" }),
             Temp::Mean(text) => text,
-            Temp::Other(target) => format!("{target}.tmp"),
+            Temp::Other(target) => other(target),
+        };
+        // Names of temporaries nest (`W.W.W.z` for `W W W z`): past a few names' length
+        // they say nothing more, so they fall back to the target's name.
+        let base = if base.chars().count() > 3 * MAX_NAME_CHARS {
+            other(target)
+        } else {
+            base
         };
         let mut name = base.clone();
         let mut k = 2;
@@ -564,7 +586,25 @@ impl Elab<'_> {
     }
 
     /// Lowers a value expression. `arg` names the activation argument inside a formula.
+    /// Constants are folded while lowering (`exp(1000)`, `0^(-1)`); one that is not a
+    /// finite number is refused at the expression that produced it.
     pub(super) fn lower(
+        &mut self,
+        e: &ast::Expr,
+        target: &str,
+        arg: Option<&str>,
+    ) -> Result<(Expr, Kind), Diagnostic> {
+        let lowered = self.lower_unchecked(e, target, arg)?;
+        if let Expr::Const(c) = lowered.0 {
+            if !c.is_finite() {
+                return Err(self.not_finite(c, e.span));
+            }
+        }
+        Ok(lowered)
+    }
+
+    /// [`Elab::lower`] before the finiteness check of folded constants.
+    fn lower_unchecked(
         &mut self,
         e: &ast::Expr,
         target: &str,
@@ -642,6 +682,15 @@ impl Elab<'_> {
             ExprKind::Binary(op, a, b) => {
                 let (x, ka) = self.lower(a, target, arg)?;
                 let (y, kb) = self.lower(b, target, arg)?;
+                if *op == BinOp::Div && y.is_zero() {
+                    // Sums fold like terms, so `z - z` is already 0 here: the quotient would
+                    // be infinite (or NaN) at every coordinate and its exponent undefined.
+                    return Err(self.error(
+                        b.span,
+                        "division by a divisor that is exactly 0",
+                        Some("this divisor simplifies to 0 (like terms cancel); divide by a non-zero quantity".into()),
+                    ));
+                }
                 let out = match op {
                     BinOp::Add => Expr::add(x, y),
                     BinOp::Sub => Expr::sub(x, y),
@@ -682,7 +731,7 @@ impl Elab<'_> {
 
     fn constant(&self, v: &Val, span: Span) -> Result<Expr, Diagnostic> {
         match v {
-            Val::Exact(_) | Val::Real(_) => Ok(Expr::Const(v.as_f64().unwrap_or(f64::NAN))),
+            Val::Exact(_) | Val::Real(_) => Ok(Expr::Const(self.finite(v.as_f64(), span)?)),
             Val::Width { coef, exp } => {
                 let c = self.constant(coef, span)?;
                 Ok(Expr::mul(c, Expr::Width(exp.clone())))
@@ -711,13 +760,13 @@ impl Elab<'_> {
         let scale = Expr::mul(Expr::Const(def.coef), Expr::Width(def.exp.clone()));
         if let Dim::Finite(_) = def.cols {
             let op = self.input_layer_op(&text, &def, transpose, x, span)?;
-            let name = self.temp_name(Temp::Other(target));
+            let name = self.temp_name(Temp::Other(target), target);
             let id = self.push_temp(&name, Kind::Vector, op);
             return Ok((Expr::mul(scale, Expr::Value(id)), Kind::Vector));
         }
         let operand = self.vector_operand(x, target)?;
         let operand_name = self.program.instr(operand).name.clone();
-        let name = self.temp_name(Temp::MatMul(&text, transpose, &operand_name));
+        let name = self.temp_name(Temp::MatMul(&text, transpose, &operand_name), target);
         let id = self.push_temp(
             &name,
             Kind::Vector,
@@ -730,7 +779,7 @@ impl Elab<'_> {
         let mut out = Expr::mul(scale, Expr::Value(id));
         if let Some((m, e)) = &def.mean {
             // (m n^e J) x = m n^{e+1} mean(x) on every coordinate.
-            let mean_name = self.temp_name(Temp::Mean(format!("<{operand_name}>")));
+            let mean_name = self.temp_name(Temp::Mean(format!("<{operand_name}>")), target);
             let mid = self.push_temp(
                 &mean_name,
                 Kind::Scalar,
@@ -758,6 +807,18 @@ impl Elab<'_> {
         arg: Option<&str>,
     ) -> Result<(Expr, Kind), Diagnostic> {
         let text = self.name_text(callee)?;
+        if primes > MAX_DERIVATIVE_ORDER {
+            return Err(self.error(
+                callee.span,
+                format!(
+                    "a derivative of order {primes}; at most {MAX_DERIVATIVE_ORDER} are supported"
+                ),
+                Some(format!(
+                    "symbolic derivatives grow quickly with the order; write at most \
+                     {MAX_DERIVATIVE_ORDER} primes"
+                )),
+            ));
+        }
         if text == "mean" && primes == 0 {
             if arg.is_some() {
                 return Err(self.error(e.span, "an activation formula cannot take means", None));
@@ -775,7 +836,7 @@ impl Elab<'_> {
                 },
                 _ => format!("{target}.mean"),
             };
-            let name = self.temp_name(Temp::Mean(name));
+            let name = self.temp_name(Temp::Mean(name), target);
             let id = self.push_temp(&name, Kind::Scalar, Op::Moment { expr: inner });
             return Ok((Expr::Value(id), Kind::Scalar));
         }

@@ -1,5 +1,6 @@
 //! Compile-time values: what parameters, exponents, variances and list entries evaluate to.
 
+use crate::bounds::MAX_EXACT_BITS;
 use crate::exponent::{Exponent, Rational};
 use num_traits::{One, Signed, ToPrimitive, Zero};
 
@@ -219,6 +220,15 @@ impl Val {
                     .ok_or("integer power too large")?;
                 if b.is_zero() && k < 0 {
                     return Err("division by zero".into());
+                }
+                // Nested powers square the size each time (`((10^64)^64)^64` has 10^6
+                // digits): refuse before computing.
+                let bits = b.numer().bits().max(b.denom().bits());
+                if bits.saturating_mul(u64::from(k.unsigned_abs())) > MAX_EXACT_BITS {
+                    return Err(format!(
+                        "this exact power would have more than {MAX_EXACT_BITS} bits, far \
+                         beyond any usable constant (1e308) or exponent"
+                    ));
                 }
                 Ok(Val::Exact(num_traits::Pow::pow(b, k)))
             }

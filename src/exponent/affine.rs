@@ -81,8 +81,16 @@ impl Exponent {
 
     /// Sum of two exponents.
     pub fn add(&self, other: &Exponent) -> Exponent {
+        // Adding 0 is the commonest case (Θ(1) quantities) and needs no rational
+        // normalization (a gcd per addition, which dominates deep programs' analysis).
+        if other.is_zero() {
+            return self.clone();
+        }
+        if self.is_zero() {
+            return other.clone();
+        }
         let mut out = self.clone();
-        out.constant += &other.constant;
+        out.constant = add_rationals(&out.constant, &other.constant);
         for (s, q) in &other.terms {
             let entry = out.terms.entry(s.clone()).or_insert_with(Rational::zero);
             *entry += q;
@@ -229,9 +237,87 @@ impl Serialize for Exponent {
     }
 }
 
+/// `a + b`, exact. Exponents are almost always small fractions (0, ±1/2, ±1, …), for which
+/// machine integers give the reduced sum directly; the general big-integer path (a gcd
+/// of big integers per addition) is taken only when a part does not fit in 64 bits.
+fn add_rationals(a: &Rational, b: &Rational) -> Rational {
+    let small = |q: &Rational| Some((q.numer().to_i64()?, q.denom().to_i64()?));
+    if let (Some((an, ad)), Some((bn, bd))) = (small(a), small(b)) {
+        // Denominators are positive; products of two i64 fit in i128.
+        let num = i128::from(an) * i128::from(bd) + i128::from(bn) * i128::from(ad);
+        let den = i128::from(ad) * i128::from(bd);
+        let g = gcd_i128(num, den);
+        if g != 0 {
+            return Rational::new_raw(BigInt::from(num / g), BigInt::from(den / g));
+        }
+    }
+    a + b
+}
+
+/// `a` compared with `b`, exact; with machine integers when both fit (see [`add_rationals`]).
+pub(crate) fn cmp_rationals(a: &Rational, b: &Rational) -> std::cmp::Ordering {
+    let small = |q: &Rational| Some((q.numer().to_i64()?, q.denom().to_i64()?));
+    match (small(a), small(b)) {
+        // Denominators are positive, so cross-multiplying keeps the order.
+        (Some((an, ad)), Some((bn, bd))) => {
+            (i128::from(an) * i128::from(bd)).cmp(&(i128::from(bn) * i128::from(ad)))
+        }
+        _ => a.cmp(b),
+    }
+}
+
+/// Greatest common divisor (non-negative) of two integers, `den` non-zero.
+fn gcd_i128(a: i128, b: i128) -> i128 {
+    let (mut x, mut y) = (a.unsigned_abs(), b.unsigned_abs());
+    while y != 0 {
+        (x, y) = (y, x % y);
+    }
+    i128::try_from(x).unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Rationals with small and with 64-bit-overflowing parts, both signs.
+    fn samples() -> Vec<Rational> {
+        let big = BigInt::from(i64::MAX) * BigInt::from(3);
+        let mut out = Vec::new();
+        for (n, d) in [(0, 1), (1, 2), (-1, 2), (3, 4), (-7, 3), (5, 1), (-1, 1)] {
+            out.push(Rational::new(BigInt::from(n), BigInt::from(d)));
+        }
+        out.push(Rational::new(big.clone(), BigInt::from(7)));
+        out.push(Rational::new(BigInt::from(-5), big.clone()));
+        out.push(Rational::new(
+            BigInt::from(i64::MAX),
+            BigInt::from(i64::MAX - 1),
+        ));
+        out.push(Rational::new(BigInt::from(i64::MIN), BigInt::from(3)));
+        out
+    }
+
+    #[test]
+    fn machine_integer_shortcuts_agree_with_big_rationals() {
+        // The shortcuts must give exactly the reduced rational and the order that
+        // BigRational gives, including at the edges of the 64-bit range.
+        for a in samples() {
+            for b in samples() {
+                let sum = add_rationals(&a, &b);
+                assert_eq!(sum, &a + &b, "{a} + {b}");
+                assert_eq!(
+                    sum.numer(),
+                    (&a + &b).numer(),
+                    "reduced numerator of {a} + {b}"
+                );
+                assert_eq!(
+                    sum.denom(),
+                    (&a + &b).denom(),
+                    "reduced denominator of {a} + {b}"
+                );
+                assert_eq!(cmp_rationals(&a, &b), a.cmp(&b), "{a} vs {b}");
+            }
+        }
+    }
 
     #[test]
     fn parses_decimals_exactly() {

@@ -26,6 +26,7 @@ mod parse;
 mod region;
 mod set;
 
+pub(crate) use affine::cmp_rationals;
 pub use affine::{format_rational, parse_rational, Exponent, Rational};
 pub use compare::{compare, Comparison};
 pub use cond::Cond;

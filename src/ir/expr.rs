@@ -145,6 +145,28 @@ pub struct NotDifferentiable {
     pub function: String,
 }
 
+/// Why a derivative of an activation is not available.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DerivativeError {
+    /// A function in the formula has no derivative.
+    #[error(transparent)]
+    NotDifferentiable(#[from] NotDifferentiable),
+    /// The derivative exists but its expression is too large to use (see
+    /// [`crate::bounds::MAX_DERIVATIVE_NODES`]).
+    #[error(
+        "its derivative of order {order} would have {nodes} nodes, more than the {max} \
+         allowed (symbolic derivatives of products and quotients grow quickly with the order)"
+    )]
+    TooLarge {
+        /// The order that was refused.
+        order: usize,
+        /// Nodes of that derivative's expression.
+        nodes: usize,
+        /// The bound.
+        max: usize,
+    },
+}
+
 /// The variable an expression is differentiated with respect to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Var {
@@ -373,6 +395,13 @@ impl Expr {
         Expr::Value(id)
     }
 
+    /// The number of nodes of the tree.
+    pub fn node_count(&self) -> usize {
+        let mut count = 0;
+        self.walk(&mut |_| count += 1);
+        count
+    }
+
     /// True when the expression is the constant 0.
     pub fn is_zero(&self) -> bool {
         matches!(self, Expr::Const(c) if *c == 0.0)
@@ -578,6 +607,11 @@ pub struct Activation {
     pub name: String,
     /// φ, φ', φ'', … as expressions in `Arg`.
     pub derivatives: Vec<Expr>,
+    /// Why the next derivative (order `derivatives.len()`) is not available, once that
+    /// was found: analyses ask for a few orders beyond those used, again and again, and
+    /// a refused derivative is expensive to recompute.
+    #[serde(skip)]
+    unavailable: Option<DerivativeError>,
 }
 
 impl Activation {
@@ -586,6 +620,7 @@ impl Activation {
         Activation {
             name: name.to_string(),
             derivatives: vec![body],
+            unavailable: None,
         }
     }
 
@@ -594,11 +629,32 @@ impl Activation {
         &self.derivatives[0]
     }
 
-    /// Makes φ^{(order)} available, differentiating symbolically as needed.
-    pub fn ensure_order(&mut self, order: usize) -> Result<(), NotDifferentiable> {
+    /// Makes φ^{(order)} available, differentiating symbolically as needed. Refused when
+    /// a function in the formula has no derivative, or when a derivative would have more
+    /// than [`crate::bounds::MAX_DERIVATIVE_NODES`] nodes.
+    pub fn ensure_order(&mut self, order: usize) -> Result<(), DerivativeError> {
+        use crate::bounds::MAX_DERIVATIVE_NODES;
         while self.derivatives.len() <= order {
+            if let Some(why) = &self.unavailable {
+                return Err(why.clone());
+            }
             let last = self.derivatives.len() - 1;
-            let next = self.derivatives[last].diff(Var::Arg)?;
+            let next = match self.derivatives[last].diff(Var::Arg) {
+                Ok(next) => next,
+                Err(e) => {
+                    self.unavailable = Some(e.into());
+                    continue;
+                }
+            };
+            let nodes = next.node_count();
+            if nodes > MAX_DERIVATIVE_NODES {
+                self.unavailable = Some(DerivativeError::TooLarge {
+                    order: last + 1,
+                    nodes,
+                    max: MAX_DERIVATIVE_NODES,
+                });
+                continue;
+            }
             self.derivatives.push(next);
         }
         Ok(())

@@ -9,7 +9,7 @@ mod identity;
 mod print;
 mod program;
 
-pub use expr::{Activation, Expr, Func, NotDifferentiable, Var};
+pub use expr::{Activation, DerivativeError, Expr, Func, NotDifferentiable, Var};
 pub use identity::Identity;
 pub use print::{
     instr_to_json, program_to_json, render_expr, render_instr, render_number, render_program,

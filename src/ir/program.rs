@@ -3,6 +3,7 @@
 use super::expr::{Activation, Expr};
 use crate::exponent::Exponent;
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// Index of a defined value (vector or scalar) in [`Program::instrs`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -212,6 +213,15 @@ pub struct Program {
     pub activations: Vec<Activation>,
     /// Instructions in definition order; `ValueId(i)` is `instrs[i]`.
     pub instrs: Vec<Instr>,
+    /// First instruction of each name among `instrs[..indexed]`, so that [`Program::lookup`]
+    /// does not scan the program: elaboration looks a name up for nearly every
+    /// instruction it emits, which made unrolling quadratic in the program's length.
+    #[serde(skip)]
+    names: HashMap<String, ValueId>,
+    /// How many instructions `names` covers (all of them, unless `instrs` was extended
+    /// directly; the rest are scanned).
+    #[serde(skip)]
+    indexed: usize,
 }
 
 impl Program {
@@ -225,13 +235,20 @@ impl Program {
             sources: Vec::new(),
             activations: Vec::new(),
             instrs: Vec::new(),
+            names: HashMap::new(),
+            indexed: 0,
         }
     }
 
     /// Appends an instruction and returns its id.
     pub fn push(&mut self, instr: Instr) -> ValueId {
+        let id = ValueId(self.instrs.len());
+        if self.indexed == id.0 {
+            self.names.entry(instr.name.clone()).or_insert(id);
+            self.indexed += 1;
+        }
         self.instrs.push(instr);
-        ValueId(self.instrs.len() - 1)
+        id
     }
 
     /// The instruction defining `id`.
@@ -258,7 +275,14 @@ impl Program {
 
     /// Finds a value by name.
     pub fn lookup(&self, name: &str) -> Option<ValueId> {
-        self.instrs.iter().position(|i| i.name == name).map(ValueId)
+        if let Some(id) = self.names.get(name) {
+            return Some(*id);
+        }
+        let start = self.indexed.min(self.instrs.len());
+        self.instrs[start..]
+            .iter()
+            .position(|i| i.name == name)
+            .map(|k| ValueId(start + k))
     }
 
     /// Ids of every instruction, in order.

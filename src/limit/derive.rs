@@ -38,6 +38,16 @@ pub enum DeriveError {
         /// Its exponent.
         exponent: String,
     },
+    /// An exponent is undefined (+∞: a division by, or a negative power of, a quantity
+    /// that is exactly zero), so the quantity has no size to normalize by.
+    #[error(
+        "`{name}` has no defined size: it divides by (or takes a negative power of) a \
+         quantity that is exactly 0; `tp scale` shows its exponent as `undefined`"
+    )]
+    Undefined {
+        /// The quantity.
+        name: String,
+    },
 }
 
 /// The leading order of an expression: its exponent (None: exactly zero), the
@@ -201,6 +211,11 @@ pub fn derive(program: &Program, inference: &Inference<'_>) -> Result<LimitProgr
         let exponent = match inference.exponent(id).as_constant() {
             Some(Ext::NegInf) => None,
             Some(Ext::Finite(q)) => Some(q),
+            None if inference.exponent(id).is_undefined() => {
+                return Err(DeriveError::Undefined {
+                    name: program.instr(id).name.clone(),
+                })
+            }
             None => {
                 return Err(DeriveError::Symbolic {
                     name: program.instr(id).name.clone(),

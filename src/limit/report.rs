@@ -271,7 +271,7 @@ impl LimitReport {
             .map(|s| s.name.len())
             .max()
             .unwrap_or(4)
-            .max(4);
+            .clamp(4, crate::bounds::MAX_COLUMN_WIDTH);
         for s in &self.scalars {
             let value = match s.value {
                 Some(v) if s.stderr > 0.0 => format!("{v:.6} ± {:.1e}", s.stderr),
@@ -293,7 +293,7 @@ impl LimitReport {
             .map(|s| s.name.len())
             .max()
             .unwrap_or(4)
-            .max(4);
+            .clamp(4, crate::bounds::MAX_COLUMN_WIDTH);
         for v in &self.vectors {
             let (value, method) = match &v.second_moment {
                 Some(n) if n.stderr > 0.0 => (

@@ -132,7 +132,7 @@ pub fn render_check(title: &str, report: &CheckReport) -> String {
         .map(|r| r.label.chars().count())
         .max()
         .unwrap_or(8)
-        .max(8);
+        .clamp(8, crate::bounds::MAX_COLUMN_WIDTH);
     for (step, rows) in &mut by_step {
         // Sizes and changes of the same quantity next to each other, program order.
         rows.sort_by_key(|r| (r.id, r.change));

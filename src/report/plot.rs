@@ -375,6 +375,21 @@ pub fn render_svg(figure: &Figure) -> Result<String, String> {
     Ok(svg)
 }
 
+/// Checks, before a long run, that `path` can be written: it is opened for writing
+/// without truncating it, and removed again if it did not exist before.
+pub fn check_writable(path: &std::path::Path) -> Result<(), String> {
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| e.to_string())?;
+    if !existed {
+        std::fs::remove_file(path).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 /// Writes `figure` as an SVG file.
 pub fn write_svg(figure: &Figure, path: &std::path::Path) -> Result<(), String> {
     let svg = render_svg(figure)?;

@@ -34,7 +34,7 @@ pub fn render_simulation(title: &str, result: &SweepResult, stats: &[QuantitySta
         .map(|s| s.quantity.name.chars().count() + 1)
         .max()
         .unwrap_or(8)
-        .max(8);
+        .clamp(8, crate::bounds::MAX_COLUMN_WIDTH);
     for (step, rows) in &by_step {
         let _ = writeln!(out);
         match step {

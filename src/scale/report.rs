@@ -242,7 +242,7 @@ impl ScaleReport {
             .map(|q| q.name.len())
             .max()
             .unwrap_or(4)
-            .max(8);
+            .clamp(8, crate::bounds::MAX_COLUMN_WIDTH);
         out.push_str(&format!(
             "{:<width$}  {:>4}  {:<24}  {}\n",
             "quantity", "step", "exponent", "change since step 0"

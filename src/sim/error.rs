@@ -71,6 +71,14 @@ pub enum SimError {
     /// Width 0 has no coordinates to average over.
     #[error("the width must be at least 1")]
     ZeroWidth,
+    /// A width listed twice.
+    #[error("width {width} is listed twice (again as number {position} of --widths); list each width once")]
+    RepeatedWidth {
+        /// The repeated width.
+        width: usize,
+        /// Its second position in the list, from 1.
+        position: usize,
+    },
     /// An instruction reads a value that is not defined before it.
     #[error("`{name}` (#{}) reads value #{} which is not defined before it", value.0, refers_to.0)]
     ForwardReference {

@@ -33,7 +33,7 @@ pub use sample::{
     draw, draw_into, draw_into_with_limit, draw_matrix, draw_with_limit, Sample, SourceSample,
 };
 pub use sweep::{
-    quantities, sweep, sweep_bytes, sweep_with_limit, Measurement, ProgressFn, Quantity, Run,
-    SweepBlowUp, SweepProgress, SweepResult, DEFAULT_WIDTHS,
+    check_request, quantities, sweep, sweep_bytes, sweep_with_limit, Measurement, ProgressFn,
+    Quantity, Run, SweepBlowUp, SweepProgress, SweepResult, DEFAULT_WIDTHS,
 };
 pub use validate::validate;

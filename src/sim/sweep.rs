@@ -233,18 +233,42 @@ pub fn sweep(
     )
 }
 
-/// [`sweep`] with an explicit memory limit in bytes.
-pub fn sweep_with_limit(
+/// Checks a sweep request before anything is sampled: the program can be simulated
+/// (see [`validate`]), every width is at least 1 and listed once, the thread count is
+/// at least 1, and one run at the largest width (and, with `threads` given, that many
+/// runs at once) fits in memory. [`sweep`] makes the same checks; `tp check` calls this
+/// first so that a bad request fails before the infinite-width limit is evaluated.
+pub fn check_request(
     program: &Program,
     widths: &[usize],
     seeds: &[u64],
     threads: Option<usize>,
-    progress: Option<ProgressFn<'_>>,
+) -> Result<(), SimError> {
+    plan(program, widths, seeds, threads, default_memory_limit()).map(|_| ())
+}
+
+/// The checks of [`check_request`]; returns how many runs may hold their arrays at once.
+fn plan(
+    program: &Program,
+    widths: &[usize],
+    seeds: &[u64],
+    threads: Option<usize>,
     limit_bytes: u64,
-) -> Result<SweepResult, SimError> {
+) -> Result<usize, SimError> {
     validate(program)?;
     if widths.contains(&0) {
         return Err(SimError::ZeroWidth);
+    }
+    if let Some((k, &width)) = widths
+        .iter()
+        .enumerate()
+        .find(|(k, w)| widths[..*k].contains(w))
+    {
+        // A repeated width adds no point to the log–log fit, only a zero-length step.
+        return Err(SimError::RepeatedWidth {
+            width,
+            position: k + 1,
+        });
     }
     if threads == Some(0) {
         return Err(SimError::ZeroThreads);
@@ -274,6 +298,20 @@ pub fn sweep_with_limit(
         });
     }
     let concurrent = concurrent.min(fitting).max(1);
+    Ok(concurrent)
+}
+
+/// [`sweep`] with an explicit memory limit in bytes.
+pub fn sweep_with_limit(
+    program: &Program,
+    widths: &[usize],
+    seeds: &[u64],
+    threads: Option<usize>,
+    progress: Option<ProgressFn<'_>>,
+    limit_bytes: u64,
+) -> Result<SweepResult, SimError> {
+    let concurrent = plan(program, widths, seeds, threads, limit_bytes)?;
+    let jobs_total = widths.len() * seeds.len();
 
     let quantities = quantities(program);
     let steps = instruction_steps(program);

@@ -35,15 +35,15 @@ use pest_derive::Parser;
 #[grammar = "../grammar/tp.pest"]
 struct TpParser;
 
-/// Deepest bracket nesting (`(`, `[`, `{` together) accepted. Each level costs pest a
-/// few dozen stack frames; 256 levels stay well inside a 2 MiB thread stack in debug
-/// builds and far beyond anything a real program needs.
-const MAX_NESTING: usize = 256;
+// Deepest bracket nesting accepted: each level costs pest a few dozen stack frames, and
+// the parser thread's stack (below) holds `MAX_NESTING` levels in debug builds.
+use crate::bounds::MAX_NESTING;
 
-/// Deepest expression tree accepted. Operator chains are flat in the grammar, so
-/// `a + a + … + a` with 100000 terms parses fine but would build a tree whose recursive
-/// `Drop` (and every later recursive pass) overflows the stack.
-const MAX_EXPR_DEPTH: usize = 512;
+// Deepest expression tree accepted. Operator chains are flat in the grammar, so
+// `a + a + … + a` with 100000 terms parses fine but would build a tree whose recursive
+// `Drop` (and every later recursive pass) overflows the stack; chains are also bounded on
+// their own (`MAX_CHAIN_OPERANDS`), so that a long flat sum gets a message about its length.
+use crate::bounds::{MAX_CHAIN_OPERANDS, MAX_EXPR_DEPTH, MAX_NAME_CHARS};
 
 /// Words that start a statement, in the order used in hints.
 const STATEMENT_KEYWORDS: [&str; 12] = [
@@ -236,8 +236,40 @@ fn is_ident_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
-/// One pass over the raw text: comments, strings, words and brackets. Fails only when
-/// brackets nest deeper than [`MAX_NESTING`], at the bracket that crosses the limit.
+/// A character that cannot be seen in an editor but is not the grammar's whitespace: its
+/// name, for the message (pest would report it as "unexpected ` `").
+fn invisible(c: char) -> Option<&'static str> {
+    Some(match c {
+        ' ' | '\t' | '\n' | '\r' => return None,
+        '\0' => "NUL",
+        '\u{feff}' => "byte-order mark",
+        '\u{a0}' | '\u{202f}' => "no-break space",
+        '\u{ad}' => "soft hyphen",
+        '\u{200b}'..='\u{200f}' | '\u{2060}' => "zero-width character",
+        '\u{2028}' | '\u{2029}' => "Unicode line separator",
+        c if c.is_control() => "control character",
+        c if c.is_whitespace() => "Unicode space",
+        _ => return None,
+    })
+}
+
+fn invisible_hint(c: char) -> String {
+    match c {
+        '\0' => "delete it; NUL bytes usually mean the file is not plain UTF-8 text (e.g. it \
+                  was saved as UTF-16)"
+            .to_string(),
+        '\u{feff}' => "delete it (a byte-order mark is only ignored at the very start of the \
+                       file; it may come from joining files)"
+            .to_string(),
+        c if c.is_whitespace() => "replace it with an ordinary space".to_string(),
+        _ => "delete it; programs are plain text".to_string(),
+    }
+}
+
+/// One pass over the raw text: comments, strings, words and brackets. Fails when
+/// brackets nest deeper than [`MAX_NESTING`] (at the bracket that crosses the limit), at
+/// an invisible character outside comments and strings, and at a name longer than
+/// [`MAX_NAME_CHARS`].
 fn scan(file: &str, src: &str) -> Result<Scan, Diagnostic> {
     let mut out = Scan::default();
     // Indices into `out.brackets` of the currently open brackets.
@@ -251,6 +283,22 @@ fn scan(file: &str, src: &str) -> Result<Scan, Diagnostic> {
         if c == '#' {
             while chars.next_if(|&(_, c)| c != '\n' && c != '\r').is_some() {}
             continue;
+        }
+        if let Some(what) = invisible(c) {
+            return Err(Diagnostic::new(
+                Stage::Syntax,
+                file,
+                src,
+                Span {
+                    start: i,
+                    end: i + c.len_utf8(),
+                },
+                format!(
+                    "invisible character U+{:04X} ({what}) in the program",
+                    c as u32
+                ),
+                Some(invisible_hint(c)),
+            ));
         }
         out.significant.push(i);
         match c {
@@ -319,6 +367,19 @@ fn scan(file: &str, src: &str) -> Result<Scan, Diagnostic> {
                     end = j + d.len_utf8();
                 }
                 let word = src.get(i..end).unwrap_or("");
+                if word.len() > MAX_NAME_CHARS {
+                    return Err(Diagnostic::new(
+                        Stage::Syntax,
+                        file,
+                        src,
+                        Span { start: i, end },
+                        format!(
+                            "a name of {} characters; names have at most {MAX_NAME_CHARS}",
+                            word.len()
+                        ),
+                        Some("choose a shorter name".to_string()),
+                    ));
+                }
                 if let Some(kw) = STATEMENT_KEYWORDS.iter().find(|&&k| k == word) {
                     out.statements.push((i, kw));
                 }
@@ -1354,7 +1415,28 @@ impl<'s> Builder<'s> {
             .next()
             .ok_or_else(|| self.internal(span, "empty operator chain"))?;
         let (mut acc, mut depth) = self.expr(first)?;
+        let mut operands = 1;
         while let Some(op) = inner.next() {
+            operands += 1;
+            if operands > MAX_CHAIN_OPERANDS {
+                let word = if matches!(op.as_str(), "+" | "-") {
+                    "sum"
+                } else {
+                    "product"
+                };
+                let count = operands + inner.len() / 2;
+                return Err(self.error(
+                    span,
+                    format!(
+                        "a {word} of {count} operands; one chain of `+`/`-` or `*`/`/` has at \
+                         most {MAX_CHAIN_OPERANDS}"
+                    ),
+                    format!(
+                        "split it into partial {word}s with their own names \
+                         (`scalar s1 = …`, then `s1 + …`)"
+                    ),
+                ));
+            }
             let op = match op.as_str() {
                 "+" => BinOp::Add,
                 "-" => BinOp::Sub,

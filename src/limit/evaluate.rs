@@ -25,6 +25,9 @@ use crate::scale::FactTable;
 use serde::Serialize;
 use std::collections::HashMap;
 
+/// The most base Gaussians an integrand may read in a deterministic evaluation.
+const DETERMINISTIC_GAUSSIANS: usize = 8;
+
 /// How to evaluate.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EvalOptions {
@@ -262,7 +265,7 @@ pub(super) struct Evaluator<'a> {
     pub(super) opts: EvalOptions,
     pub(super) values: Vec<Option<Number>>,
     pub(super) errors: Vec<Option<String>>,
-    pub(super) covariances: HashMap<(ValueId, ValueId), Number>,
+    pub(super) covariances: HashMap<(ValueId, ValueId), Outcome>,
     pub(super) gradients: HashMap<ValueId, Vec<(ValueId, Number)>>,
     pub(super) linear: HashMap<ValueId, Option<Vec<(ValueId, f64)>>>,
     pub(super) facts: FactTable,
@@ -307,7 +310,16 @@ impl<'a> Evaluator<'a> {
                 .opts
                 .seed
                 .wrapping_add(self.calls.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
-            max_quadrature_dim: if self.opts.monte_carlo_only { 0 } else { 3 },
+            // The deterministic pass only has to certify zeros (cancellations,
+            // Gaussian identities), which live in one or two dimensions; rank-3 tensor
+            // rules over every entry of a long training run would dominate `tp scale`.
+            max_quadrature_dim: if self.opts.monte_carlo_only {
+                0
+            } else if self.opts.deterministic {
+                2
+            } else {
+                3
+            },
             // Far below any Monte Carlo error in the same report, and it keeps rank-3
             // tensor rules from climbing to 256 nodes per dimension.
             abs_tol: 1e-10,
@@ -575,6 +587,7 @@ impl<'a> Evaluator<'a> {
 
     /// E[Π factors] over one set of dependent base Gaussians.
     fn expect_component(&mut self, factors: &[Expr]) -> Outcome {
+        self.within_deterministic_reach(&Expr::product(factors.to_vec()))?;
         if !self.opts.monte_carlo_only {
             if let Some(n) = self.closed_form(factors)? {
                 return Ok(n);
@@ -594,9 +607,27 @@ impl<'a> Evaluator<'a> {
         })
     }
 
+    /// Without Monte Carlo, an integrand over many base Gaussians is refused before
+    /// its (costly) reduction to leaves: the zeros the deterministic pass certifies are
+    /// cancellations and identities among a few Gaussians, and reducing every integrand
+    /// of a long training run made `tp scale` superlinear in the number of steps.
+    fn within_deterministic_reach(&self, expr: &Expr) -> Result<(), String> {
+        if !self.opts.deterministic {
+            return Ok(());
+        }
+        let k = self.deps_of(expr).len();
+        if k > DETERMINISTIC_GAUSSIANS {
+            return Err(format!(
+                "an integral over {k} base Gaussians needs Monte Carlo, which was not allowed"
+            ));
+        }
+        Ok(())
+    }
+
     /// E[∂Z^x/∂a] by Stein's lemma over the leaves of Z^x: with Z^x = F(ℓ) and
     /// ℓ_k = Σ_a c_{ka} Ẑ_a, E[∂Z^x/∂Ẑ_a] = Σ_k c_{ka} E[∂F/∂ℓ_k].
     fn derivative(&mut self, x: ValueId, a: ValueId) -> Outcome {
+        self.within_deterministic_reach(&Expr::Value(x))?;
         if !self.gradients.contains_key(&x) {
             let z = Expr::Value(x);
             let point = self.point_eval(&z);
@@ -661,11 +692,13 @@ impl<'a> Evaluator<'a> {
             (Some(x), Some(y)) => {
                 let key = (x.min(y), x.max(y));
                 if let Some(n) = self.covariances.get(&key) {
-                    return Ok(n.clone());
+                    return n.clone();
                 }
-                let n = self.expectation(&Expr::Mul(vec![Expr::Value(x), Expr::Value(y)]))?;
+                // Failures are remembered too: without Monte Carlo a covariance that needs
+                // it fails every time it is asked for, and asking again is not free.
+                let n = self.expectation(&Expr::Mul(vec![Expr::Value(x), Expr::Value(y)]));
                 self.covariances.insert(key, n.clone());
-                Ok(n)
+                n
             }
             _ => Ok(Number::exact(
                 if a == b { 1.0 } else { 0.0 },

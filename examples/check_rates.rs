@@ -21,9 +21,9 @@
 //! with the FAIL count over the runs, then a Markdown table for the README.
 
 use std::path::{Path, PathBuf};
-use tp::check::{check_sweep, CheckInputs, LimitValue, DEFAULT_TOLERANCE};
+use tp::check::{check_sweep, mutation, CheckInputs, LimitValue, DEFAULT_TOLERANCE};
 use tp::exponent::{Exp, Ext, Rational};
-use tp::limit::{Def, EvalOptions};
+use tp::limit::EvalOptions;
 use tp::scale::ScaleReport;
 
 fn main() {
@@ -74,7 +74,7 @@ fn rates(file: &Path, runs: u64) -> Result<String, String> {
     let opts = EvalOptions::default();
     let report = tp::limit::limit(&program, &opts).map_err(|e| e.to_string())?;
     let limits = report.check_values();
-    let without_zdot = limits_without_zdot(&program, &limits, &opts);
+    let without_zdot = mutation::limits_without_zdot(&program, &limits, &opts);
     let mutable: Vec<usize> = (0..scale.quantities.len())
         .filter(|&i| finite(&scale.quantities[i].exponent).is_some())
         .collect();
@@ -99,24 +99,15 @@ fn rates(file: &Path, runs: u64) -> Result<String, String> {
         }
         for (slot, &i) in mutable.iter().enumerate() {
             for (j, sign) in [1i64, -1].into_iter().enumerate() {
-                let mut wrong = scale.clone();
-                let q = &mut wrong.quantities[i];
-                let shift = Exp::constant(Rational::new(sign.into(), 2.into()));
-                q.exponent = Exp::add(q.exponent.clone(), shift.clone());
+                let wrong =
+                    mutation::exponent_shifted(&scale, i, Rational::new(sign.into(), 2.into()));
                 if !judge(wrong, &limits) {
                     exp_fails[slot][j] += 1;
                 }
             }
         }
         if !limits.is_empty() {
-            let off: Vec<LimitValue> = limits
-                .iter()
-                .map(|l| LimitValue {
-                    value: l.value * 1.05,
-                    ..l.clone()
-                })
-                .collect();
-            if !judge(scale.clone(), &off) {
+            if !judge(scale.clone(), &mutation::limits_scaled(&limits, 1.05)) {
                 limit_fails += 1;
             }
         }
@@ -174,47 +165,4 @@ fn finite(e: &Exp) -> Option<Rational> {
         Ext::Finite(q) => Some(q),
         Ext::NegInf => None,
     }
-}
-
-/// The Θ(1) limits re-derived with every Ż term dropped, when that changes some limit by
-/// more than 5 of its standard errors (otherwise the mutation is not a wrong limit).
-fn limits_without_zdot(
-    program: &tp::ir::Program,
-    limits: &[LimitValue],
-    opts: &EvalOptions,
-) -> Option<Vec<LimitValue>> {
-    let inference = tp::scale::refine(program);
-    let mut lp = tp::limit::derive(program, &inference).ok()?;
-    let atoms: Vec<bool> = lp
-        .entries
-        .iter()
-        .map(|e| matches!(e.def, Def::Atom { .. }))
-        .collect();
-    for entry in &mut lp.entries {
-        let is_matmul = entry
-            .source_value
-            .is_some_and(|v| matches!(program.instr(v).op, tp::ir::Op::MatMul { .. }));
-        if let (true, Def::Vector { expr }) = (is_matmul, &mut entry.def) {
-            // Ŵx = c·(Ẑ + Σ κ Z^y): keep the base Gaussian only.
-            let (c, rest) = expr.clone().split_constant();
-            let terms = match rest {
-                tp::ir::Expr::Add(items) => items,
-                other => vec![other],
-            };
-            if let Some(atom) = terms
-                .iter()
-                .find(|t| matches!(t, tp::ir::Expr::Value(v) if atoms[v.0]))
-            {
-                *expr = tp::ir::Expr::mul(tp::ir::Expr::Const(c), atom.clone());
-            }
-        }
-    }
-    let evaluation = tp::limit::evaluate(&lp, opts);
-    let wrong = tp::limit::report::build(lp, &evaluation).check_values();
-    let changed = wrong.iter().any(|w| {
-        limits.iter().any(|l| {
-            l.name == w.name && (l.value - w.value).abs() > 5.0 * l.stderr.hypot(w.stderr).max(1e-9)
-        })
-    });
-    changed.then_some(wrong)
 }

@@ -408,28 +408,35 @@ measurement. Each (quantity, step) gets a verdict on its size and, from step 1 o
 change since step 0; each scalar with a derived infinite-width limit gets one on its
 convergence.
 
-Rules. exponent: PASS when the derived exponent lies in the 95% interval of the fitted
-log-log slope, or within --tolerance of the slope; a NaN/overflow where a bounded size was
-derived is a FAIL. zero: a quantity derived to be exactly 0 must be exactly 0 at every
-width and seed. growth: in a program derived to be unstable, quantities up to and
-including the first forward quantity that grows are judged by the exponent rule; after it,
-a forward quantity (or loss derivative) derived to grow must be seen to grow (slope
-interval above 0, or NaN/overflow at or before it); quantities derived bounded and
-gradients are listed as not judged (finite widths are pre-asymptotic there, and gradients
-pass through act' at a diverging argument). limits: PASS when the seed mean at the
-largest width is within 3 combined standard errors (seeds and the limit's own error) of
-the limit and the RMS error |finite - limit| does not grow with n (rate interval not
-above 0); the rate and whether it clearly shrinks are reported.
+Rules (each verdict has a p-value; the program's verdicts share a family-wise level of 5%
+by Holm's step-down procedure, so a FAIL is significant after ~80 tests). exponent: the
+fitted log-log slope against the derived exponent, allowing --tolerance: p is the
+Student t p-value of (|slope - e| - tolerance)/SE; a slope interval wider than 1 is
+undetermined (FAIL: it cannot tell exponents off by 1/2 apart); a NaN/overflow where a
+bounded size was derived is a FAIL. zero: a quantity derived to be exactly 0 must be
+exactly 0 at every width and seed. growth: in a program derived to be unstable,
+quantities up to and including the first forward quantity that grows are judged by the
+exponent rule; after it, a forward quantity (or loss derivative) derived to grow must be
+seen to grow (slope interval above 0, or NaN/overflow at or before it); quantities
+derived bounded and gradients are listed as not judged (finite widths are pre-asymptotic
+there, and gradients pass through act' at a diverging argument). limits: a Θ(1) scalar
+with a nonzero derived limit L (and its change since step 0, limit L_t - L_0) is judged
+by its convergence, not by its slope: the seed means are extrapolated to n -> infinity by
+weighted least squares against the corrections the limit stage derives (n^-1, and
+n^-1/2 or lower-order terms where the derivation has them), with a jackknife error over
+seeds; PASS when the extrapolated value agrees with L (Student t with the limit's own
+error added) and the RMS error |finite - L| does not grow with n.
 
 Programs with free symbols are refused (exit 2): fix them with --set NAME=VALUE.
 
 JSON (--json), schema \"tp-check/1\": {schema, program, pass, failures, widths, seeds,
-confidence, tolerance, regime, first_blowup, verdicts: [{name, step, measure (size |
-change), predicted, slope, ci: [lo, hi], pass, rule, fit, method, blown_up_runs, reason}],
-unchecked: [{name, step, measure, predicted, slope, ci, reason}], limits_evaluated,
-limits: [{name, step, limit, limit_stderr, method, errors: [[width, rms]...],
-errors_stderr, mean_deviation: [[width, mean, se]...], rate, rate_ci, z, pass, reason}],
-blowups: [...]}.
+confidence, tolerance, level, tests, regime, first_blowup, verdicts: [{name, step,
+measure (size | change), predicted, slope, ci: [lo, hi], pass, rule, fit, method,
+blown_up_runs, p_value, reason}], unchecked: [{name, step, measure, predicted, slope, ci,
+reason}], by_limit: [{name, step, measure, limit}], limits_evaluated, limits: [{name,
+step, limit, limit_stderr, method, errors: [[width, rms]...], errors_stderr,
+mean_deviation: [[width, mean, se]...], rate, rate_ci, z, corrections, extrapolated:
+{value, stderr, df, orders} | null, p_value, pass, reason}], blowups: [...]}.
 
 Exit status: 0 when every verdict passes, 1 when any fails, 2 on bad input (syntax,
 semantics, symbolic parameters, a sweep that does not fit in memory).";

@@ -9,6 +9,7 @@
 mod coord;
 pub mod extrapolate;
 mod limit;
+pub mod mutation;
 mod program;
 pub mod stats;
 mod verdict;

@@ -10,6 +10,7 @@
 //!   "pass": bool,                       every verdict passed
 //!   "failures": k,
 //!   "widths": [64, ...], "seeds": [0, ...], "confidence": 0.95, "tolerance": 0.1,
+//!   "level": 0.05, "tests": m,          family-wise level (Holm) over m verdicts
 //!   "regime": {...},                    the regime object of `tp scale --json`
 //!   "first_blowup": {"name", "step", "exponent"} | null,
 //!   "verdicts": [{
@@ -20,9 +21,10 @@
 //!     "pass": bool,
 //!     "rule": "exponent" | "zero" | "growth",
 //!     "fit": "fitted" | "exactly_zero" | "not_fitted", "method": "seeds" | ... | null,
-//!     "blown_up_runs": k, "reason": "..."
+//!     "blown_up_runs": k, "p_value": p, "reason": "..."
 //!   }, ...],
 //!   "unchecked": [{"name", "step", "measure", "predicted", "slope", "ci", "reason"}],
+//!   "by_limit": [{"name", "step", "measure", "limit"}],   judged by a limit verdict
 //!   "limits_evaluated": bool,
 //!   "limits": [{
 //!     "name": "K_ab", "step": int | null,
@@ -31,7 +33,9 @@
 //!     "errors_stderr": [[width, se], ...],
 //!     "mean_deviation": [[width, mean, se], ...],
 //!     "rate": number | null, "rate_ci": [lo, hi] | null, "z": number | null,
-//!     "pass": bool, "reason": "..."
+//!     "corrections": [-1.0, ...],       exponents fitted beside the limit
+//!     "extrapolated": {"value", "stderr", "df", "orders"} | null,
+//!     "p_value": p, "pass": bool, "reason": "..."
 //!   }, ...],
 //!   "blowups": [{"name", "step", "width", "seed", "kind", "bad_entries"}, ...]
 //! }

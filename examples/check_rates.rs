@@ -106,10 +106,8 @@ fn rates(file: &Path, runs: u64) -> Result<String, String> {
                 }
             }
         }
-        if !limits.is_empty() {
-            if !judge(scale.clone(), &mutation::limits_scaled(&limits, 1.05)) {
-                limit_fails += 1;
-            }
+        if !limits.is_empty() && !judge(scale.clone(), &mutation::limits_scaled(&limits, 1.05)) {
+            limit_fails += 1;
         }
         if let Some(z) = &without_zdot {
             if !judge(scale.clone(), z) {

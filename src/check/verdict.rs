@@ -55,13 +55,16 @@ pub fn judge_exponent(fit: &Fit, predicted: Predicted, tolerance: f64) -> Verdic
                 None => "(no interval)".into(),
             };
             if let Some((lo, hi)) = s.ci {
-                if hi - lo > MAX_INTERVAL {
+                if undetermined(lo, hi, e) {
                     return verdict(
                         false,
                         format!(
-                            "slope {:+.3} {interval} is undetermined: an interval wider than \
-                             {MAX_INTERVAL} cannot tell exponents ±1/2 apart",
-                            s.slope
+                            "slope {:+.3} {interval} is undetermined: it contains {e:+.3} and \
+                             both {:+.3} and {:+.3}, so it cannot tell the derivation from one \
+                             off by ±{DISTINGUISH}",
+                            s.slope,
+                            e - DISTINGUISH,
+                            e + DISTINGUISH
                         ),
                     );
                 }
@@ -81,15 +84,21 @@ pub fn judge_exponent(fit: &Fit, predicted: Predicted, tolerance: f64) -> Verdic
     }
 }
 
-/// The widest slope interval that can judge an exponent: wider, it cannot tell the
-/// derived exponent from one off by ±1/2, so it is no evidence either way and the
-/// verdict is FAIL ("undetermined"), never PASS.
-pub const MAX_INTERVAL: f64 = 1.0;
+/// How far an exponent must be from the derived one for a slope interval to be evidence:
+/// an interval that contains both e − 1/2 and e + 1/2 cannot tell the derivation from a
+/// mistake of 1/2 either way, so it is no evidence and the verdict is FAIL
+/// ("undetermined"), never PASS.
+pub const DISTINGUISH: f64 = 0.5;
+
+/// Whether the interval [lo, hi] cannot tell `e` from `e ± DISTINGUISH`.
+fn undetermined(lo: f64, hi: f64, e: f64) -> bool {
+    lo <= e - DISTINGUISH && hi >= e + DISTINGUISH
+}
 
 /// The p-value of a fitted slope against a derived exponent `e`, allowing `tolerance`:
 /// the two-sided Student t p-value of (|slope − e| − tolerance)⁺ / SE, with the SE read
 /// off the 95% interval. 1 when the slope is within the tolerance; 0 when there is no
-/// slope, no interval, or an interval wider than [`MAX_INTERVAL`] (judged by the rule,
+/// slope, no interval, or an undetermined interval (see [`DISTINGUISH`]; judged by the rule,
 /// not by noise). Exactly-zero fits are judged by the rule too (1 when zero is
 /// predicted, else 0).
 pub fn exponent_p_value(fit: &Fit, predicted: Predicted, tolerance: f64) -> f64 {
@@ -99,7 +108,7 @@ pub fn exponent_p_value(fit: &Fit, predicted: Predicted, tolerance: f64) -> f64 
             let Some((lo, hi)) = s.ci else {
                 return 0.0;
             };
-            if hi - lo > MAX_INTERVAL || s.df == 0 {
+            if undetermined(lo, hi, e) || s.df == 0 {
                 return 0.0;
             }
             let excess = ((s.slope - e).abs() - tolerance).max(0.0);
@@ -145,5 +154,32 @@ mod tests {
         assert!(!judge_exponent(&Fit::ExactlyZero, Predicted::Exponent(0.0), 0.1).pass);
         let v = judge_exponent(&Fit::NotFitted("x".into()), Predicted::Exponent(0.0), 0.1);
         assert!(!v.pass && v.to_string().starts_with("FAIL"));
+    }
+
+    #[test]
+    fn an_interval_that_cannot_tell_half_exponents_apart_is_not_a_pass() {
+        // The 1/x activation of the issue: [−13, +4] contains 0 and both ±1/2.
+        let wide = fitted(-4.5, (-13.0, 4.0));
+        let v = judge_exponent(&wide, Predicted::Exponent(0.0), 0.1);
+        assert!(!v.pass && v.reason.contains("undetermined"), "{v}");
+        assert_eq!(exponent_p_value(&wide, Predicted::Exponent(0.0), 0.1), 0.0);
+        // Wide but one-sided: it excludes −1/2, so it says something.
+        let one_sided = fitted(0.5, (-0.4, 1.4));
+        assert!(judge_exponent(&one_sided, Predicted::Exponent(0.0), 0.1).pass);
+    }
+
+    #[test]
+    fn p_values_measure_the_excess_over_the_tolerance() {
+        // Within the tolerance: no evidence at all.
+        let near = fitted(0.05, (0.0, 0.1));
+        assert_eq!(exponent_p_value(&near, Predicted::Exponent(0.0), 0.1), 1.0);
+        // Excess 0.4 with SE 0.0442 (interval ±0.1, t(9) = 2.262): t ≈ 9, p < 1e-4.
+        let far = fitted(0.5, (0.4, 0.6));
+        let p = exponent_p_value(&far, Predicted::Exponent(0.0), 0.1);
+        assert!(p < 1e-4 && p > 0.0, "{p}");
+        // Excess 0.1 at the same SE: t ≈ 2.26, p ≈ 0.05.
+        let edge = fitted(0.2, (0.1, 0.3));
+        let p = exponent_p_value(&edge, Predicted::Exponent(0.0), 0.1);
+        assert!((p - 0.05).abs() < 0.002, "{p}");
     }
 }

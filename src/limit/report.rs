@@ -158,9 +158,10 @@ fn corrections(r: &super::model::Remainder, e: &Option<Rational>) -> Vec<Rationa
     orders
 }
 
-/// An estimate whose error is as large as itself is not a value.
+/// An estimate whose error is as large as itself is not a value; half as large is
+/// already too large to use (it cannot tell the value from twice or zero times it).
 fn undetermined(n: &Number) -> bool {
-    n.stderr > 0.0 && n.value.abs() <= n.stderr
+    n.stderr > 0.0 && n.value.abs() <= 2.0 * n.stderr
 }
 
 type ScalarRow = (Option<f64>, f64, String, Option<Number>);
@@ -213,8 +214,8 @@ fn scalar_limit(
                     None,
                     n.stderr,
                     format!(
-                        "undetermined: {:.3e} ± {:.1e} by {} (its error is as large as \
-                         the value)",
+                        "undetermined: {:.3e} ± {:.1e} by {} (its error is half the value \
+                         or more)",
                         n.value, n.stderr, n.method
                     ),
                     Some(n),

@@ -106,7 +106,7 @@ pub fn render_check(title: &str, report: &CheckReport) -> String {
             predicted: v.predicted.clone(),
             fit: fit_cell(&v.fit),
             word: if v.verdict.pass { "PASS" } else { "FAIL" },
-            reason: short_reason(v),
+            reason: short_reason(v, report.tolerance),
         });
     }
     for b in &report.by_limit {
@@ -313,7 +313,7 @@ fn fit_cell(fit: &Fit) -> String {
 
 /// The reason in a few words for the table (the full reason is in JSON and under
 /// "failed:").
-fn short_reason(v: &QuantityVerdict) -> String {
+fn short_reason(v: &QuantityVerdict, tolerance: f64) -> String {
     use crate::check::Rule;
     match (v.rule, v.verdict.pass) {
         (Rule::Zero, true) => "exactly 0 as derived".into(),
@@ -328,10 +328,17 @@ fn short_reason(v: &QuantityVerdict) -> String {
                 .and_then(|s| s.ci)
                 .zip(v.predicted_value)
                 .is_some_and(|((lo, hi), e)| lo <= e && e <= hi);
+            let close = v
+                .fit
+                .slope()
+                .zip(v.predicted_value)
+                .is_some_and(|(s, e)| (s.slope - e).abs() <= tolerance);
             if inside {
                 "in the interval".into()
-            } else {
+            } else if close {
                 "within tolerance".into()
+            } else {
+                format!("not significant after Holm (p = {:.1e})", v.p_value)
             }
         }
         (_, false) => "see below".into(),

@@ -3,7 +3,8 @@
 //!
 //! For every program, the derivation (`tp scale`) and the limits (`tp limit`, default
 //! options) are computed once; then for each of `--runs` independent seed blocks (`tp
-//! check --seed 10k`, k = 0, 1, …: ten seeds each, disjoint) the sweep is run once and
+//! check --seed 10k`, k = 0, 1, …: ten seeds each (`--seeds`), disjoint) the sweep is
+//! run once and
 //! judged against
 //! - the derivation itself (a FAIL is a false FAIL);
 //! - mutated derivations, each of which should FAIL:
@@ -15,7 +16,7 @@
 //!   mistake), where that changes a limit by more than its error.
 //!
 //! ```text
-//! cargo run --release --example check_rates -- [--runs 20] [PROGRAM.tp ...]
+//! cargo run --release --example check_rates -- [--runs 20] [--seeds 10] [PROGRAM.tp ...]
 //! ```
 //! Without programs it runs every shipped program. Output: one line per program and case
 //! with the FAIL count over the runs, then a Markdown table for the README.
@@ -28,11 +29,14 @@ use tp::scale::ScaleReport;
 
 fn main() {
     let mut runs = 20u64;
+    let mut seeds = 10u64;
     let mut files: Vec<PathBuf> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         if a == "--runs" {
             runs = args.next().and_then(|v| v.parse().ok()).unwrap_or(runs);
+        } else if a == "--seeds" {
+            seeds = args.next().and_then(|v| v.parse().ok()).unwrap_or(seeds);
         } else {
             files.push(PathBuf::from(a));
         }
@@ -48,7 +52,7 @@ fn main() {
     }
     let mut table = Vec::new();
     for file in &files {
-        match rates(file, runs) {
+        match rates(file, runs, seeds) {
             Ok(row) => table.push(row),
             Err(e) => eprintln!("{}: {e}", file.display()),
         }
@@ -61,7 +65,7 @@ fn main() {
 }
 
 /// The README row of one program.
-fn rates(file: &Path, runs: u64) -> Result<String, String> {
+fn rates(file: &Path, runs: u64, per_run: u64) -> Result<String, String> {
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
@@ -83,7 +87,7 @@ fn rates(file: &Path, runs: u64) -> Result<String, String> {
     let mut limit_fails = 0;
     let mut zdot_fails = 0;
     for k in 0..runs {
-        let seeds: Vec<u64> = (0..10).map(|s| 10 * k + s).collect();
+        let seeds: Vec<u64> = (0..per_run).map(|s| per_run * k + s).collect();
         let sweep = tp::sim::sweep(&program, &tp::sim::DEFAULT_WIDTHS, &seeds, None, None)
             .map_err(|e| e.to_string())?;
         let judge = |scale: ScaleReport, limits: &[LimitValue]| -> bool {

@@ -1,0 +1,78 @@
+//! The README's table of expected `tp check` outcomes is what the binary does: every row
+//! names a shipped program and its outcome at the default settings (`--seed 0`), as
+//! "PASS, N verdicts" or "FAIL, N verdicts"; this test runs each and compares. Slow
+//! (every shipped program at the default widths, with its limit): run it with
+//! `cargo test --release --test readme_outcomes -- --ignored`.
+
+mod common;
+
+/// (program file, expected PASS, expected verdict count) from the README's table.
+fn table() -> Vec<(String, bool, usize)> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let start = readme
+        .find("Expected outcomes of the shipped programs")
+        .expect("the table's heading");
+    let mut rows = Vec::new();
+    for line in readme[start..].lines().skip(1) {
+        if line.trim().is_empty() && !rows.is_empty() {
+            break;
+        }
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if cells.len() < 3 || !cells[1].starts_with('`') {
+            continue;
+        }
+        let file = cells[1].trim_matches('`').to_string();
+        let outcome = cells[2];
+        let pass = outcome.starts_with("PASS");
+        let count = outcome
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|w| !w.is_empty())
+            .and_then(|w| w.parse().ok())
+            .unwrap_or_else(|| panic!("no verdict count in `{outcome}`"));
+        rows.push((file, pass, count));
+    }
+    rows
+}
+
+#[test]
+fn the_table_has_every_numeric_shipped_program() {
+    let rows = table();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/programs");
+    for entry in std::fs::read_dir(dir).expect("programs/") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .to_string();
+        if name.ends_with(".tp") && name != "mlp_abc_symbolic.tp" {
+            assert!(
+                rows.iter().any(|(f, _, _)| *f == name),
+                "{name} is missing from the README's table"
+            );
+        }
+    }
+}
+
+#[test]
+#[ignore = "slow: every shipped program checked at the default settings (a few minutes)"]
+fn every_row_of_the_table_is_what_tp_check_does() {
+    for (file, pass, count) in table() {
+        let path = format!("programs/{file}");
+        let out = common::tp(&["check", &path, "--quiet", "--seed", "0"]);
+        let text = common::stdout(&out);
+        let summary = text
+            .lines()
+            .find(|l| l.starts_with("summary:"))
+            .unwrap_or_else(|| panic!("{file}: no summary\n{text}{}", common::stderr(&out)));
+        assert!(
+            summary.starts_with(&format!("summary: {count} verdicts")),
+            "{file}: {summary}"
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(if pass { 0 } else { 1 }),
+            "{file}: {summary}"
+        );
+    }
+}

@@ -516,14 +516,20 @@ fn nngp_limits_at_default_settings() {
     assert!(report.pass(), "{}", failures(&report));
     let mut wrong = nngp_limits();
     wrong[1].value *= 1.1;
+    // Deep ReLU kernels fluctuate by ~40% per seed at n = 64: with the default 10 seeds
+    // the extrapolated K_ab is known to ±2.5% (t ≈ 3.9 for a 10% error, just short of
+    // the family-wise threshold over 15 verdicts); 20 seeds resolve it (README).
     let report = run_check(
         &program("programs/tp_nngp.tp"),
-        &CheckOptions::default(),
+        &CheckOptions {
+            seeds: (0..20).collect(),
+            ..CheckOptions::default()
+        },
         &CheckInputs {
             limits: Some(wrong),
         },
         None,
     )
     .expect("check runs");
-    assert!(!report.pass(), "a 10% error in K_ab is visible at n = 4096");
+    assert!(!report.pass(), "a 10% error in K_ab is visible at n = 4096 with 20 seeds");
 }

@@ -531,5 +531,8 @@ fn nngp_limits_at_default_settings() {
         None,
     )
     .expect("check runs");
-    assert!(!report.pass(), "a 10% error in K_ab is visible at n = 4096 with 20 seeds");
+    assert!(
+        !report.pass(),
+        "a 10% error in K_ab is visible at n = 4096 with 20 seeds"
+    );
 }

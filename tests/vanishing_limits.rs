@@ -35,20 +35,11 @@ fn compiled(text: &str) -> tp::ir::Program {
 }
 
 fn exponent(r: &ScaleReport, name: &str) -> String {
-    r.quantities
-        .iter()
-        .find(|q| q.name == name)
-        .unwrap_or_else(|| panic!("no quantity {name}"))
-        .exponent
-        .to_string()
+    common::quantity(r, name).exponent.to_string()
 }
 
 fn trace<'a>(r: &'a ScaleReport, name: &str) -> &'a str {
-    &r.quantities
-        .iter()
-        .find(|q| q.name == name)
-        .unwrap_or_else(|| panic!("no quantity {name}"))
-        .trace
+    &common::quantity(r, name).trace
 }
 
 #[test]
@@ -146,10 +137,9 @@ train sgd(steps = 3, lr = eta, loss = mse, data = [xi0])
 ";
     let r = analyze(&compiled(text)).expect("numeric");
     let delta = |name: &str| {
-        r.quantities
-            .iter()
-            .find(|q| q.name == name)
-            .and_then(|q| q.delta.as_ref())
+        common::quantity(&r, name)
+            .delta
+            .as_ref()
             .unwrap_or_else(|| panic!("no change of {name}"))
             .to_string()
     };

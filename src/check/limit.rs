@@ -100,18 +100,7 @@ pub fn judge_limits(result: &SweepResult, limits: &[LimitValue]) -> Vec<LimitChe
 /// A limit that names no scalar of the sweep, or whose step disagrees, is a FAIL with
 /// that reason: the limit and the program disagree, which is a bug worth seeing.
 pub fn judge_limit(result: &SweepResult, limit: &LimitValue) -> LimitCheck {
-    let fail = |reason: String| LimitCheck {
-        limit: limit.clone(),
-        errors: Vec::new(),
-        rate: Fit::NotFitted(reason.clone()),
-        z: None,
-        extrapolated: None,
-        p_value: 0.0,
-        verdict: Verdict {
-            pass: false,
-            reason,
-        },
-    };
+    let fail = |reason: String| failed(limit, reason);
     let Some(q) = result.quantities.iter().position(|q| q.name == limit.name) else {
         return fail(format!("the program has no quantity `{}`", limit.name));
     };
@@ -125,24 +114,13 @@ pub fn judge_limit(result: &SweepResult, limit: &LimitValue) -> LimitCheck {
             limit.name, quantity.step, limit.step
         ));
     }
-    if !(limit.value.is_finite() && limit.stderr.is_finite() && limit.stderr >= 0.0) {
-        return fail(format!(
-            "the limit {} ± {} is not a finite number with a non-negative error",
-            limit.value, limit.stderr
-        ));
-    }
     let series = result.series(q, |m| m.value);
     judge_series(&result.widths, &series, limit)
 }
 
-/// The error curve, rate, extrapolation and verdict of the finite-width values
-/// `series[s][w]` (seed s, width `widths[w]`) against `limit`.
-pub fn judge_series(
-    widths: &[usize],
-    series: &[Vec<Option<f64>>],
-    limit: &LimitValue,
-) -> LimitCheck {
-    let fail = |reason: String| LimitCheck {
+/// A FAIL of `limit` decided before any statistics, for `reason`.
+fn failed(limit: &LimitValue, reason: String) -> LimitCheck {
+    LimitCheck {
         limit: limit.clone(),
         errors: Vec::new(),
         rate: Fit::NotFitted(reason.clone()),
@@ -153,7 +131,17 @@ pub fn judge_series(
             pass: false,
             reason,
         },
-    };
+    }
+}
+
+/// The error curve, rate, extrapolation and verdict of the finite-width values
+/// `series[s][w]` (seed s, width `widths[w]`) against `limit`.
+pub fn judge_series(
+    widths: &[usize],
+    series: &[Vec<Option<f64>>],
+    limit: &LimitValue,
+) -> LimitCheck {
+    let fail = |reason: String| failed(limit, reason);
     if !(limit.value.is_finite() && limit.stderr.is_finite() && limit.stderr >= 0.0) {
         return fail(format!(
             "the limit {} ± {} is not a finite number with a non-negative error",

@@ -555,26 +555,7 @@ impl<'p> Inference<'p> {
     /// An exact key of a term: its shape with every value replaced by its
     /// representative (identical values share one).
     fn term_key(&self, v: &View) -> String {
-        let c = |id: &ValueId| self.identity.canon(*id).0;
-        match v {
-            View::Const(x) => format!("{x:?}"),
-            View::Width(e) => format!("n^({e})"),
-            View::Leaf(id) | View::Init(id) => format!("v{}", c(id)),
-            View::MatMul(m, t, x) => format!("M{}{}(v{})", m.0, if *t { "T" } else { "" }, c(x)),
-            View::Moment(a) => format!("mean({})", self.term_key(a)),
-            View::Sum(items) => {
-                let parts: Vec<String> = items.iter().map(|i| self.term_key(i)).collect();
-                format!("sum({})", parts.join(","))
-            }
-            View::Prod(items) => {
-                let parts: Vec<String> = items.iter().map(|i| self.term_key(i)).collect();
-                format!("prod({})", parts.join(","))
-            }
-            View::Div(a, b) => format!("div({},{})", self.term_key(a), self.term_key(b)),
-            View::Pow(a, q) => format!("pow({},{q})", self.term_key(a)),
-            View::Call(f, a) => format!("{}({})", f.name(), self.term_key(a)),
-            View::Act(a, k, x) => format!("act{a}.{k}({})", self.term_key(x)),
-        }
+        super::view::key(v, &|id| format!("v{}", self.identity.canon(*id).0))
     }
 
     fn init_facts(&self, id: ValueId) -> Facts {

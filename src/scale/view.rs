@@ -114,24 +114,32 @@ impl<'p> ViewBuilder<'p> {
             let i = self.program.instr(*id);
             i.meta.family.clone().unwrap_or_else(|| i.name.clone())
         };
-        match v {
-            View::Const(c) => format!("{c}"),
-            View::Width(e) => format!("n^({e})"),
-            View::Leaf(id) | View::Init(id) => name(id),
-            View::MatMul(m, t, x) => format!("M{}{}({})", m.0, if *t { "T" } else { "" }, name(x)),
-            View::Moment(a) => format!("mean({})", self.shape(a)),
-            View::Sum(items) => {
-                let parts: Vec<String> = items.iter().map(|i| self.shape(i)).collect();
-                format!("sum({})", parts.join(","))
-            }
-            View::Prod(items) => {
-                let parts: Vec<String> = items.iter().map(|i| self.shape(i)).collect();
-                format!("prod({})", parts.join(","))
-            }
-            View::Div(a, b) => format!("div({},{})", self.shape(a), self.shape(b)),
-            View::Pow(a, q) => format!("pow({},{q})", self.shape(a)),
-            View::Call(f, a) => format!("{}({})", f.name(), self.shape(a)),
-            View::Act(a, k, x) => format!("act{a}.{k}({})", self.shape(x)),
+        key(v, &name)
+    }
+}
+
+/// The structure of `v` as text, with every value written as `name(id)`: two views get
+/// the same key exactly when they have the same structure and their values the same
+/// names. [`ViewBuilder::shape`] names values by family (the same quantity at two
+/// steps); the exponent engine names them by their identical-computation representative.
+pub fn key(v: &View, name: &dyn Fn(&ValueId) -> String) -> String {
+    match v {
+        View::Const(c) => format!("{c:?}"),
+        View::Width(e) => format!("n^({e})"),
+        View::Leaf(id) | View::Init(id) => name(id),
+        View::MatMul(m, t, x) => format!("M{}{}({})", m.0, if *t { "T" } else { "" }, name(x)),
+        View::Moment(a) => format!("mean({})", key(a, name)),
+        View::Sum(items) => {
+            let parts: Vec<String> = items.iter().map(|i| key(i, name)).collect();
+            format!("sum({})", parts.join(","))
         }
+        View::Prod(items) => {
+            let parts: Vec<String> = items.iter().map(|i| key(i, name)).collect();
+            format!("prod({})", parts.join(","))
+        }
+        View::Div(a, b) => format!("div({},{})", key(a, name), key(b, name)),
+        View::Pow(a, q) => format!("pow({},{q})", key(a, name)),
+        View::Call(f, a) => format!("{}({})", f.name(), key(a, name)),
+        View::Act(a, k, x) => format!("act{a}.{k}({})", key(x, name)),
     }
 }

@@ -40,3 +40,11 @@ pub fn temp_path(tag: &str, name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir.join(name)
 }
+
+/// The row of quantity `name` in a scale report.
+pub fn quantity<'a>(r: &'a tp::scale::ScaleReport, name: &str) -> &'a tp::scale::Quantity {
+    r.quantities
+        .iter()
+        .find(|q| q.name == name)
+        .unwrap_or_else(|| panic!("no quantity {name}"))
+}

@@ -389,17 +389,20 @@ fn sweep_options_are_checked_before_any_work() {
         stderr(&out)
     );
     // `--seed` wrapped past 2^64 - 1 and reused seed 0.
-    let out = tp(&[
-        "simulate",
-        "programs/tp_wwt.tp",
-        "--widths",
-        "8,16",
-        "--seed",
-        "18446744073709551615",
-        "--seeds",
-        "3",
-        "--quiet",
-    ]);
+    let seeds_from = |first: &str, count: &str| {
+        tp(&[
+            "simulate",
+            "programs/tp_wwt.tp",
+            "--widths",
+            "8,16",
+            "--seed",
+            first,
+            "--seeds",
+            count,
+            "--quiet",
+        ])
+    };
+    let out = seeds_from("18446744073709551615", "3");
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("use `--seed 18446744073709551613` or less"),
@@ -407,17 +410,7 @@ fn sweep_options_are_checked_before_any_work() {
         stderr(&out)
     );
     // The last seed may be 2^64 - 1 itself.
-    let out = tp(&[
-        "simulate",
-        "programs/tp_wwt.tp",
-        "--widths",
-        "8,16",
-        "--seed",
-        "18446744073709551614",
-        "--seeds",
-        "2",
-        "--quiet",
-    ]);
+    let out = seeds_from("18446744073709551614", "2");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // `tp check` refused `--widths 0` and an unwritable `--plot` only after evaluating the
     // limit (about 20 s for mlp_mup): now before it.

@@ -105,40 +105,41 @@ fn mutation() -> impl Strategy<Value = Mutation> {
 
 /// Byte ranges of number literals (digits with an optional fraction) outside comments.
 fn numbers(text: &str) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    for (line_start, line) in line_starts(text) {
-        let code = line.split('#').next().unwrap_or("");
-        let bytes = code.as_bytes();
-        let mut i = 0;
-        while i < bytes.len() {
-            let starts = bytes[i].is_ascii_digit()
-                && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_'));
-            if starts {
-                let mut j = i;
-                while j < bytes.len() && (bytes[j].is_ascii_digit() || bytes[j] == b'.') {
-                    j += 1;
-                }
-                out.push((line_start + i, line_start + j));
-                i = j;
-            } else {
-                i += 1;
-            }
-        }
-    }
-    out
+    tokens(
+        text,
+        |b, before| {
+            b.is_ascii_digit() && !before.is_some_and(|p| p.is_ascii_alphanumeric() || p == b'_')
+        },
+        |b| b.is_ascii_digit() || b == b'.',
+    )
 }
 
 /// Byte ranges of identifiers outside comments.
 fn identifiers(text: &str) -> Vec<(usize, usize)> {
+    tokens(
+        text,
+        |b, _| b.is_ascii_alphabetic() || b == b'_',
+        |b| b.is_ascii_alphanumeric() || b == b'_',
+    )
+}
+
+/// Byte ranges outside comments of the runs that begin with a byte accepted by `starts`
+/// (given the byte before it) and continue while `continues` accepts.
+fn tokens(
+    text: &str,
+    starts: impl Fn(u8, Option<u8>) -> bool,
+    continues: impl Fn(u8) -> bool,
+) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     for (line_start, line) in line_starts(text) {
         let code = line.split('#').next().unwrap_or("");
         let bytes = code.as_bytes();
         let mut i = 0;
         while i < bytes.len() {
-            if bytes[i].is_ascii_alphabetic() || bytes[i] == b'_' {
+            let before = i.checked_sub(1).map(|k| bytes[k]);
+            if starts(bytes[i], before) {
                 let mut j = i;
-                while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_') {
+                while j < bytes.len() && continues(bytes[j]) {
                     j += 1;
                 }
                 out.push((line_start + i, line_start + j));

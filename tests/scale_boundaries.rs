@@ -14,16 +14,10 @@ mod common;
 
 type Point = BTreeMap<String, Rational>;
 
-fn q(num: i64, den: i64) -> Rational {
-    Rational::new(num.into(), den.into())
-}
+use common::q;
 
 fn text(x: &Rational) -> String {
-    if x.is_integer() {
-        x.numer().to_string()
-    } else {
-        format!("{}/{}", x.numer(), x.denom())
-    }
+    common::rational_text(x)
 }
 
 /// The shipped symbolic program, analysed once for the tests of this file.

@@ -9,16 +9,12 @@ use std::path::Path;
 use tp::exponent::Rational;
 use tp::scale::{analyze, ScaleReport};
 
-fn q(num: i64, den: i64) -> Rational {
-    Rational::new(num.into(), den.into())
-}
+mod common;
+
+use common::q;
 
 fn text(x: &Rational) -> String {
-    if x.is_integer() {
-        x.numer().to_string()
-    } else {
-        format!("{}/{}", x.numer(), x.denom())
-    }
+    common::rational_text(x)
 }
 
 fn shipped(sets: &[String]) -> tp::ir::Program {

@@ -48,3 +48,17 @@ pub fn quantity<'a>(r: &'a tp::scale::ScaleReport, name: &str) -> &'a tp::scale:
         .find(|q| q.name == name)
         .unwrap_or_else(|| panic!("no quantity {name}"))
 }
+
+/// The exact rational num/den.
+pub fn q(num: i64, den: i64) -> tp::exponent::Rational {
+    tp::exponent::Rational::new(num.into(), den.into())
+}
+
+/// A rational as a `--set` value (`3`, `-1/2`).
+pub fn rational_text(x: &tp::exponent::Rational) -> String {
+    if x.is_integer() {
+        x.numer().to_string()
+    } else {
+        format!("{}/{}", x.numer(), x.denom())
+    }
+}

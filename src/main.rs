@@ -356,7 +356,7 @@ struct LimitArgs {
     #[arg(long)]
     latex: bool,
     /// Monte Carlo samples per expectation (when Monte Carlo is needed).
-    #[arg(long, default_value_t = 100_000, value_name = "K",
+    #[arg(long, default_value_t = 1 << 20, value_name = "K",
           value_parser = clap::value_parser!(u64).range(100..=100_000_000))]
     samples: u64,
     /// Seed of the Monte Carlo integrations.
@@ -367,7 +367,7 @@ struct LimitArgs {
     monte_carlo: bool,
     /// Independent repetitions of the evaluation; the Monte Carlo samples are split
     /// between them and their spread gives the reported errors.
-    #[arg(long, default_value_t = 8, value_name = "R",
+    #[arg(long, default_value_t = 16, value_name = "R",
           value_parser = clap::value_parser!(u64).range(2..=1000))]
     replicates: u64,
 }
@@ -381,7 +381,7 @@ fn limit(args: LimitArgs) -> Result<(), tp::TpError> {
         seed: args.seed,
         monte_carlo_only: args.monte_carlo,
         replicates: args.replicates as usize,
-        deterministic: false,
+        ..tp::limit::EvalOptions::default()
     };
     let report = tp::limit::limit(&program, &opts)?;
     if args.common.json {

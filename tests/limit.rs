@@ -157,7 +157,7 @@ fn nngp_and_ntk_monte_carlo_tier_agrees_within_three_standard_errors() {
         seed: 7,
         monte_carlo_only: true,
         replicates: 32,
-        deterministic: false,
+        ..EvalOptions::default()
     };
     for act in [Act::Relu, Act::Erf] {
         for depth in 1..=5 {

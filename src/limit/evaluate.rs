@@ -31,31 +31,41 @@ const DETERMINISTIC_GAUSSIANS: usize = 8;
 /// How to evaluate.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EvalOptions {
-    /// Monte Carlo samples per expectation when Monte Carlo is used.
+    /// Population size: joint samples of every Z, split over `replicates` populations.
     pub samples: usize,
-    /// Seed of the first Monte Carlo expectation (later ones use derived seeds).
+    /// Seed of the first population (later ones use derived seeds).
     pub seed: u64,
-    /// Skip closed forms and quadrature: every integral by Monte Carlo (the MC tier).
+    /// Skip closed forms and quadrature: every value from the population (the MC tier).
     pub monte_carlo_only: bool,
-    /// Independent repetitions of the whole evaluation, each with `samples / replicates`
-    /// Monte Carlo samples; their spread is the reported error, so that Monte Carlo
-    /// noise in covariances and scalars read by later expectations is accounted for.
+    /// Independent populations, each of `samples / replicates` samples; the spread of
+    /// their values is the reported error, so that the noise of covariances, Ż
+    /// coefficients and scalars read by later entries is accounted for.
     pub replicates: usize,
     /// Only the deterministic tiers (symmetry, independence, closed forms, quadrature):
     /// an expectation that needs Monte Carlo gets no value. This is how the exponent
     /// engine asks whether a leading limit is exactly 0 (a Monte Carlo estimate can
     /// never say so).
     pub deterministic: bool,
+    /// Keep adding populations until every program scalar's error is at most this
+    /// (or `max_samples` is reached).
+    pub precision: Option<f64>,
+    /// The most samples `precision` may use.
+    pub max_samples: usize,
+    /// Bytes the populations evaluated at the same time may occupy.
+    pub memory_budget: u64,
 }
 
 impl Default for EvalOptions {
     fn default() -> Self {
         EvalOptions {
-            samples: 100_000,
+            samples: 1 << 20,
             seed: 0,
             monte_carlo_only: false,
-            replicates: 8,
+            replicates: 16,
             deterministic: false,
+            precision: None,
+            max_samples: 1 << 24,
+            memory_budget: 4 << 30,
         }
     }
 }
@@ -81,6 +91,23 @@ impl Number {
     }
 }
 
+/// How the population part of an evaluation was sampled.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Sampling {
+    /// Samples in all populations together.
+    pub samples: usize,
+    /// Independent populations.
+    pub replicates: usize,
+    /// The largest error of a program scalar estimated from the populations, and its name.
+    pub worst: Option<(String, f64)>,
+    /// The precision asked for, if any.
+    pub target: Option<f64>,
+    /// Whether the precision asked for was reached (true when none was asked for).
+    pub reached: bool,
+    /// Peak memory of one population, in bytes.
+    pub bytes_per_population: u64,
+}
+
 /// The values of a limit program.
 #[derive(Clone, Debug)]
 pub struct Evaluation {
@@ -89,14 +116,215 @@ pub struct Evaluation {
     pub values: Vec<Option<Number>>,
     /// Why an entry has no value, if it was attempted and failed.
     pub errors: Vec<Option<String>>,
+    /// How the populations were sampled; `None` when every value is exact.
+    pub sampling: Option<Sampling>,
 }
 
-/// Evaluates every entry of `lp`: `opts.replicates` independent evaluations (in
-/// parallel, each from its own seed, so the result does not depend on the thread
-/// count), combined into their mean. The error of a value is the standard error of the
-/// mean over replicates, combined with the quadrature error estimate when the value is
-/// not a Monte Carlo one (quadrature errors repeat identically in every replicate).
+/// Evaluates every entry of `lp`. See [`evaluate_with_progress`].
 pub fn evaluate(lp: &LimitProgram, opts: &EvalOptions) -> Evaluation {
+    evaluate_with_progress(lp, opts, &|_, _| {})
+}
+
+/// Evaluates every entry of `lp`: the deterministic tiers first (their values are
+/// exact up to quadrature error), then `opts.replicates` independent populations
+/// ([`super::population`]) for the rest, in parallel, each from its own seed, so the
+/// result does not depend on the thread count. A population value is the mean over
+/// populations and its error the standard error of that mean. `progress(done, total)`
+/// is called after each population.
+pub fn evaluate_with_progress(
+    lp: &LimitProgram,
+    opts: &EvalOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Evaluation {
+    use rayon::prelude::*;
+    let exact_opts = EvalOptions {
+        deterministic: true,
+        replicates: 1,
+        ..*opts
+    };
+    let exact = if opts.monte_carlo_only {
+        Evaluation {
+            values: vec![None; lp.entries.len()],
+            errors: vec![None; lp.entries.len()],
+            sampling: None,
+        }
+    } else {
+        evaluate_once(lp, &exact_opts)
+    };
+    if opts.deterministic {
+        return exact;
+    }
+    let needed: Vec<usize> = (0..lp.entries.len())
+        .filter(|i| exact.values[*i].is_none() && needs_population(lp, *i))
+        .collect();
+    if needed.is_empty() {
+        return exact;
+    }
+    let fixed: Vec<Option<f64>> = exact
+        .values
+        .iter()
+        .map(|v| v.as_ref().map(|n| n.value))
+        .collect();
+    let plan = super::population::plan(lp);
+    let threads = rayon::current_num_threads().max(1);
+    let mut replicates = opts.replicates.max(2);
+    let mut per = opts.samples.div_ceil(replicates).max(2).div_ceil(2) * 2;
+    // Memory: fewer populations at once first, then smaller populations (more of them).
+    let mut concurrent = threads.min(replicates);
+    while plan.bytes(per) * concurrent as u64 > opts.memory_budget && concurrent > 1 {
+        concurrent -= 1;
+    }
+    while plan.bytes(per) > opts.memory_budget && per > MIN_POPULATION {
+        per = (per / 2).max(MIN_POPULATION);
+        replicates *= 2;
+    }
+    if plan.bytes(per) > opts.memory_budget {
+        let why = format!(
+            "a population of {per} samples needs {:.1} GiB ({} columns alive at once), \
+             more than the memory budget of {:.1} GiB; lower the program's size",
+            plan.bytes(per) as f64 / (1u64 << 30) as f64,
+            plan.peak_columns,
+            opts.memory_budget as f64 / (1u64 << 30) as f64
+        );
+        let mut out = exact;
+        for i in needed {
+            out.errors[i] = Some(why.clone());
+        }
+        return out;
+    }
+    let seed_of = |k: usize| {
+        opts.seed
+            .wrapping_add((k as u64).wrapping_mul(0xD1B5_4A32_D192_ED03))
+    };
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let run_range =
+        |range: std::ops::Range<usize>, total: usize| -> Vec<super::population::Outcome> {
+            let mut out = Vec::with_capacity(range.len());
+            let ks: Vec<usize> = range.collect();
+            for batch in ks.chunks(concurrent) {
+                let part: Vec<_> = batch
+                    .par_iter()
+                    .map(|k| {
+                        let o = super::population::run(lp, &plan, &fixed, seed_of(*k), per);
+                        let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                        progress(d, total);
+                        o
+                    })
+                    .collect();
+                out.extend(part);
+            }
+            out
+        };
+    let mut runs = run_range(0..replicates, replicates);
+    let max_replicates = (opts.max_samples / per).max(replicates);
+    let mut combined = combine(&exact, &runs, &needed, per);
+    for _ in 0..4 {
+        let Some(target) = opts.precision else { break };
+        let worst = worst_scalar(lp, &combined, &needed).map_or(0.0, |(_, se)| se);
+        if worst <= target || runs.len() >= max_replicates {
+            break;
+        }
+        let want = ((runs.len() as f64) * (worst / target).powi(2) * 1.1).ceil() as usize;
+        let next = want.clamp(runs.len() + 1, max_replicates);
+        let more = run_range(runs.len()..next, next);
+        runs.extend(more);
+        combined = combine(&exact, &runs, &needed, per);
+    }
+    let worst = worst_scalar(lp, &combined, &needed);
+    combined.sampling = Some(Sampling {
+        samples: per * runs.len(),
+        replicates: runs.len(),
+        reached: match (opts.precision, &worst) {
+            (Some(t), Some((_, se))) => *se <= t,
+            _ => true,
+        },
+        worst,
+        target: opts.precision,
+        bytes_per_population: plan.bytes(per),
+    });
+    combined
+}
+
+/// The smallest population the memory budget may shrink a population to.
+const MIN_POPULATION: usize = 4096;
+
+/// Whether the population evaluates entry `i` (scalars and reported vectors).
+fn needs_population(lp: &LimitProgram, i: usize) -> bool {
+    let e = &lp.entries[i];
+    if e.caveat.is_some() {
+        return false;
+    }
+    match &e.def {
+        Def::Expectation { .. } | Def::Scalar { .. } | Def::Derivative { .. } => true,
+        Def::Vector { .. } => e
+            .meta
+            .as_ref()
+            .is_some_and(|m| m.role != crate::ir::Role::Auxiliary),
+        _ => false,
+    }
+}
+
+/// The program scalar with the largest population error.
+fn worst_scalar(lp: &LimitProgram, ev: &Evaluation, needed: &[usize]) -> Option<(String, f64)> {
+    needed
+        .iter()
+        .filter(|i| lp.entries[**i].kind == Kind::Scalar && lp.entries[**i].source_value.is_some())
+        .filter_map(|i| {
+            ev.values[*i]
+                .as_ref()
+                .map(|n| (lp.entries[*i].name.clone(), n.stderr))
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+/// Exact values where there are, population means and their standard errors elsewhere.
+fn combine(
+    exact: &Evaluation,
+    runs: &[super::population::Outcome],
+    needed: &[usize],
+    per: usize,
+) -> Evaluation {
+    let mut values = exact.values.clone();
+    let mut errors = exact.errors.clone();
+    let r = runs.len();
+    for &i in needed {
+        errors[i] = None;
+        if let Some(e) = runs.iter().find_map(|run| run.errors[i].clone()) {
+            errors[i] = Some(e);
+            continue;
+        }
+        let xs: Vec<f64> = runs.iter().filter_map(|run| run.values[i]).collect();
+        if xs.len() != r || r < 2 {
+            continue;
+        }
+        let mean = xs.iter().sum::<f64>() / r as f64;
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (r - 1) as f64;
+        // Entries that are exact functions of exact values repeat to rounding.
+        let se = if var.sqrt() <= 1e-12 * mean.abs().max(1e-300) {
+            0.0
+        } else {
+            (var / r as f64).sqrt()
+        };
+        values[i] = Some(Number {
+            value: mean,
+            stderr: se,
+            method: format!("population Monte Carlo ({r} × {per} samples)"),
+        });
+    }
+    Evaluation {
+        values,
+        errors,
+        sampling: None,
+    }
+}
+
+/// The per-expectation engine: every expectation integrated on its own (closed
+/// forms, quadrature up to 3 dimensions, Monte Carlo with fresh samples), repeated
+/// `opts.replicates` times with `opts.samples / replicates` samples per Monte Carlo
+/// integral, the spread of the repetitions being the error. It shares no sampling
+/// with [`evaluate`] and costs far more (the number of expectations times the depth of
+/// the recursion), which makes it an independent cross-check of the population.
+pub fn evaluate_independent(lp: &LimitProgram, opts: &EvalOptions) -> Evaluation {
     use rayon::prelude::*;
     let r = opts.replicates.max(1);
     if r == 1 || opts.deterministic {
@@ -172,7 +400,11 @@ pub fn evaluate(lp: &LimitProgram, opts: &EvalOptions) -> Evaluation {
             method,
         });
     }
-    Evaluation { values, errors }
+    Evaluation {
+        values,
+        errors,
+        sampling: None,
+    }
 }
 
 /// One evaluation with the seeds of `opts`.
@@ -181,6 +413,7 @@ fn evaluate_once(lp: &LimitProgram, opts: &EvalOptions) -> Evaluation {
     Evaluation {
         values: ev.values,
         errors: ev.errors,
+        sampling: None,
     }
 }
 
@@ -224,6 +457,7 @@ pub(super) fn deterministic_with_magnitudes(
         Evaluation {
             values: ev.values,
             errors: ev.errors,
+            sampling: None,
         },
         magnitudes,
     )

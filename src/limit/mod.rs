@@ -11,13 +11,17 @@ pub mod evaluate;
 mod leaves;
 pub mod model;
 pub mod parity;
+mod population;
 pub mod render;
 pub mod report;
 pub mod tape;
 pub mod vanishing;
 
 pub use derive::{derive, DeriveError};
-pub use evaluate::{evaluate, EvalOptions, Evaluation, Number};
+pub use evaluate::{
+    evaluate, evaluate_independent, evaluate_with_progress, EvalOptions, Evaluation, Number,
+    Sampling,
+};
 pub use model::{Def, Entry, Family, LimitProgram};
 pub use report::{LimitReport, ScalarLimit, VectorLimit};
 

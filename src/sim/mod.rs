@@ -19,7 +19,7 @@
 mod error;
 mod eval;
 mod exec;
-mod gaussian;
+pub(crate) mod gaussian;
 mod memory;
 mod product;
 mod sample;

@@ -1,0 +1,125 @@
+//! The population evaluator against the per-expectation engine, on every shipped
+//! program: two algorithms that share no samples (one population carried through the
+//! recursion; each expectation integrated on its own with fresh samples) must give
+//! every scalar and every vector's second moment within their combined errors.
+
+mod common;
+
+use tp::limit::{derive, evaluate, evaluate_independent, EvalOptions, Evaluation, LimitProgram};
+
+fn limit_program(name: &str, sets: &[&str]) -> LimitProgram {
+    let program = common::shipped(name, sets);
+    derive(&program, &tp::scale::refine(&program)).expect("derive")
+}
+
+/// Every entry valued by both engines agrees within `k` combined standard errors
+/// (plus 1e-9 relative, for quadrature rounding); returns how many were compared and
+/// how many of those came from the population.
+fn agree(lp: &LimitProgram, a: &Evaluation, b: &Evaluation, k: f64) -> (usize, usize) {
+    let mut compared = 0;
+    let mut sampled = 0;
+    for (i, entry) in lp.entries.iter().enumerate() {
+        let (Some(x), Some(y)) = (&a.values[i], &b.values[i]) else {
+            assert_eq!(
+                a.values[i].is_some(),
+                b.values[i].is_some() || b.errors[i].is_some(),
+                "{}: one engine has a value, the other neither a value nor an error",
+                entry.name
+            );
+            continue;
+        };
+        let tolerance = k * x.stderr.hypot(y.stderr) + 1e-9 * x.value.abs().max(1.0);
+        assert!(
+            (x.value - y.value).abs() <= tolerance,
+            "{}: population {} ± {} ({}) vs per-expectation {} ± {} ({})",
+            entry.name,
+            x.value,
+            x.stderr,
+            x.method,
+            y.value,
+            y.stderr,
+            y.method
+        );
+        compared += 1;
+        if x.method.contains("population") {
+            sampled += 1;
+        }
+    }
+    (compared, sampled)
+}
+
+fn compare(name: &str, sets: &[&str]) {
+    let lp = limit_program(name, sets);
+    let population = evaluate(&lp, &EvalOptions::default());
+    let independent = evaluate_independent(
+        &lp,
+        &EvalOptions {
+            samples: 200_000,
+            replicates: 8,
+            seed: 11,
+            ..EvalOptions::default()
+        },
+    );
+    // Up to a few hundred entries per program: 4.5 standard errors keeps the chance of
+    // a false alarm over all of them below a few percent.
+    let (compared, _) = agree(&lp, &population, &independent, 4.5);
+    assert!(compared > 0, "{name}: nothing compared");
+}
+
+#[test]
+fn engines_agree_on_the_small_programs() {
+    for name in [
+        "tp_nngp.tp",
+        "tp_ntk.tp",
+        "tp_wwt.tp",
+        "mlp_ntk.tp",
+        "mlp_sp.tp",
+    ] {
+        compare(name, &[] as &[&str]);
+    }
+}
+
+#[test]
+#[ignore = "slow: the per-expectation engine on the feature-learning programs (~1 min)"]
+fn engines_agree_on_every_shipped_program() {
+    for name in [
+        "mlp_ip.tp",
+        "mlp_ip_bias.tp",
+        "mlp_ip_llr.tp",
+        "mlp_ip_noncentered.tp",
+        "mlp_mf.tp",
+        "mlp_mup.tp",
+    ] {
+        compare(name, &[] as &[&str]);
+    }
+    compare(
+        "mlp_abc_symbolic.tp",
+        &["a1=-1/2", "a2=0", "a3=1/2", "b3=1/2", "c=0"],
+    );
+}
+
+/// The same seed gives the same bits whatever the number of threads.
+#[test]
+fn population_is_deterministic_across_thread_counts() {
+    let lp = limit_program("mlp_mup.tp", &[] as &[&str]);
+    let opts = EvalOptions {
+        samples: 1 << 16,
+        replicates: 4,
+        seed: 3,
+        ..EvalOptions::default()
+    };
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool");
+        pool.install(|| evaluate(&lp, &opts))
+    };
+    let (one, two) = (run(1), run(2));
+    for (a, b) in one.values.iter().zip(&two.values) {
+        assert_eq!(
+            a.as_ref().map(|n| (n.value.to_bits(), n.stderr.to_bits())),
+            b.as_ref().map(|n| (n.value.to_bits(), n.stderr.to_bits()))
+        );
+    }
+}

@@ -259,16 +259,21 @@ fn plot_writable(path: &std::path::Path) -> Result<(), tp::TpError> {
     })
 }
 
-/// Runs `work` with a progress callback that drives a bar on stderr, shown only when the
-/// run takes longer than a second, stderr is a terminal and `quiet` is off.
-fn with_progress<T>(quiet: bool, work: impl FnOnce(tp::sim::ProgressFn<'_>) -> T) -> T {
+/// Runs `work` with a progress callback `(done, total, message)` that drives a bar on
+/// stderr labelled `label`, shown only when the run takes longer than a second, stderr
+/// is a terminal and `quiet` is off.
+fn with_bar<T>(
+    quiet: bool,
+    label: &str,
+    work: impl FnOnce(&(dyn Fn(u64, u64, String) + Sync)) -> T,
+) -> T {
     use std::io::IsTerminal;
     let show_progress = !quiet && std::io::stderr().is_terminal();
-    let bar = progress_bar(show_progress);
-    let report_progress = |p: tp::sim::SweepProgress| {
-        bar.set_length(p.work_total);
-        bar.set_position(p.work_done);
-        bar.set_message(format!("{}/{} runs", p.jobs_done, p.jobs_total));
+    let bar = progress_bar(show_progress, label);
+    let report_progress = |done: u64, total: u64, message: String| {
+        bar.set_length(total);
+        bar.set_position(done);
+        bar.set_message(message);
     };
     let out = std::thread::scope(|scope| {
         let (done, waiting) = std::sync::mpsc::channel::<()>();
@@ -292,14 +297,44 @@ fn with_progress<T>(quiet: bool, work: impl FnOnce(tp::sim::ProgressFn<'_>) -> T
     out
 }
 
-/// A progress bar on stderr, hidden until shown (see [`simulate`]).
-fn progress_bar(enabled: bool) -> indicatif::ProgressBar {
+/// [`with_bar`] for a width × seed sweep.
+fn with_progress<T>(quiet: bool, work: impl FnOnce(tp::sim::ProgressFn<'_>) -> T) -> T {
+    with_bar(quiet, "simulating", |tick| {
+        let adapt = |p: tp::sim::SweepProgress| {
+            tick(
+                p.work_done,
+                p.work_total,
+                format!("{}/{} runs", p.jobs_done, p.jobs_total),
+            )
+        };
+        work(&adapt)
+    })
+}
+
+/// [`with_bar`] for the populations of a limit evaluation.
+fn with_limit_progress<T>(
+    quiet: bool,
+    work: impl FnOnce(&(dyn Fn(usize, usize) + Sync)) -> T,
+) -> T {
+    with_bar(quiet, "limit", |tick| {
+        let adapt = |done: usize, total: usize| {
+            tick(
+                done as u64,
+                total as u64,
+                format!("{done}/{total} populations"),
+            )
+        };
+        work(&adapt)
+    })
+}
+
+/// A progress bar on stderr, hidden until shown (see [`with_bar`]).
+fn progress_bar(enabled: bool, label: &str) -> indicatif::ProgressBar {
     let bar =
         indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::hidden());
     if enabled {
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "simulating {bar:40} {percent:>3}% {msg} (eta {eta})",
-        ) {
+        let template = format!("{label} {{bar:40}} {{percent:>3}}% {{msg}} (eta {{eta}})");
+        if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
             bar.set_style(style);
         }
     }
@@ -370,6 +405,25 @@ struct LimitArgs {
     #[arg(long, default_value_t = 16, value_name = "R",
           value_parser = clap::value_parser!(u64).range(2..=1000))]
     replicates: u64,
+    /// Add populations until every scalar's error is at most TOL (or --max-samples is
+    /// reached; the report says which).
+    #[arg(long, value_name = "TOL", value_parser = parse_precision)]
+    precision: Option<f64>,
+    /// The most samples --precision may use.
+    #[arg(long, default_value_t = 1 << 24, value_name = "K",
+          value_parser = clap::value_parser!(u64).range(100..=1_000_000_000))]
+    max_samples: u64,
+    /// No progress bar (it is also hidden when stderr is not a terminal).
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// A `--precision`: a finite number > 0.
+fn parse_precision(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(t) if t.is_finite() && t > 0.0 => Ok(t),
+        _ => Err(format!("`{text}` is not a number > 0")),
+    }
 }
 
 /// `tp limit`: derive, evaluate, print.
@@ -381,9 +435,13 @@ fn limit(args: LimitArgs) -> Result<(), tp::TpError> {
         seed: args.seed,
         monte_carlo_only: args.monte_carlo,
         replicates: args.replicates as usize,
+        precision: args.precision,
+        max_samples: args.max_samples as usize,
         ..tp::limit::EvalOptions::default()
     };
-    let report = tp::limit::limit(&program, &opts)?;
+    let report = with_limit_progress(args.quiet, |progress| {
+        tp::limit::limit_with_progress(&program, &opts, progress)
+    })?;
     if args.common.json {
         println!(
             "{}",
@@ -469,6 +527,14 @@ struct CheckArgs {
     /// measured ones (and a convergence panel when limits were checked) to this SVG file.
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<PathBuf>,
+    /// Do not evaluate the infinite-width limit: Θ(1) scalars are then judged by their
+    /// slopes only, and the report says "limits: not evaluated".
+    #[arg(long)]
+    no_limits: bool,
+    /// Population size of the limit evaluation (see `tp limit --samples`).
+    #[arg(long, default_value_t = 1 << 20, value_name = "K",
+          value_parser = clap::value_parser!(u64).range(100..=100_000_000))]
+    limit_samples: u64,
 }
 
 /// A `--tolerance`: a finite number ≥ 0.
@@ -481,8 +547,20 @@ fn parse_tolerance(text: &str) -> Result<f64, String> {
 
 /// The inputs of `tp check` besides the program: the single place where the limit stage
 /// is wired in. `limits: None` makes the report say "limits: not evaluated".
-fn check_inputs(program: &tp::ir::Program) -> Result<tp::check::CheckInputs, tp::TpError> {
-    let report = tp::limit::limit(program, &tp::limit::EvalOptions::default())?;
+fn check_inputs(
+    program: &tp::ir::Program,
+    args: &CheckArgs,
+) -> Result<tp::check::CheckInputs, tp::TpError> {
+    if args.no_limits {
+        return Ok(tp::check::CheckInputs { limits: None });
+    }
+    let opts = tp::limit::EvalOptions {
+        samples: args.limit_samples as usize,
+        ..tp::limit::EvalOptions::default()
+    };
+    let report = with_limit_progress(args.quiet, |progress| {
+        tp::limit::limit_with_progress(program, &opts, progress)
+    })?;
     Ok(tp::check::CheckInputs {
         limits: Some(report.check_values()),
     })
@@ -514,11 +592,7 @@ fn check(args: CheckArgs) -> Result<(), tp::TpError> {
     if let Some(path) = &args.plot {
         plot_writable(path)?;
     }
-    if !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        // The limit comes before the sweep's progress bar and can take tens of seconds.
-        eprintln!("evaluating the infinite-width limit (tp limit)…");
-    }
-    let inputs = check_inputs(&program)?;
+    let inputs = check_inputs(&program, &args)?;
     let options = tp::check::CheckOptions {
         widths,
         seeds,

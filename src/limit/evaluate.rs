@@ -91,6 +91,15 @@ impl Number {
     }
 }
 
+/// The program scalar whose population estimate has the largest error.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Worst {
+    /// Its name.
+    pub name: String,
+    /// Its standard error.
+    pub stderr: f64,
+}
+
 /// How the population part of an evaluation was sampled.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Sampling {
@@ -98,14 +107,44 @@ pub struct Sampling {
     pub samples: usize,
     /// Independent populations.
     pub replicates: usize,
-    /// The largest error of a program scalar estimated from the populations, and its name.
-    pub worst: Option<(String, f64)>,
+    /// The program scalar with the largest population error.
+    pub worst: Option<Worst>,
     /// The precision asked for, if any.
     pub target: Option<f64>,
     /// Whether the precision asked for was reached (true when none was asked for).
     pub reached: bool,
     /// Peak memory of one population, in bytes.
     pub bytes_per_population: u64,
+}
+
+impl Sampling {
+    /// One line for the report: how many samples, the largest error, and whether the
+    /// precision asked for was reached.
+    pub fn describe(&self) -> String {
+        let per = self.samples / self.replicates.max(1);
+        let mut out = format!(
+            "{} samples in {} independent populations of {per} (peak {:.0} MiB each)",
+            self.samples,
+            self.replicates,
+            self.bytes_per_population as f64 / (1u64 << 20) as f64
+        );
+        if let Some(w) = &self.worst {
+            out.push_str(&format!(
+                "; largest error of a scalar: {} ± {:.1e}",
+                w.name, w.stderr
+            ));
+        }
+        if let Some(t) = self.target {
+            if self.reached {
+                out.push_str(&format!("; precision {t:.1e} reached"));
+            } else {
+                out.push_str(&format!(
+                    "; precision {t:.1e} NOT reached: the sample cap (--max-samples) stopped it"
+                ));
+            }
+        }
+        out
+    }
 }
 
 /// The values of a limit program.
@@ -197,30 +236,30 @@ pub fn evaluate_with_progress(
             .wrapping_add((k as u64).wrapping_mul(0xD1B5_4A32_D192_ED03))
     };
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let run_range =
-        |range: std::ops::Range<usize>, total: usize| -> Vec<super::population::Outcome> {
-            let mut out = Vec::with_capacity(range.len());
-            let ks: Vec<usize> = range.collect();
-            for batch in ks.chunks(concurrent) {
-                let part: Vec<_> = batch
-                    .par_iter()
-                    .map(|k| {
-                        let o = super::population::run(lp, &plan, &fixed, seed_of(*k), per);
-                        let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                        progress(d, total);
-                        o
-                    })
-                    .collect();
-                out.extend(part);
-            }
-            out
+    let run_range = |range: std::ops::Range<usize>, total: usize| {
+        let one = |k: &usize| {
+            let o = super::population::run(lp, &plan, &fixed, seed_of(*k), per);
+            let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            progress(d, total);
+            o
         };
+        let ks: Vec<usize> = range.collect();
+        if concurrent >= threads {
+            return ks.par_iter().map(one).collect::<Vec<_>>();
+        }
+        // Short of memory: at most `concurrent` populations exist at once.
+        let mut out = Vec::with_capacity(ks.len());
+        for batch in ks.chunks(concurrent) {
+            out.extend(batch.par_iter().map(one).collect::<Vec<_>>());
+        }
+        out
+    };
     let mut runs = run_range(0..replicates, replicates);
     let max_replicates = (opts.max_samples / per).max(replicates);
     let mut combined = combine(&exact, &runs, &needed, per);
     for _ in 0..4 {
         let Some(target) = opts.precision else { break };
-        let worst = worst_scalar(lp, &combined, &needed).map_or(0.0, |(_, se)| se);
+        let worst = worst_scalar(lp, &combined, &needed).map_or(0.0, |w| w.stderr);
         if worst <= target || runs.len() >= max_replicates {
             break;
         }
@@ -235,7 +274,7 @@ pub fn evaluate_with_progress(
         samples: per * runs.len(),
         replicates: runs.len(),
         reached: match (opts.precision, &worst) {
-            (Some(t), Some((_, se))) => *se <= t,
+            (Some(t), Some(w)) => w.stderr <= t,
             _ => true,
         },
         worst,
@@ -265,16 +304,17 @@ fn needs_population(lp: &LimitProgram, i: usize) -> bool {
 }
 
 /// The program scalar with the largest population error.
-fn worst_scalar(lp: &LimitProgram, ev: &Evaluation, needed: &[usize]) -> Option<(String, f64)> {
+fn worst_scalar(lp: &LimitProgram, ev: &Evaluation, needed: &[usize]) -> Option<Worst> {
     needed
         .iter()
         .filter(|i| lp.entries[**i].kind == Kind::Scalar && lp.entries[**i].source_value.is_some())
         .filter_map(|i| {
-            ev.values[*i]
-                .as_ref()
-                .map(|n| (lp.entries[*i].name.clone(), n.stderr))
+            ev.values[*i].as_ref().map(|n| Worst {
+                name: lp.entries[*i].name.clone(),
+                stderr: n.stderr,
+            })
         })
-        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .max_by(|a, b| a.stderr.total_cmp(&b.stderr))
 }
 
 /// Exact values where there are, population means and their standard errors elsewhere.

@@ -20,7 +20,7 @@ pub mod vanishing;
 pub use derive::{derive, DeriveError};
 pub use evaluate::{
     evaluate, evaluate_independent, evaluate_with_progress, EvalOptions, Evaluation, Number,
-    Sampling,
+    Sampling, Worst,
 };
 pub use model::{Def, Entry, Family, LimitProgram};
 pub use report::{LimitReport, ScalarLimit, VectorLimit};
@@ -30,6 +30,16 @@ use crate::ir::Program;
 /// Derives and evaluates the limit of `program`; a program with free symbols is
 /// refused before any (possibly long) symbolic analysis.
 pub fn limit(program: &Program, opts: &EvalOptions) -> Result<LimitReport, crate::TpError> {
+    limit_with_progress(program, opts, &|_, _| {})
+}
+
+/// [`limit`], calling `progress(done, total)` after each population of the evaluation
+/// (see [`evaluate_with_progress`]).
+pub fn limit_with_progress(
+    program: &Program,
+    opts: &EvalOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<LimitReport, crate::TpError> {
     if !program.symbols.is_empty() {
         return Err(crate::TpError::SymbolicLimit {
             symbols: program.symbols.clone(),
@@ -37,6 +47,6 @@ pub fn limit(program: &Program, opts: &EvalOptions) -> Result<LimitReport, crate
     }
     let inference = crate::scale::refine(program);
     let lp = derive(program, &inference)?;
-    let evaluation = evaluate(&lp, opts);
+    let evaluation = evaluate_with_progress(&lp, opts, progress);
     Ok(report::build(lp, &evaluation))
 }

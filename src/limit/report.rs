@@ -1,7 +1,7 @@
 //! The `tp limit` report: equations, scalar limits and vector second moments, as text
 //! and JSON.
 
-use super::evaluate::{Evaluation, Number};
+use super::evaluate::{Evaluation, Number, Sampling};
 use super::model::{Def, LimitProgram};
 use crate::exponent::{format_rational, Rational};
 use crate::ir::{Kind, Role};
@@ -48,6 +48,21 @@ pub struct VectorLimit {
     pub note: String,
 }
 
+/// One Ż coefficient κ = E[∂Z^{of}/∂Ẑ^{by}] of the Tensor Program rules.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Coefficient {
+    /// Its generated name (`κ3`).
+    pub name: String,
+    /// The normalized vector differentiated (`n·dh3_1`).
+    pub of: String,
+    /// The base Gaussian it is differentiated by (`Ẑ^{W3 x2_0}`).
+    pub by: String,
+    /// Its value, None when it has none (see `note`).
+    pub value: Option<Number>,
+    /// Why there is no value, when there is none.
+    pub note: String,
+}
+
 /// Everything `tp limit` prints.
 #[derive(Clone, Debug)]
 pub struct LimitReport {
@@ -61,6 +76,10 @@ pub struct LimitReport {
     pub scalars: Vec<ScalarLimit>,
     /// Every non-auxiliary vector of the program.
     pub vectors: Vec<VectorLimit>,
+    /// Every Ż coefficient, in definition order.
+    pub coefficients: Vec<Coefficient>,
+    /// How the population part of the evaluation was sampled (None: all exact).
+    pub sampling: Option<Sampling>,
 }
 
 fn exp_string(e: &Option<Rational>) -> String {
@@ -126,12 +145,36 @@ pub fn build(lp: LimitProgram, ev: &Evaluation) -> LimitReport {
             }
         }
     }
+    let coefficients = lp
+        .entries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, entry)| {
+            let Def::Derivative { of, atom } = &entry.def else {
+                return None;
+            };
+            let note = match (&entry.caveat, &ev.errors[i]) {
+                (Some(c), _) => format!("no limit value: {}", c.explain(&entry.name)),
+                (None, Some(err)) => format!("evaluation failed: {err}"),
+                (None, None) => String::new(),
+            };
+            Some(Coefficient {
+                name: entry.name.clone(),
+                of: lp.entry(*of).normalized_name(),
+                by: lp.entry(*atom).name.clone(),
+                value: ev.values[i].clone(),
+                note,
+            })
+        })
+        .collect();
     LimitReport {
         equations: super::render::equations(&lp),
         latex: super::render::latex(&lp),
         program: lp,
         scalars,
         vectors,
+        coefficients,
+        sampling: ev.sampling.clone(),
     }
 }
 
@@ -156,6 +199,19 @@ fn corrections(r: &super::model::Remainder, e: &Option<Rational>) -> Vec<Rationa
     orders.reverse();
     orders.truncate(2);
     orders
+}
+
+/// The value and method cells of a table row: `v ± e` and its method, or a dash and
+/// why there is no value.
+fn number_cells(n: &Option<Number>, note: &str) -> (String, String) {
+    match n {
+        Some(n) if n.stderr > 0.0 => (
+            format!("{:.6} ± {:.1e}", n.value, n.stderr),
+            n.method.clone(),
+        ),
+        Some(n) => (format!("{:.6}", n.value), n.method.clone()),
+        None => ("—".into(), note.to_string()),
+    }
 }
 
 /// An estimate whose error is as large as itself is not a value; half as large is
@@ -287,6 +343,23 @@ impl LimitReport {
                 s.method
             ));
         }
+        if !self.coefficients.is_empty() {
+            out.push_str("\n## Ż coefficients (κ = E[∂Z/∂Ẑ], Stein's lemma)\n");
+            let width = self
+                .coefficients
+                .iter()
+                .map(|c| c.name.chars().count())
+                .max()
+                .unwrap_or(2)
+                .clamp(2, crate::bounds::MAX_COLUMN_WIDTH);
+            for c in &self.coefficients {
+                let (value, method) = number_cells(&c.value, &c.note);
+                out.push_str(&format!(
+                    "{:width$}  {:>22}  E[∂Z^{{{}}}/∂Ẑ^{{{}}}]  {}\n",
+                    c.name, value, c.of, c.by, method
+                ));
+            }
+        }
         out.push_str("\n## vectors (E[Z²] of the normalized vector n^{-e}·v)\n");
         let width = self
             .vectors
@@ -296,14 +369,7 @@ impl LimitReport {
             .unwrap_or(4)
             .clamp(4, crate::bounds::MAX_COLUMN_WIDTH);
         for v in &self.vectors {
-            let (value, method) = match &v.second_moment {
-                Some(n) if n.stderr > 0.0 => (
-                    format!("{:.6} ± {:.1e}", n.value, n.stderr),
-                    n.method.clone(),
-                ),
-                Some(n) => (format!("{:.6}", n.value), n.method.clone()),
-                None => ("—".into(), v.note.clone()),
-            };
+            let (value, method) = number_cells(&v.second_moment, &v.note);
             out.push_str(&format!(
                 "{:width$}  n^{:<5}  {:>22}  {}\n",
                 v.name,
@@ -311,6 +377,9 @@ impl LimitReport {
                 value,
                 method
             ));
+        }
+        if let Some(s) = &self.sampling {
+            out.push_str(&format!("\n## sampling\n{}\n", s.describe()));
         }
         out
     }
@@ -348,12 +417,28 @@ impl LimitReport {
                 })
             })
             .collect();
+        let coefficients: Vec<Value> = self
+            .coefficients
+            .iter()
+            .map(|c| {
+                json!({
+                    "name": c.name,
+                    "of": c.of,
+                    "by": c.by,
+                    "value": c.value.as_ref().map(|n| n.value),
+                    "stderr": c.value.as_ref().map(|n| n.stderr),
+                    "method": c.value.as_ref().map_or(c.note.clone(), |n| n.method.clone()),
+                })
+            })
+            .collect();
         json!({
             "schema": "tp-limit/1",
             "equations": self.equations,
             "latex": self.latex,
             "scalars": scalars,
             "vectors": vectors,
+            "coefficients": coefficients,
+            "sampling": self.sampling,
         })
     }
 }

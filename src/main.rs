@@ -391,7 +391,7 @@ struct LimitArgs {
     #[arg(long)]
     latex: bool,
     /// Monte Carlo samples per expectation (when Monte Carlo is needed).
-    #[arg(long, default_value_t = 1 << 20, value_name = "K",
+    #[arg(long, default_value_t = 1 << 21, value_name = "K",
           value_parser = clap::value_parser!(u64).range(100..=100_000_000))]
     samples: u64,
     /// Seed of the Monte Carlo integrations.
@@ -532,7 +532,7 @@ struct CheckArgs {
     #[arg(long)]
     no_limits: bool,
     /// Population size of the limit evaluation (see `tp limit --samples`).
-    #[arg(long, default_value_t = 1 << 20, value_name = "K",
+    #[arg(long, default_value_t = 1 << 21, value_name = "K",
           value_parser = clap::value_parser!(u64).range(100..=100_000_000))]
     limit_samples: u64,
 }

@@ -167,3 +167,29 @@ fn the_plot_shows_measured_and_derived_slopes() {
     );
     let _ = std::fs::remove_file(&path);
 }
+
+/// `--no-limits` skips the limit stage: nothing is judged against a limit, and the
+/// Θ(1) scalars that were (f_1) fall back to their exponent verdicts.
+#[test]
+fn no_limits_skips_the_limit_stage() {
+    let mut args = vec!["check", "programs/mlp_mup.tp", "--no-limits"];
+    args.extend(SMALL);
+    let out = tp(&args);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(text.contains("limits: not evaluated"), "{text}");
+    assert!(!text.contains("f_1 → "), "{text}");
+}
+
+/// `--limit-samples` sets the population of the limit stage; a bad value is refused.
+#[test]
+fn limit_samples_is_passed_to_the_limit_stage() {
+    let mut args = vec!["check", "programs/mlp_mup.tp", "--limit-samples", "65536"];
+    args.extend(SMALL);
+    let out = tp(&args);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(text.contains("(16 × 4096 samples)"), "{text}");
+    let bad = tp(&["check", "programs/mlp_mup.tp", "--limit-samples", "0"]);
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -347,3 +347,68 @@ fn json_follows_the_schema() {
     assert_eq!(v["name"], "h");
     assert!(v["second_moment"].is_number() && v["stderr"].is_number());
 }
+
+/// The Ż coefficients are listed in the JSON with what they differentiate, and the
+/// sampling says how the populations were drawn.
+#[test]
+fn json_lists_the_zdot_coefficients_and_the_sampling() {
+    let r = limit_of("mlp_mup.tp", &[], &EvalOptions::default());
+    let json = r.to_json();
+    let coefficients = json["coefficients"].as_array().expect("coefficients");
+    // μP, 3 hidden layers, 3 steps: one κ per (vector, earlier transposed-family base
+    // Gaussian) pair that the equations print.
+    let printed = r.equations.iter().filter(|l| l.starts_with("κ")).count();
+    assert_eq!(coefficients.len(), printed);
+    let k1 = &coefficients[0];
+    assert_eq!(k1["name"], "κ1");
+    assert_eq!(k1["of"], "x1_1");
+    assert_eq!(k1["by"], "W2ᵀ n·dh2_0");
+    assert!(k1["value"].is_number() && k1["stderr"].is_number());
+    let sampling = &json["sampling"];
+    assert_eq!(sampling["samples"], 1 << 21);
+    assert_eq!(sampling["replicates"], 16);
+    assert!(sampling["worst"]["stderr"]
+        .as_f64()
+        .is_some_and(|s| s > 0.0 && s <= 1e-3));
+}
+
+/// `--precision` adds populations until it is met, and says so; with a cap too small to
+/// meet it, it says that instead.
+#[test]
+fn precision_is_met_or_the_cap_is_reported() {
+    let out = common::tp(&[
+        "limit",
+        "programs/mlp_mup.tp",
+        "--precision",
+        "6e-4",
+        "--quiet",
+    ]);
+    let text = common::stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| l.contains("independent populations"))
+        .expect("a sampling line");
+    assert!(line.contains("precision 6.0e-4 reached"), "{line}");
+    let worst: f64 = line
+        .rsplit("± ")
+        .next()
+        .and_then(|t| t.split(';').next())
+        .and_then(|t| t.trim().parse().ok())
+        .expect("the largest error");
+    assert!(worst <= 6e-4, "{line}");
+    let capped = common::tp(&[
+        "limit",
+        "programs/mlp_mup.tp",
+        "--precision",
+        "1e-6",
+        "--max-samples",
+        "4194304",
+        "--quiet",
+    ]);
+    let text = common::stdout(&capped);
+    assert!(text.contains("precision 1.0e-6 NOT reached"), "{text}");
+    assert!(
+        text.contains("4194304 samples in 32 independent populations"),
+        "{text}"
+    );
+}

@@ -123,3 +123,55 @@ fn population_is_deterministic_across_thread_counts() {
         );
     }
 }
+
+/// E[f(Z)] for Z ~ N(0, var), by the trapezoid rule on ±10 standard deviations (for
+/// the smooth, bounded integrands here it is exact to rounding).
+fn gauss1(var: f64, f: impl Fn(f64) -> f64) -> f64 {
+    let sd = var.sqrt();
+    let m = 4000;
+    let h = 20.0 / m as f64;
+    (0..=m)
+        .map(|i| {
+            let u = -10.0 + i as f64 * h;
+            let w = if i == 0 || i == m { 0.5 } else { 1.0 };
+            w * f(sd * u) * (-0.5 * u * u).exp()
+        })
+        .sum::<f64>()
+        * h
+        / (2.0 * std::f64::consts::PI).sqrt()
+}
+
+/// The population's Stein regression for a Ż coefficient against the chain rule done by
+/// hand. In `mlp_mup.tp` (χ_0 = −1, η·c = 0.75 for the input layer)
+/// h1_1 = h1_0 + 0.75·tanh'(h1_0)·Ẑ with Ẑ = Ẑ^{W2ᵀ n·dh2_0} independent of h1_0, so
+/// κ1 = E[∂Z^{x1_1}/∂Ẑ] = 0.75·E[tanh'(h1_1)·tanh'(h1_0)], with Var(h1_0) = |ξ|² = 1.5
+/// and Var(Ẑ) = E[(n·dh2_0)²] from the backward recursion at initialization.
+#[test]
+fn population_zdot_matches_the_chain_rule() {
+    let d = |x: f64| 1.0 - x.tanh().powi(2);
+    let q1 = gauss1(1.5, |x| x.tanh().powi(2));
+    let q2 = gauss1(q1, |x| x.tanh().powi(2));
+    let dh3 = gauss1(q2, |x| d(x).powi(2));
+    let dh2 = gauss1(q1, |x| d(x).powi(2)) * dh3;
+    let kappa = gauss1(1.5, |h| {
+        gauss1(dh2, |z| 0.75 * d(h + 0.75 * d(h) * z) * d(h))
+    });
+    let lp = limit_program("mlp_mup.tp", &[] as &[&str]);
+    let ev = evaluate(
+        &lp,
+        &EvalOptions {
+            monte_carlo_only: true,
+            ..EvalOptions::default()
+        },
+    );
+    let i = lp.entries.iter().position(|e| e.name == "κ1").expect("κ1");
+    let got = ev.values[i].as_ref().expect("a value");
+    assert!(got.method.contains("population"), "{}", got.method);
+    assert!(got.stderr > 0.0 && got.stderr < 5e-3, "{got:?}");
+    assert!(
+        (got.value - kappa).abs() <= 4.0 * got.stderr,
+        "κ1 = {} ± {} against the chain rule {kappa}",
+        got.value,
+        got.stderr
+    );
+}

@@ -58,7 +58,7 @@ pub struct EvalOptions {
 impl Default for EvalOptions {
     fn default() -> Self {
         EvalOptions {
-            samples: 1 << 20,
+            samples: 1 << 21,
             seed: 0,
             monte_carlo_only: false,
             replicates: 16,

@@ -205,12 +205,17 @@ fn corrections(r: &super::model::Remainder, e: &Option<Rational>) -> Vec<Rationa
 /// why there is no value.
 fn number_cells(n: &Option<Number>, note: &str) -> (String, String) {
     match n {
-        Some(n) if n.stderr > 0.0 => (
-            format!("{:.6} ± {:.1e}", n.value, n.stderr),
-            n.method.clone(),
-        ),
-        Some(n) => (format!("{:.6}", n.value), n.method.clone()),
+        Some(n) => (with_error(n), n.method.clone()),
         None => ("—".into(), note.to_string()),
+    }
+}
+
+/// `v` or `v ± e`.
+fn with_error(n: &Number) -> String {
+    if n.stderr > 0.0 {
+        format!("{:.6} ± {:.1e}", n.value, n.stderr)
+    } else {
+        format!("{:.6}", n.value)
     }
 }
 
@@ -253,10 +258,10 @@ fn scalar_limit(
                     Some(0.0),
                     0.0,
                     format!(
-                        "vanishes like n^{} (n^{}·it → {:.6})",
+                        "vanishes like n^{} (n^{}·it → {})",
                         format_rational(q),
                         format_rational(&-q.clone()),
-                        n.value
+                        with_error(&n)
                     ),
                     Some(n),
                 ),

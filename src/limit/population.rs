@@ -190,6 +190,10 @@ struct Run<'a> {
     scalars: Vec<Option<f64>>,
     families: HashMap<Family, FamilyState>,
     gradients: HashMap<(ValueId, Family), Vec<(ValueId, f64)>>,
+    /// Population moments E[G_a G_b] of pairs of base Gaussians: every Ż regression of a
+    /// family reads the same Gram matrix, which would otherwise cost |family|² passes
+    /// over the population per coefficient row.
+    gram: HashMap<(ValueId, ValueId), f64>,
     out: Outcome,
 }
 
@@ -215,6 +219,7 @@ pub(super) fn run(
         scalars: vec![None; n],
         families: HashMap::new(),
         gradients: HashMap::new(),
+        gram: HashMap::new(),
         out: Outcome {
             values: vec![None; n],
             errors: vec![None; n],
@@ -471,6 +476,15 @@ impl Run<'_> {
         let family = family_of(self.lp, a)
             .ok_or_else(|| format!("`{}` is not a base Gaussian", self.name(a)))?;
         if !self.gradients.contains_key(&(x, family)) {
+            let atoms = read_atoms(self.lp, x, family);
+            for (i, a) in atoms.iter().enumerate() {
+                for b in &atoms[..=i] {
+                    if !self.gram.contains_key(&(*a, *b)) {
+                        let g = dot(self.live(*a)?, self.live(*b)?);
+                        self.gram.insert((*a, *b), g);
+                    }
+                }
+            }
             let row = self.regression(x, family)?;
             self.gradients.insert((x, family), row);
         }
@@ -500,7 +514,11 @@ impl Run<'_> {
         let mut gram = vec![vec![0.0; m]; m];
         for i in 0..m {
             for j in 0..=i {
-                let g = dot(columns[i], columns[j]);
+                let g = self
+                    .gram
+                    .get(&(atoms[i], atoms[j]))
+                    .copied()
+                    .unwrap_or(f64::NAN);
                 gram[i][j] = g;
                 gram[j][i] = g;
             }

@@ -213,16 +213,14 @@ impl Tape {
 /// blocks to stay in the first-level cache, large enough for the loops to vectorize.
 const BLOCK: usize = 128;
 
-/// One block of values on the column machine's stack.
-type Block = [f64; BLOCK];
-
 impl Tape {
     /// Runs the tape on whole columns: slot `s < inputs.len()` reads `inputs[s]`, higher
     /// slots are temporaries, and `out[k]` receives the value at sample `k`. Every input
     /// column must be at least as long as `out`.
     ///
     /// The same instruction applied to a block of samples at a time costs a fraction of
-    /// running [`Tape::run`] once per sample: the dispatch is paid once per block.
+    /// running [`Tape::run`] once per sample: the dispatch is paid once per block. The
+    /// stack is one flat buffer of blocks, so no block is ever moved.
     pub fn run_columns(&self, inputs: &[&[f64]], out: &mut [f64]) {
         let temps = self
             .ops
@@ -233,89 +231,134 @@ impl Tape {
             })
             .max()
             .unwrap_or(0);
-        let mut temp: Vec<Block> = vec![[0.0; BLOCK]; temps];
-        let mut stack: Vec<Block> = Vec::with_capacity(16);
+        let depth = self.max_depth();
+        let mut temp = vec![0.0; temps * BLOCK];
+        let mut stack = vec![0.0; (depth + 1) * BLOCK];
         let mut start = 0;
         while start < out.len() {
             let len = BLOCK.min(out.len() - start);
-            stack.clear();
+            let mut sp = 0usize;
             for op in &self.ops {
-                self.step_block(*op, inputs, start, len, &mut temp, &mut stack);
+                sp = step_block(*op, inputs, start, len, &mut temp, &mut stack, sp);
             }
-            match stack.pop() {
-                Some(top) => out[start..start + len].copy_from_slice(&top[..len]),
-                None => out[start..start + len].fill(f64::NAN),
+            let result = &mut out[start..start + len];
+            if sp == 0 {
+                result.fill(f64::NAN);
+            } else {
+                result.copy_from_slice(&stack[(sp - 1) * BLOCK..(sp - 1) * BLOCK + len]);
             }
             start += len;
         }
     }
 
-    fn step_block(
-        &self,
-        op: Op,
-        inputs: &[&[f64]],
-        start: usize,
-        len: usize,
-        temp: &mut [Block],
-        stack: &mut Vec<Block>,
-    ) {
-        let unary = |stack: &mut Vec<Block>, f: &dyn Fn(f64) -> f64| {
-            if let Some(top) = stack.last_mut() {
-                for x in top[..len].iter_mut() {
-                    *x = f(*x);
-                }
-            }
-        };
-        match op {
-            Op::Const(c) => stack.push([c; BLOCK]),
-            Op::Load(s) => {
-                let mut b = [f64::NAN; BLOCK];
-                if let Some(column) = inputs.get(s) {
-                    match column.get(start..start + len) {
-                        Some(values) => b[..len].copy_from_slice(values),
-                        None => b[..len].fill(f64::NAN),
-                    }
-                } else if let Some(t) = temp.get(s - inputs.len()) {
-                    b = *t;
-                }
-                stack.push(b);
-            }
-            Op::Store(s) => {
-                let top = stack.pop().unwrap_or([f64::NAN; BLOCK]);
-                if let Some(t) = s.checked_sub(inputs.len()).and_then(|t| temp.get_mut(t)) {
-                    *t = top;
-                }
-            }
-            Op::Add(n) | Op::Mul(n) => {
-                let first = stack.len().saturating_sub(n);
-                let Some((head, rest)) = stack[first..].split_first_mut() else {
-                    stack.push([f64::NAN; BLOCK]);
-                    return;
-                };
-                for other in rest.iter() {
-                    for (x, y) in head[..len].iter_mut().zip(&other[..len]) {
-                        if matches!(op, Op::Add(_)) {
-                            *x += y;
-                        } else {
-                            *x *= y;
-                        }
-                    }
-                }
-                stack.truncate(first + 1);
-            }
-            Op::Neg => unary(stack, &|x| -x),
-            Op::Div => {
-                let b = stack.pop().unwrap_or([f64::NAN; BLOCK]);
-                if let Some(top) = stack.last_mut() {
-                    for (x, y) in top[..len].iter_mut().zip(&b[..len]) {
-                        *x /= y;
-                    }
-                }
-            }
-            Op::PowI(k) => unary(stack, &|x| x.powi(k)),
-            Op::PowF(p) => unary(stack, &|x| x.powf(p)),
-            Op::Call(f) => unary(stack, &|x| f.apply(x)),
+    /// The deepest the stack gets.
+    fn max_depth(&self) -> usize {
+        let mut sp: usize = 0;
+        let mut deepest = 0;
+        for op in &self.ops {
+            sp = match op {
+                Op::Const(_) | Op::Load(_) => sp + 1,
+                Op::Store(_) | Op::Div => sp.saturating_sub(1),
+                Op::Add(n) | Op::Mul(n) => sp.saturating_sub(*n) + 1,
+                Op::Neg | Op::PowI(_) | Op::PowF(_) | Op::Call(_) => sp,
+            };
+            deepest = deepest.max(sp);
         }
+        deepest
+    }
+}
+
+/// One instruction on one block; returns the new stack height. The stack holds `sp`
+/// blocks of `BLOCK` values, of which the first `len` are live.
+fn step_block(
+    op: Op,
+    inputs: &[&[f64]],
+    start: usize,
+    len: usize,
+    temp: &mut [f64],
+    stack: &mut [f64],
+    sp: usize,
+) -> usize {
+    let block = |k: usize| k * BLOCK..k * BLOCK + len;
+    let unary = |stack: &mut [f64], f: &dyn Fn(f64) -> f64| {
+        if sp > 0 {
+            for x in stack[block(sp - 1)].iter_mut() {
+                *x = f(*x);
+            }
+        }
+        sp
+    };
+    match op {
+        Op::Const(c) => {
+            stack[block(sp)].fill(c);
+            sp + 1
+        }
+        Op::Load(s) => {
+            let top = &mut stack[block(sp)];
+            match inputs.get(s) {
+                Some(column) => match column.get(start..start + len) {
+                    Some(values) => top.copy_from_slice(values),
+                    None => top.fill(f64::NAN),
+                },
+                None => {
+                    let t = s - inputs.len();
+                    match temp.get(t * BLOCK..t * BLOCK + len) {
+                        Some(values) => top.copy_from_slice(values),
+                        None => top.fill(f64::NAN),
+                    }
+                }
+            }
+            sp + 1
+        }
+        Op::Store(s) => {
+            if sp == 0 {
+                return 0;
+            }
+            if let Some(t) = s.checked_sub(inputs.len()) {
+                if let Some(slot) = temp.get_mut(t * BLOCK..t * BLOCK + len) {
+                    slot.copy_from_slice(&stack[block(sp - 1)]);
+                }
+            }
+            sp - 1
+        }
+        Op::Add(n) | Op::Mul(n) => {
+            if n == 0 || n > sp {
+                stack[block(sp)].fill(f64::NAN);
+                return sp + 1;
+            }
+            let first = sp - n;
+            let (head, rest) = stack.split_at_mut((first + 1) * BLOCK);
+            let head = &mut head[first * BLOCK..first * BLOCK + len];
+            for k in 0..n - 1 {
+                let other = &rest[k * BLOCK..k * BLOCK + len];
+                if matches!(op, Op::Add(_)) {
+                    for (x, y) in head.iter_mut().zip(other) {
+                        *x += y;
+                    }
+                } else {
+                    for (x, y) in head.iter_mut().zip(other) {
+                        *x *= y;
+                    }
+                }
+            }
+            first + 1
+        }
+        Op::Neg => unary(stack, &|x| -x),
+        Op::Div => {
+            if sp < 2 {
+                return sp;
+            }
+            let (head, rest) = stack.split_at_mut((sp - 1) * BLOCK);
+            let top = &mut head[(sp - 2) * BLOCK..(sp - 2) * BLOCK + len];
+            for (x, y) in top.iter_mut().zip(&rest[..len]) {
+                *x /= y;
+            }
+            sp - 1
+        }
+        Op::PowI(2) => unary(stack, &|x| x * x),
+        Op::PowI(k) => unary(stack, &|x| x.powi(k)),
+        Op::PowF(p) => unary(stack, &|x| x.powf(p)),
+        Op::Call(f) => unary(stack, &|x| f.apply(x)),
     }
 }
 

@@ -2,6 +2,7 @@
 //! and JSON.
 
 use super::evaluate::{Evaluation, Number};
+use super::law::Laws;
 use super::model::{Def, LimitProgram};
 use crate::exponent::{format_rational, Rational};
 use crate::ir::{Kind, Role};
@@ -61,6 +62,9 @@ pub struct LimitReport {
     pub scalars: Vec<ScalarLimit>,
     /// Every non-auxiliary vector of the program.
     pub vectors: Vec<VectorLimit>,
+    /// The laws of the scalars that are random in the limit (empty until
+    /// [`super::law::laws`] fills them in; [`super::limit`] does).
+    pub laws: Laws,
 }
 
 fn exp_string(e: &Option<Rational>) -> String {
@@ -132,6 +136,7 @@ pub fn build(lp: LimitProgram, ev: &Evaluation) -> LimitReport {
         program: lp,
         scalars,
         vectors,
+        laws: Laws::default(),
     }
 }
 
@@ -287,6 +292,7 @@ impl LimitReport {
                 s.method
             ));
         }
+        out.push_str(&super::law::render(&self.laws, &self.program.program));
         out.push_str("\n## vectors (E[Z²] of the normalized vector n^{-e}·v)\n");
         let width = self
             .vectors
@@ -348,12 +354,17 @@ impl LimitReport {
                 })
             })
             .collect();
-        json!({
+        let mut doc = json!({
             "schema": "tp-limit/1",
             "equations": self.equations,
             "latex": self.latex,
             "scalars": scalars,
             "vectors": vectors,
-        })
+        });
+        // Programs without random scalars keep their documents unchanged.
+        if !self.laws.scalars.is_empty() {
+            doc["laws"] = super::law::to_json(&self.laws);
+        }
+        doc
     }
 }

@@ -462,6 +462,11 @@ struct CheckArgs {
     #[arg(long, default_value_t = tp::check::DEFAULT_TOLERANCE, value_name = "TOL",
           value_parser = parse_tolerance)]
     tolerance: f64,
+    /// Seeds of the law verdicts (scalars that stay random in the limit): the seeds
+    /// beyond --seeds are run at the largest width only, for those verdicts.
+    #[arg(long, default_value_t = tp::check::DEFAULT_LAW_SEEDS as u64, value_name = "S",
+          value_parser = clap::value_parser!(u64).range(2..=100_000))]
+    law_seeds: u64,
     /// No progress bar (it is also hidden when stderr is not a terminal).
     #[arg(long)]
     quiet: bool,
@@ -485,6 +490,7 @@ fn check_inputs(program: &tp::ir::Program) -> Result<tp::check::CheckInputs, tp:
     let report = tp::limit::limit(program, &tp::limit::EvalOptions::default())?;
     Ok(tp::check::CheckInputs {
         limits: Some(report.check_values()),
+        laws: Some(tp::limit::law::check_values(&report.laws)),
     })
 }
 
@@ -524,6 +530,7 @@ fn check(args: CheckArgs) -> Result<(), tp::TpError> {
         seeds,
         threads,
         tolerance: args.tolerance,
+        law_seeds: args.law_seeds as usize,
     };
     let report = with_progress(args.quiet, |progress| {
         tp::check::run_check(&program, &options, &inputs, Some(progress))

@@ -248,10 +248,8 @@ impl Deriver<'_> {
                     return Err("a division by a random scalar is not Gaussian".into());
                 }
                 let (d, d_se) = lb.constant;
-                match self.lead(a)? {
-                    None => None,
-                    Some((ea, la)) => Some((ea - eb, la.scale((1.0 / d, d_se / (d * d))))),
-                }
+                self.lead(a)?
+                    .map(|(ea, la)| (ea - eb, la.scale((1.0 / d, d_se / (d * d)))))
             }
             Expr::Pow(..) | Expr::Call(..) | Expr::Act { .. } | Expr::Arg => {
                 return Err(
@@ -394,6 +392,9 @@ fn prefix(program: &Program, len: usize) -> Program {
     p
 }
 
+/// A number and its error estimate.
+type Estimate = (f64, f64);
+
 /// The derived limit of the augmented program (tangents and covariance probes).
 struct Augmented {
     lp: LimitProgram,
@@ -403,7 +404,7 @@ struct Augmented {
 impl Augmented {
     /// (exponent, normalized value) of a value of the augmented program: `Ok(None)`
     /// when it is exactly zero, an error when it has no deterministic limit.
-    fn value(&self, v: ValueId) -> Result<Option<(Rational, (f64, f64))>, String> {
+    fn value(&self, v: ValueId) -> Result<Option<(Rational, Estimate)>, String> {
         let entry_id = self.lp.of_value[v.0];
         let entry = self.lp.entry(entry_id);
         let name = &entry.name;
@@ -966,4 +967,25 @@ pub fn to_json(laws: &Laws) -> serde_json::Value {
         })
         .collect();
     serde_json::Value::Array(rows)
+}
+
+/// The laws `tp check` judges across seeds: the Gaussian laws of the non-auxiliary
+/// scalars, loss derivatives excepted (with MSE, χ_t = f_t − y repeats the verdict on
+/// f_t).
+pub fn check_values(laws: &Laws) -> Vec<crate::check::LawValue> {
+    laws.scalars
+        .iter()
+        .filter(|s| !s.auxiliary && s.role != Role::Loss)
+        .filter_map(|s| {
+            let g = s.law.as_ref().ok()?;
+            Some(crate::check::LawValue {
+                name: s.name.clone(),
+                step: s.step,
+                exponent: exponent_value(&s.exponent),
+                mean: g.mean,
+                mean_stderr: g.mean_stderr,
+                sd: g.sd,
+            })
+        })
+        .collect()
 }

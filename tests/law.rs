@@ -155,3 +155,92 @@ fn feature_learning_and_unstable_programs_get_no_gaussian_law_beyond_step_0() {
     let (k, _) = kernels(Act::Tanh, 2, 1.5, true);
     assert!(f0.mean == 0.0 && (f0.sd - k.sqrt()).abs() < 1e-6, "{f0:?}");
 }
+
+/// E[relu(u)relu(v)] and E[step(u)step(v)] for (u, v) centred Gaussian with covariance
+/// [[a, c], [c, b]] (the arc-cosine kernels of degree 1 and 0, Cho & Saul 2009).
+fn arc_cosine(a: f64, b: f64, c: f64) -> (f64, f64) {
+    let theta = (c / (a * b).sqrt()).clamp(-1.0, 1.0).acos();
+    let pi = std::f64::consts::PI;
+    (
+        (a * b).sqrt() / (2.0 * pi) * (theta.sin() + (pi - theta) * theta.cos()),
+        (pi - theta) / (2.0 * pi),
+    )
+}
+
+#[test]
+fn two_inputs_follow_kernel_gradient_descent_with_the_cross_kernels() {
+    // SGD on xa at step 0, on xb at step 1 (cyclic): f_{t+1}(x) = f_t(x) − η Θ(x, x_t) χ_t
+    // with χ_t = f_t(x_t) − y_t, and (f_0(xa), f_0(xb)) ~ N(0, K).
+    let text = "width n
+param L = 2, eta = 0.5
+activation act = relu
+input xa = [1.0, 0.5, -0.5] target 1.0
+input xb = [0.2, -1.0, 0.3] target -0.5
+mlp net(depth = L, act = act, bias = none)
+parameterization ntk
+train sgd(steps = 2, lr = eta, loss = mse, data = [xa, xb])
+";
+    let program = tp::compile("two.tp", text, &[]).expect("program");
+    let laws = tp::limit::limit(&program, &EvalOptions::default())
+        .expect("limit")
+        .laws;
+    let xs = [[1.0, 0.5, -0.5], [0.2, -1.0, 0.3]];
+    let dot = |a: &[f64; 3], b: &[f64; 3]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    let mut k = [[0.0; 2]; 2];
+    for i in 0..2 {
+        for j in 0..2 {
+            k[i][j] = dot(&xs[i], &xs[j]);
+        }
+    }
+    let mut theta = k;
+    for _ in 0..2 {
+        let mut next = [[0.0; 2]; 2];
+        for i in 0..2 {
+            for j in 0..2 {
+                let (kk, dd) = arc_cosine(k[i][i], k[j][j], k[i][j]);
+                next[i][j] = kk;
+                theta[i][j] = kk + theta[i][j] * dd;
+            }
+        }
+        k = next;
+    }
+    let (eta, y) = (0.5, [1.0, -0.5]);
+    // f_t = c_t + B_t g with g = (f_0(xa), f_0(xb)).
+    let mut c = [0.0; 2];
+    let mut b = [[1.0, 0.0], [0.0, 1.0]];
+    let mut expected = vec![(c, b)];
+    for trained in [0usize, 1] {
+        let chi_c = c[trained] - y[trained];
+        let chi_b = b[trained];
+        for x in 0..2 {
+            c[x] -= eta * theta[x][trained] * chi_c;
+            for g in 0..2 {
+                b[x][g] -= eta * theta[x][trained] * chi_b[g];
+            }
+        }
+        expected.push((c, b));
+    }
+    let names = ["xa", "xb"];
+    for (t, (c, b)) in expected.iter().enumerate() {
+        for x in 0..2 {
+            let name = format!("f_{t}[{}]", names[x]);
+            let g = gaussian(&laws, &name);
+            let var: f64 = (0..2)
+                .flat_map(|i| (0..2).map(move |j| (i, j)))
+                .map(|(i, j)| b[x][i] * b[x][j] * k[i][j])
+                .sum();
+            let tol_mean = 5.0 * g.mean_stderr + 1e-9;
+            let tol_sd = 5.0 * g.sd_stderr + 1e-9;
+            assert!(
+                (g.mean - c[x]).abs() < tol_mean && (g.sd - var.sqrt()).abs() < tol_sd,
+                "{name}: derived mean {} ± {:.1e}, sd {} ± {:.1e}; kernel GD mean {}, sd {}",
+                g.mean,
+                g.mean_stderr,
+                g.sd,
+                g.sd_stderr,
+                c[x],
+                var.sqrt()
+            );
+        }
+    }
+}

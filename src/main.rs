@@ -339,9 +339,18 @@ about 18 s of CPU at 3 SGD steps, 58 s at 8, 167 s at 12 and 498 s at 16; at 3 s
 88 s with 25 layers (roughly linear in the depth). Beyond about 12 steps or a few
 dozen layers it is impractical, although such programs are accepted.
 
+Scalars that stay random in the limit (the kernel regime's outputs) get a law: mean,
+standard deviation and, when the scalar is affine in the base Gaussians (central-limit
+means of a source vector against a vector independent of it), \"Gaussian\" with its
+covariance across steps; the later steps come from the tangent program of the program
+in its loss derivatives. Otherwise the law is printed as undetermined, with the reason.
+
 JSON (--json), schema \"tp-limit/1\": {schema, equations: [str], latex: [str],
 scalars: [{name, step, exponent, value, stderr, method, normalized, auxiliary}],
-vectors: [{name, step, exponent, second_moment, stderr, method}]}.
+vectors: [{name, step, exponent, second_moment, stderr, method}], laws (only when some
+scalar is random): [{name, step, normalized, exponent, auxiliary, gaussian, mean,
+mean_stderr, sd, sd_stderr, covariance: {name: value}} or {..., gaussian: null,
+reason}]}.
 
 A program with free symbols is refused (exit 2): give every symbol a value with --set
 (`tp scale` derives the symbolic exponents and conditions).
@@ -425,7 +434,11 @@ by its convergence, not by its slope: the seed means are extrapolated to n -> in
 weighted least squares against the corrections the limit stage derives (n^-1, and
 n^-1/2 or lower-order terms where the derivation has them), with a jackknife error over
 seeds; PASS when the extrapolated value agrees with L (Student t with the limit's own
-error added) and the RMS error |finite - L| does not grow with n.
+error added) and the RMS error |finite - L| does not grow with n. laws: a scalar that
+stays random in the limit with a derived Gaussian law N(mu, sigma^2) (`tp limit`) is
+judged across --law-seeds seeds at the largest width (the seeds beyond --seeds run at
+that width only): Student t of the mean against mu and chi-square of the variance
+against sigma^2, p = 2 min(p_mean, p_var).
 
 Programs with free symbols are refused (exit 2): fix them with --set NAME=VALUE.
 
@@ -436,7 +449,9 @@ blown_up_runs, p_value, reason}], unchecked: [{name, step, measure, predicted, s
 reason}], by_limit: [{name, step, measure, limit}], limits_evaluated, limits: [{name,
 step, limit, limit_stderr, method, errors: [[width, rms]...], errors_stderr,
 mean_deviation: [[width, mean, se]...], rate, rate_ci, z, corrections, extrapolated:
-{value, stderr, df, orders} | null, p_value, pass, reason}], blowups: [...]}.
+{value, stderr, df, orders} | null, p_value, pass, reason}], laws: [{name, step,
+exponent, mean, mean_stderr, sd, samples: [{width, seeds, mean, sd, t, mean_p,
+variance_ratio, variance_p}], p_value, pass, reason}], blowups: [...]}.
 
 Exit status: 0 when every verdict passes, 1 when any fails, 2 on bad input (syntax,
 semantics, symbolic parameters, a sweep that does not fit in memory).";

@@ -212,10 +212,16 @@ pub fn render_check(title: &str, report: &CheckReport) -> String {
         );
         for l in &report.laws {
             let word = if l.verdict.pass { "PASS" } else { "FAIL" };
+            // The law is that of n^{-e}·v for a quantity of size n^e.
+            let name = if l.law.exponent == 0.0 {
+                l.law.name.clone()
+            } else {
+                format!("n^{}·{}", -l.law.exponent, l.law.name)
+            };
             let _ = writeln!(
                 out,
-                "  {} ~ N({:.6}, {:.6}²)   {word}",
-                l.law.name, l.law.mean, l.law.sd
+                "  {name} ~ N({:.6}, {:.6}²)   {word}",
+                l.law.mean, l.law.sd
             );
             let _ = writeln!(out, "    {}", l.verdict.reason);
         }

@@ -88,6 +88,7 @@ fn rates(file: &Path, runs: u64, per_run: u64) -> Result<String, String> {
             .map_err(|e| e.to_string())?;
         let inputs = CheckInputs {
             limits: Some(limits.clone()),
+            laws: None,
         };
         check_sweep(scale.clone(), sweep, &inputs, DEFAULT_TOLERANCE).map_err(|e| e.to_string())?
     };
@@ -116,6 +117,7 @@ fn rates(file: &Path, runs: u64, per_run: u64) -> Result<String, String> {
         let judge = |scale: ScaleReport, limits: &[LimitValue]| -> bool {
             let inputs = CheckInputs {
                 limits: Some(limits.to_vec()),
+                laws: None,
             };
             check_sweep(scale, sweep.clone(), &inputs, DEFAULT_TOLERANCE)
                 .map(|r| r.pass())

@@ -381,12 +381,20 @@ Cost: linear in the population and in the size of the equations; the README's ta
 steps, depth and K. Memory: the columns alive at once times K per population, at most
 4 GiB in all (fewer populations at a time, then smaller ones; refused beyond that).
 
+Scalars that stay random in the limit (the kernel regime's outputs) get a law: mean,
+standard deviation and, when the scalar is affine in the base Gaussians (central-limit
+means of a source vector against a vector independent of it), \"Gaussian\" with its
+covariance across steps; the later steps come from the tangent program of the program
+in its loss derivatives. Otherwise the law is printed as undetermined, with the reason.
+
 JSON (--json), schema \"tp-limit/1\": {schema, equations: [str], latex: [str],
 scalars: [{name, step, exponent, value, stderr, method, normalized, auxiliary}],
 vectors: [{name, step, exponent, second_moment, stderr, method}],
 coefficients: [{name, of, by, value, stderr, method}],
 sampling: {samples, replicates, worst: {name, stderr}, target, reached,
-bytes_per_population} | null}.
+bytes_per_population} | null, laws (only when some scalar is random): [{name, step,
+normalized, exponent, auxiliary, gaussian, mean, mean_stderr, sd, sd_stderr,
+covariance: {name: value}} or {..., gaussian: null, reason}]}.
 
 A program with free symbols is refused (exit 2): give every symbol a value with --set
 (`tp scale` derives the symbolic exponents and conditions).
@@ -493,7 +501,11 @@ by its convergence, not by its slope: the seed means are extrapolated to n -> in
 weighted least squares against the corrections the limit stage derives (n^-1, and
 n^-1/2 or lower-order terms where the derivation has them), with a jackknife error over
 seeds; PASS when the extrapolated value agrees with L (Student t with the limit's own
-error added) and the RMS error |finite - L| does not grow with n.
+error added) and the RMS error |finite - L| does not grow with n. laws: a scalar that
+stays random in the limit with a derived Gaussian law N(mu, sigma^2) (`tp limit`) is
+judged across --law-seeds seeds at the largest width (the seeds beyond --seeds run at
+that width only): Student t of the mean against mu and chi-square of the variance
+against sigma^2, p = 2 min(p_mean, p_var).
 
 Programs with free symbols are refused (exit 2): fix them with --set NAME=VALUE.
 
@@ -504,7 +516,9 @@ blown_up_runs, p_value, reason}], unchecked: [{name, step, measure, predicted, s
 reason}], by_limit: [{name, step, measure, limit}], limits_evaluated, limits: [{name,
 step, limit, limit_stderr, method, errors: [[width, rms]...], errors_stderr,
 mean_deviation: [[width, mean, se]...], rate, rate_ci, z, corrections, extrapolated:
-{value, stderr, df, orders} | null, p_value, pass, reason}], blowups: [...]}.
+{value, stderr, df, orders} | null, p_value, pass, reason}], laws: [{name, step,
+exponent, mean, mean_stderr, sd, samples: [{width, seeds, mean, sd, t, mean_p,
+variance_ratio, variance_p}], p_value, pass, reason}], blowups: [...]}.
 
 Exit status: 0 when every verdict passes, 1 when any fails, 2 on bad input (syntax,
 semantics, symbolic parameters, a sweep that does not fit in memory).";
@@ -530,6 +544,11 @@ struct CheckArgs {
     #[arg(long, default_value_t = tp::check::DEFAULT_TOLERANCE, value_name = "TOL",
           value_parser = parse_tolerance)]
     tolerance: f64,
+    /// Seeds of the law verdicts (scalars that stay random in the limit): the seeds
+    /// beyond --seeds are run at the largest width only, for those verdicts.
+    #[arg(long, default_value_t = tp::check::DEFAULT_LAW_SEEDS as u64, value_name = "S",
+          value_parser = clap::value_parser!(u64).range(2..=100_000))]
+    law_seeds: u64,
     /// No progress bar (it is also hidden when stderr is not a terminal).
     #[arg(long)]
     quiet: bool,
@@ -562,7 +581,10 @@ fn check_inputs(
     args: &CheckArgs,
 ) -> Result<tp::check::CheckInputs, tp::TpError> {
     if args.no_limits {
-        return Ok(tp::check::CheckInputs { limits: None });
+        return Ok(tp::check::CheckInputs {
+            limits: None,
+            laws: None,
+        });
     }
     let opts = tp::limit::EvalOptions {
         samples: args.limit_samples as usize,
@@ -573,6 +595,7 @@ fn check_inputs(
     })?;
     Ok(tp::check::CheckInputs {
         limits: Some(report.check_values()),
+        laws: Some(tp::limit::law::check_values(&report.laws)),
     })
 }
 
@@ -608,6 +631,7 @@ fn check(args: CheckArgs) -> Result<(), tp::TpError> {
         seeds,
         threads,
         tolerance: args.tolerance,
+        law_seeds: args.law_seeds as usize,
     };
     let report = with_progress(args.quiet, |progress| {
         tp::check::run_check(&program, &options, &inputs, Some(progress))

@@ -17,6 +17,7 @@ mod common;
 fn passes(scale: ScaleReport, result: &SweepResult, limits: &[LimitValue]) -> bool {
     let inputs = CheckInputs {
         limits: Some(limits.to_vec()),
+        laws: None,
     };
     check_sweep(scale, result.clone(), &inputs, DEFAULT_TOLERANCE)
         .expect("numeric program")

@@ -24,6 +24,7 @@ fn options(widths: &[usize], seeds: u64) -> CheckOptions {
         seeds: (0..seeds).collect(),
         threads: None,
         tolerance: tp::check::DEFAULT_TOLERANCE,
+        law_seeds: tp::check::DEFAULT_LAW_SEEDS,
     }
 }
 
@@ -382,6 +383,7 @@ fn check_nngp(limits: Vec<LimitValue>) -> CheckReport {
         &options(&FAST, 24),
         &CheckInputs {
             limits: Some(limits),
+            laws: None,
         },
         None,
     )
@@ -494,6 +496,7 @@ fn ip_llr_passes_once_its_finite_width_corrections_have_decayed() {
         &options(&[256, 512, 1024, 2048, 4096, 8192], 10),
         &CheckInputs {
             limits: Some(limits),
+            laws: None,
         },
         None,
     )
@@ -509,6 +512,7 @@ fn nngp_limits_at_default_settings() {
         &CheckOptions::default(),
         &CheckInputs {
             limits: Some(nngp_limits()),
+            laws: None,
         },
         None,
     )
@@ -527,6 +531,7 @@ fn nngp_limits_at_default_settings() {
         },
         &CheckInputs {
             limits: Some(wrong),
+            laws: None,
         },
         None,
     )

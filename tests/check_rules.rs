@@ -17,6 +17,7 @@ fn checked(name: &str) -> CheckReport {
         &CheckOptions::default(),
         &CheckInputs {
             limits: Some(limits),
+            laws: None,
         },
         None,
     )

@@ -3,7 +3,8 @@
 //! A check that passes everything is worthless; its power is measured by judging the
 //! same finite-width sweep against derivations with one known mistake, each of which
 //! must FAIL: an exponent off by ±1/2, every Θ(1) limit off by 5%, the limits re-derived
-//! without the Ż terms of the Tensor Program rules (the gradient-independence mistake).
+//! without the Ż terms of the Tensor Program rules (the gradient-independence mistake),
+//! the laws of random limits derived with a wrong learning rate.
 //! `examples/check_rates.rs` and `tests/check_power.rs` use them.
 
 use super::limit::LimitValue;
@@ -74,4 +75,19 @@ pub fn limits_without_zdot(
         })
     });
     changed.then_some(wrong)
+}
+
+/// The laws `tp check` judges, derived for `program` with every parameter of
+/// `overrides` changed — e.g. the learning rate (`eta=0.75` for a program with
+/// `eta = 0.5`): judged against the sweep of the unchanged program, they are the
+/// derivation with a wrong learning rate, which must FAIL.
+pub fn laws_with(
+    file: &std::path::Path,
+    overrides: &[String],
+    opts: &EvalOptions,
+) -> Result<Vec<super::LawValue>, crate::TpError> {
+    let overrides = crate::parse_overrides(overrides)?;
+    let wrong = crate::load(file, &overrides)?;
+    let report = crate::limit::limit(&wrong, opts)?;
+    Ok(crate::limit::law::check_values(&report.laws))
 }

@@ -22,6 +22,7 @@
 //! must the prediction be.
 
 use super::coord::{coordinate_stats, QuantityStats};
+use super::law::{judge_law, LawCheck, LawValue};
 use super::limit::{judge_limits, judge_series, LimitCheck, LimitValue, LEVEL};
 use super::stats::Fit;
 use super::verdict::{exponent_p_value, judge_exponent, Predicted, Verdict};
@@ -38,6 +39,9 @@ pub struct CheckInputs {
     /// Infinite-width limits of scalars; `None` when the limit stage was not run (the
     /// report then says "limits: not evaluated").
     pub limits: Option<Vec<LimitValue>>,
+    /// Laws of scalars that stay random in the limit (Gaussian laws from
+    /// [`crate::limit::law`]), judged across seeds; `None` when not derived.
+    pub laws: Option<Vec<LawValue>>,
 }
 
 /// The sweep and the tolerance of a check.
@@ -52,6 +56,12 @@ pub struct CheckOptions {
     /// How far a slope may be from the derived exponent when the exponent is outside
     /// the slope's interval ([`super::DEFAULT_TOLERANCE`] by default).
     pub tolerance: f64,
+    /// Seeds for the law verdicts of scalars that stay random in the limit: when more
+    /// than `seeds`, the extra seeds (continuing after the last one) are run at the
+    /// largest width only, for those verdicts alone. A variance judged from S seeds is
+    /// known to ±√(2/(S−1)) relative: 10 seeds cannot tell a law from one 1.5 times as
+    /// wide, 30 can (README, "Laws of random limits").
+    pub law_seeds: usize,
 }
 
 impl Default for CheckOptions {
@@ -61,9 +71,13 @@ impl Default for CheckOptions {
             seeds: (0..10).collect(),
             threads: None,
             tolerance: super::DEFAULT_TOLERANCE,
+            law_seeds: DEFAULT_LAW_SEEDS,
         }
     }
 }
+
+/// The default number of seeds of the law verdicts ([`CheckOptions::law_seeds`]).
+pub const DEFAULT_LAW_SEEDS: usize = 30;
 
 /// Which number of a quantity is judged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -191,6 +205,8 @@ pub struct CheckReport {
     pub limits: Option<Vec<LimitCheck>>,
     /// Sizes and changes judged by their limit verdict instead of a slope.
     pub by_limit: Vec<ByLimit>,
+    /// Law verdicts of the scalars that stay random in the limit.
+    pub laws: Vec<LawCheck>,
     /// The number of tests the family-wise correction ran over.
     pub tests: usize,
     /// The first forward quantity derived to grow: (name, step, exponent).
@@ -201,6 +217,7 @@ impl CheckReport {
     /// True when every verdict (quantities and limits) passes.
     pub fn pass(&self) -> bool {
         self.verdicts.iter().all(|v| v.verdict.pass)
+            && self.laws.iter().all(|l| l.verdict.pass)
             && self
                 .limits
                 .as_ref()
@@ -210,6 +227,7 @@ impl CheckReport {
     /// The number of failed verdicts.
     pub fn failures(&self) -> usize {
         self.verdicts.iter().filter(|v| !v.verdict.pass).count()
+            + self.laws.iter().filter(|l| !l.verdict.pass).count()
             + self
                 .limits
                 .as_ref()
@@ -264,7 +282,35 @@ pub fn run_check(
         options.threads,
         progress,
     )?;
-    check_sweep(scale, result, inputs, options.tolerance)
+    let extra = law_sweep(program, options, inputs)?;
+    check_sweep_with_laws(scale, result, extra.as_ref(), inputs, options.tolerance)
+}
+
+/// The extra seeds of the law verdicts at the largest width, when there are laws to
+/// judge and `options.law_seeds` asks for more seeds than the sweep has.
+fn law_sweep(
+    program: &Program,
+    options: &CheckOptions,
+    inputs: &CheckInputs,
+) -> Result<Option<SweepResult>, TpError> {
+    let has_laws = inputs.laws.as_ref().is_some_and(|l| !l.is_empty());
+    let (Some(&largest), Some(&last)) = (options.widths.iter().max(), options.seeds.iter().max())
+    else {
+        return Ok(None);
+    };
+    if !has_laws || options.law_seeds <= options.seeds.len() {
+        return Ok(None);
+    }
+    let count = (options.law_seeds - options.seeds.len()) as u64;
+    let extra: Vec<u64> = (1..=count).filter_map(|k| last.checked_add(k)).collect();
+    crate::sim::check_request(program, &[largest], &extra, options.threads)?;
+    Ok(Some(crate::sim::sweep(
+        program,
+        &[largest],
+        &extra,
+        options.threads,
+        None,
+    )?))
 }
 
 /// Judges a finished sweep against the derived exponents of `scale` and the limits of
@@ -274,6 +320,18 @@ pub fn run_check(
 pub fn check_sweep(
     scale: ScaleReport,
     result: SweepResult,
+    inputs: &CheckInputs,
+    tolerance: f64,
+) -> Result<CheckReport, TpError> {
+    check_sweep_with_laws(scale, result, None, inputs, tolerance)
+}
+
+/// [`check_sweep`] with `extra` runs at the largest width (more seeds of the same
+/// program), used by the law verdicts only.
+pub fn check_sweep_with_laws(
+    scale: ScaleReport,
+    result: SweepResult,
+    extra: Option<&SweepResult>,
     inputs: &CheckInputs,
     tolerance: f64,
 ) -> Result<CheckReport, TpError> {
@@ -420,7 +478,29 @@ pub fn check_sweep(
             checks.push(judge_series(&result.widths, series, limit));
         }
     }
-    let tests = holm(&mut verdicts, limits.as_mut());
+    let mut laws: Vec<LawCheck> = inputs
+        .laws
+        .iter()
+        .flatten()
+        .filter_map(|law| {
+            let q = result.quantities.iter().position(|q| q.name == law.name)?;
+            let mut series = result.series(q, |m| m.value);
+            // The extra seeds have a value at the largest width only.
+            let largest = result.widths.iter().max();
+            let at = result.widths.iter().position(|w| Some(w) == largest);
+            if let (Some(extra), Some(at)) = (extra, at) {
+                if let Some(e) = extra.quantities.iter().position(|x| x.name == law.name) {
+                    for row in extra.series(e, |m| m.value) {
+                        let mut full = vec![None; result.widths.len()];
+                        full[at] = row.first().copied().flatten();
+                        series.push(full);
+                    }
+                }
+            }
+            Some(judge_law(&result.widths, &series, law))
+        })
+        .collect();
+    let tests = holm(&mut verdicts, limits.as_mut(), &mut laws);
     Ok(CheckReport {
         scale,
         result,
@@ -430,6 +510,7 @@ pub fn check_sweep(
         unchecked,
         limits,
         by_limit,
+        laws,
         tests,
         first_blowup,
     })
@@ -492,29 +573,35 @@ fn change_limit<'a>(
 /// [`LEVEL`]: sorted by p-value, the k-th smallest is a FAIL while p < LEVEL/(m − k + 1);
 /// from the first that is not, everything passes. Verdicts decided by a rule (p = 0)
 /// always fail. Returns m, the number of tests.
-fn holm(verdicts: &mut [QuantityVerdict], limits: Option<&mut Vec<LimitCheck>>) -> usize {
+fn holm(
+    verdicts: &mut [QuantityVerdict],
+    limits: Option<&mut Vec<LimitCheck>>,
+    laws: &mut [LawCheck],
+) -> usize {
     let mut limits = limits;
-    let mut ps: Vec<(f64, bool, usize)> = verdicts
+    // (p, 0 = quantity / 1 = limit / 2 = law, index)
+    let mut ps: Vec<(f64, u8, usize)> = verdicts
         .iter()
         .enumerate()
-        .map(|(i, v)| (v.p_value, false, i))
+        .map(|(i, v)| (v.p_value, 0, i))
         .collect();
     if let Some(ls) = limits.as_deref() {
-        ps.extend(ls.iter().enumerate().map(|(i, l)| (l.p_value, true, i)));
+        ps.extend(ls.iter().enumerate().map(|(i, l)| (l.p_value, 1, i)));
     }
+    ps.extend(laws.iter().enumerate().map(|(i, l)| (l.p_value, 2, i)));
     ps.sort_by(|a, b| a.0.total_cmp(&b.0));
     let m = ps.len();
     let mut rejecting = true;
-    for (k, (p, is_limit, i)) in ps.into_iter().enumerate() {
+    for (k, (p, which, i)) in ps.into_iter().enumerate() {
         let threshold = LEVEL / (m - k) as f64;
         rejecting = rejecting && p < threshold;
-        let verdict = if is_limit {
-            match limits.as_deref_mut() {
+        let verdict = match which {
+            1 => match limits.as_deref_mut() {
                 Some(ls) => &mut ls[i].verdict,
                 None => continue,
-            }
-        } else {
-            &mut verdicts[i].verdict
+            },
+            2 => &mut laws[i].verdict,
+            _ => &mut verdicts[i].verdict,
         };
         if verdict.pass == rejecting {
             // The family-wise decision differs from the one at level LEVEL alone.

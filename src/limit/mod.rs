@@ -3,17 +3,20 @@
 //! [`limit`] runs scale inference, [`derive`]s the normalized Θ(1) program and its
 //! Tensor Program rules (base Gaussians Ẑ per matrix family, Ż terms, expectations), and
 //! [`evaluate`]s every scalar and every vector's second moment with an error estimate.
-//! [`render`] prints the recursion as text and LaTeX.
+//! [`render`] prints the recursion as text and LaTeX; [`law`] gives the joint law of the
+//! scalars that stay random in the limit (the kernel regime's Gaussian outputs).
 
 mod closed;
 pub mod derive;
 pub mod evaluate;
+pub mod law;
 mod leaves;
 pub mod model;
 pub mod parity;
 mod population;
 pub mod render;
 pub mod report;
+pub mod tangent;
 pub mod tape;
 pub mod vanishing;
 
@@ -48,5 +51,8 @@ pub fn limit_with_progress(
     let inference = crate::scale::refine(program);
     let lp = derive(program, &inference)?;
     let evaluation = evaluate_with_progress(&lp, opts, progress);
-    Ok(report::build(lp, &evaluation))
+    let laws = law::laws(&lp, &evaluation, opts);
+    let mut report = report::build(lp, &evaluation);
+    report.laws = laws;
+    Ok(report)
 }

@@ -2,6 +2,7 @@
 //! and JSON.
 
 use super::evaluate::{Evaluation, Number, Sampling};
+use super::law::Laws;
 use super::model::{Def, LimitProgram};
 use crate::exponent::{format_rational, Rational};
 use crate::ir::{Kind, Role};
@@ -80,6 +81,9 @@ pub struct LimitReport {
     pub coefficients: Vec<Coefficient>,
     /// How the population part of the evaluation was sampled (None: all exact).
     pub sampling: Option<Sampling>,
+    /// The laws of the scalars that are random in the limit (empty until
+    /// [`super::law::laws`] fills them in; [`super::limit`] does).
+    pub laws: Laws,
 }
 
 fn exp_string(e: &Option<Rational>) -> String {
@@ -175,6 +179,7 @@ pub fn build(lp: LimitProgram, ev: &Evaluation) -> LimitReport {
         vectors,
         coefficients,
         sampling: ev.sampling.clone(),
+        laws: Laws::default(),
     }
 }
 
@@ -365,6 +370,7 @@ impl LimitReport {
                 ));
             }
         }
+        out.push_str(&super::law::render(&self.laws, &self.program.program));
         out.push_str("\n## vectors (E[Z²] of the normalized vector n^{-e}·v)\n");
         let width = self
             .vectors
@@ -436,7 +442,7 @@ impl LimitReport {
                 })
             })
             .collect();
-        json!({
+        let mut doc = json!({
             "schema": "tp-limit/1",
             "equations": self.equations,
             "latex": self.latex,
@@ -444,6 +450,11 @@ impl LimitReport {
             "vectors": vectors,
             "coefficients": coefficients,
             "sampling": self.sampling,
-        })
+        });
+        // Programs without random scalars keep their documents unchanged.
+        if !self.laws.scalars.is_empty() {
+            doc["laws"] = super::law::to_json(&self.laws);
+        }
+        doc
     }
 }

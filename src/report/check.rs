@@ -204,6 +204,28 @@ pub fn render_check(title: &str, report: &CheckReport) -> String {
             }
         }
     }
+    if !report.laws.is_empty() {
+        let _ = writeln!(
+            out,
+            "laws: scalars random in the limit, across seeds at the largest width (mean: \
+             Student t; variance: χ²; p = 2·min)"
+        );
+        for l in &report.laws {
+            let word = if l.verdict.pass { "PASS" } else { "FAIL" };
+            // The law is that of n^{-e}·v for a quantity of size n^e.
+            let name = if l.law.exponent == 0.0 {
+                l.law.name.clone()
+            } else {
+                format!("n^{}·{}", -l.law.exponent, l.law.name)
+            };
+            let _ = writeln!(
+                out,
+                "  {name} ~ N({:.6}, {:.6}²)   {word}",
+                l.law.mean, l.law.sd
+            );
+            let _ = writeln!(out, "    {}", l.verdict.reason);
+        }
+    }
     let blowups: Vec<_> = result.blowups().collect();
     if !blowups.is_empty() {
         let mut by_width: BTreeMap<usize, usize> = BTreeMap::new();
@@ -246,7 +268,8 @@ pub fn render_check(title: &str, report: &CheckReport) -> String {
         }
         .ok();
     }
-    let judged = report.verdicts.len() + report.limits.as_ref().map_or(0, Vec::len);
+    let judged =
+        report.verdicts.len() + report.limits.as_ref().map_or(0, Vec::len) + report.laws.len();
     let failures = report.failures();
     let _ = writeln!(
         out,
@@ -270,6 +293,9 @@ pub fn render_check(title: &str, report: &CheckReport) -> String {
         }
         for l in report.limits.iter().flatten().filter(|l| !l.verdict.pass) {
             let _ = writeln!(out, "  limit of {}: {}", l.limit.name, l.verdict.reason);
+        }
+        for l in report.laws.iter().filter(|l| !l.verdict.pass) {
+            let _ = writeln!(out, "  law of {}: {}", l.law.name, l.verdict.reason);
         }
     }
     out
@@ -437,6 +463,27 @@ pub fn check_to_json(program_title: Option<&str>, report: &CheckReport) -> Value
             "step": b.step,
             "measure": b.measure.name(),
             "limit": b.limit,
+        })).collect::<Vec<_>>(),
+        "laws": report.laws.iter().map(|l| json!({
+            "name": l.law.name,
+            "step": l.law.step,
+            "exponent": l.law.exponent,
+            "mean": l.law.mean,
+            "mean_stderr": l.law.mean_stderr,
+            "sd": l.law.sd,
+            "samples": l.samples.iter().map(|s| json!({
+                "width": s.width,
+                "seeds": s.seeds,
+                "mean": number(s.mean),
+                "sd": number(s.sd),
+                "t": number(s.t),
+                "mean_p": s.mean_p,
+                "variance_ratio": number(s.variance_ratio),
+                "variance_p": s.variance_p,
+            })).collect::<Vec<_>>(),
+            "p_value": l.p_value,
+            "pass": l.verdict.pass,
+            "reason": l.verdict.reason,
         })).collect::<Vec<_>>(),
         "level": LEVEL,
         "tests": report.tests,

@@ -409,8 +409,9 @@ impl Run<'_> {
         }
     }
 
-    /// A scalar expression of scalars.
-    fn arithmetic(&self, expr: &Expr) -> Result<f64, String> {
+    /// Fails when `expr` reads a scalar that has no value (a random one, or one whose
+    /// evaluation failed): the expression would silently be NaN.
+    fn scalars_available(&self, expr: &Expr) -> Result<(), String> {
         for v in expr.values() {
             if self.lp.entries[v.0].kind == Kind::Scalar
                 && !matches!(self.lp.entries[v.0].def, Def::Zero { .. })
@@ -422,6 +423,12 @@ impl Run<'_> {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// A scalar expression of scalars.
+    fn arithmetic(&self, expr: &Expr) -> Result<f64, String> {
+        self.scalars_available(expr)?;
         Ok(expr.eval(
             &|v| self.scalar_of(v),
             f64::NAN,
@@ -444,17 +451,7 @@ impl Run<'_> {
         for v in &reads {
             inputs.push(self.live(*v)?);
         }
-        for v in expr.values() {
-            if self.lp.entries[v.0].kind == Kind::Scalar
-                && !matches!(self.lp.entries[v.0].def, Def::Zero { .. })
-                && self.scalars[v.0].is_none()
-            {
-                return Err(format!(
-                    "depends on `{}`, which has no value in the limit",
-                    self.name(v)
-                ));
-            }
-        }
+        self.scalars_available(expr)?;
         let slot = |v: ValueId| reads.iter().position(|r| *r == v);
         let scalar = |v: ValueId| self.scalar_of(v);
         let mut compiler = Compiler::new(

@@ -82,20 +82,25 @@ fn engines_agree_on_the_small_programs() {
 #[test]
 #[ignore = "slow: the per-expectation engine on the feature-learning programs (~1 min)"]
 fn engines_agree_on_every_shipped_program() {
-    for name in [
-        "mlp_ip.tp",
-        "mlp_ip_bias.tp",
-        "mlp_ip_llr.tp",
-        "mlp_ip_noncentered.tp",
-        "mlp_mf.tp",
-        "mlp_mup.tp",
-    ] {
-        compare(name, &[] as &[&str]);
+    // Every file in programs/, so that a newly shipped program is compared too; the
+    // symbolic one with the μP values of its symbols.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("programs");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("programs/ exists")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tp"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 12, "{names:?}");
+    for name in names {
+        let sets: &[&str] = if name == "mlp_abc_symbolic.tp" {
+            &["a1=-1/2", "a2=0", "a3=1/2", "b3=1/2", "c=0"]
+        } else {
+            &[]
+        };
+        compare(&name, sets);
     }
-    compare(
-        "mlp_abc_symbolic.tp",
-        &["a1=-1/2", "a2=0", "a3=1/2", "b3=1/2", "c=0"],
-    );
 }
 
 /// The same seed gives the same bits whatever the number of threads.

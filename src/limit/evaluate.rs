@@ -295,10 +295,7 @@ fn needs_population(lp: &LimitProgram, i: usize) -> bool {
     }
     match &e.def {
         Def::Expectation { .. } | Def::Scalar { .. } | Def::Derivative { .. } => true,
-        Def::Vector { .. } => e
-            .meta
-            .as_ref()
-            .is_some_and(|m| m.role != crate::ir::Role::Auxiliary),
+        Def::Vector { .. } => e.reports_second_moment(),
         _ => false,
     }
 }
@@ -515,12 +512,7 @@ fn run_once<'a>(lp: &'a LimitProgram, opts: &EvalOptions) -> Evaluator<'a> {
             Def::Expectation { expr } => Some(ev.expectation(expr)),
             Def::Scalar { expr } => Some(ev.arithmetic(expr)),
             Def::Derivative { of, atom } => Some(ev.derivative(*of, *atom)),
-            Def::Vector { .. }
-                if entry
-                    .meta
-                    .as_ref()
-                    .is_some_and(|m| m.role != crate::ir::Role::Auxiliary) =>
-            {
+            Def::Vector { .. } if entry.reports_second_moment() => {
                 Some(ev.expectation(&Expr::Mul(vec![Expr::Value(id), Expr::Value(id)])))
             }
             _ => None,

@@ -169,6 +169,16 @@ impl Caveat {
 }
 
 impl Entry {
+    /// True for a vector of the network whose second moment E[Z²] the limit reports
+    /// (generated intermediates are not reported).
+    pub fn reports_second_moment(&self) -> bool {
+        matches!(self.def, Def::Vector { .. })
+            && self
+                .meta
+                .as_ref()
+                .is_some_and(|m| m.role != crate::ir::Role::Auxiliary)
+    }
+
     /// The name of the normalized quantity: `h2_1` for Θ(1) quantities, `n^{1/2}·x2_0`
     /// for one of size n^{-1/2}.
     pub fn normalized_name(&self) -> String {

@@ -30,7 +30,7 @@
 
 use super::model::{Def, Family, LimitProgram};
 use super::tape::{Compiler, Layout};
-use crate::ir::{Expr, Kind, Role, ValueId};
+use crate::ir::{Expr, Kind, ValueId};
 use crate::sim::gaussian::{stream_key, Gaussians};
 use std::collections::HashMap;
 
@@ -270,11 +270,7 @@ impl Run<'_> {
             }
             Def::Vector { expr } => {
                 let column = self.column(expr)?;
-                let reported = entry
-                    .meta
-                    .as_ref()
-                    .is_some_and(|m| m.role != Role::Auxiliary);
-                if reported {
+                if entry.reports_second_moment() {
                     self.out.values[i] = Some(dot(&column, &column));
                 }
                 self.columns[i] = Some(column);

@@ -7,6 +7,7 @@
 
 pub mod bounds;
 pub mod check;
+pub mod depth;
 pub mod elaborate;
 mod error;
 pub mod exponent;

@@ -8,6 +8,7 @@
 //! [`check_sweep`] are `tp check`: every quantity of a program judged by its rule.
 
 mod coord;
+pub mod depth;
 pub mod extrapolate;
 mod law;
 mod limit;

@@ -2,8 +2,11 @@
 //! 2023 and Zheng 2024), their ODE/SDE and McKean–Vlasov limits, and finite-depth
 //! simulation under a synchronous coupling with the limit.
 
+pub mod derive;
 pub mod equation;
 pub mod model;
+pub mod power;
+pub mod render;
 
 pub use equation::{CrxEquation, HayouEquation, MvEquation, MvSource};
 pub use model::{CrxNet, DepthProgram, HayouKind, HayouNet, Resnet};

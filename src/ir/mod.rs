@@ -9,11 +9,11 @@ mod identity;
 mod print;
 mod program;
 
-pub use expr::{Activation, DerivativeError, Expr, Func, NotDifferentiable, Var};
+pub use expr::{erf, Activation, DerivativeError, Expr, Func, NotDifferentiable, Var};
 pub use identity::Identity;
 pub use print::{
-    instr_to_json, program_to_json, render_expr, render_instr, render_number, render_program,
-    SHOW_SCHEMA,
+    instr_to_json, program_to_json, render_expr, render_formula, render_instr, render_number,
+    render_program, SHOW_SCHEMA,
 };
 pub use program::{
     ActId, Instr, Kind, MatrixId, MatrixInfo, Meta, Op, Program, Role, Scale, Source, SourceId,

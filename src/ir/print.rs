@@ -137,6 +137,14 @@ pub fn render_expr(expr: &Expr, program: &Program) -> String {
     render(expr, program, "x").0
 }
 
+/// Renders a formula of one argument (an activation body, a trend Ā(t)) with `arg` as
+/// the argument's name; activations are named from `activations`.
+pub fn render_formula(expr: &Expr, activations: &[crate::ir::Activation], arg: &str) -> String {
+    let mut program = Program::new("n");
+    program.activations = activations.to_vec();
+    render(expr, &program, arg).0
+}
+
 fn render_scale(scale: &Scale, program: &Program) -> Option<String> {
     let mut parts = Vec::new();
     if scale.coef != 1.0 {

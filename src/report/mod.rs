@@ -1,6 +1,7 @@
 //! Reports of simulation and check results: text tables, JSON and SVG plots.
 
 mod check;
+pub mod depth;
 mod json;
 pub mod plot;
 mod simulation;

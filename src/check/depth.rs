@@ -1,0 +1,245 @@
+//! Verdicts on finite-depth (and finite-width) runs of a residual network against its
+//! derived depth limit: exponents in L and n (log–log slopes with intervals), the rate
+//! of the pathwise error under the synchronous coupling, means and laws of the limit,
+//! and growth where the derivation says the network explodes. One family-wise level
+//! over all verdicts (Holm), as for width programs.
+
+use super::limit::LEVEL;
+use super::stats::{fit_rms_curve, fit_slope, t_p_value, Fit};
+use super::verdict::{exponent_p_value, judge_exponent, Predicted, DEFAULT_TOLERANCE};
+use crate::ir::erf;
+use serde::Serialize;
+
+/// Per-seed values of one quantity over a list of sizes: `values[seed][size]` (None where
+/// that run blew up first).
+#[derive(Clone, Debug)]
+pub struct Series {
+    /// The sizes (depths or widths), increasing.
+    pub sizes: Vec<usize>,
+    /// `values[seed][size index]`.
+    pub values: Vec<Vec<Option<f64>>>,
+}
+
+/// Which rule judged a quantity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DepthRule {
+    /// A size's log–log slope against a derived exponent.
+    Exponent,
+    /// The rate at which a deviation from the limit shrinks.
+    Rate,
+    /// The derivation says the quantity grows (explosion).
+    Growth,
+    /// A mean at the largest sizes against the limit's value.
+    Mean,
+    /// A variance at the largest sizes against the limit's.
+    Variance,
+}
+
+/// One verdict.
+#[derive(Clone, Debug, Serialize)]
+pub struct DepthVerdict {
+    /// What was measured, e.g. `‖h_L − x‖/√d` or `sup_k |h_k − H_{k/L}|`.
+    pub quantity: String,
+    /// The size the slope is taken against (`L`, `n`), or the sizes of a mean.
+    pub against: String,
+    /// The rule.
+    pub rule: DepthRule,
+    /// The derived value, as text.
+    pub predicted: String,
+    /// The measured value with its interval, as text.
+    pub measured: String,
+    /// The p-value the family-wise correction uses (0 for a rule that failed outright).
+    pub p_value: f64,
+    /// PASS or FAIL after the correction.
+    pub pass: bool,
+    /// Why.
+    pub reason: String,
+}
+
+/// The standard normal upper-tail two-sided p-value of |z|.
+pub fn normal_two_sided(z: f64) -> f64 {
+    if !z.is_finite() {
+        return 0.0;
+    }
+    1.0 - erf(z.abs() / std::f64::consts::SQRT_2)
+}
+
+fn verdict(
+    quantity: &str,
+    against: &str,
+    rule: DepthRule,
+    predicted: String,
+    measured: String,
+    p_value: f64,
+    reason: String,
+) -> DepthVerdict {
+    DepthVerdict {
+        quantity: quantity.into(),
+        against: against.into(),
+        rule,
+        predicted,
+        measured,
+        p_value,
+        pass: p_value >= LEVEL,
+        reason,
+    }
+}
+
+/// A positive size against a derived exponent: the mean of per-seed slopes with a
+/// Student t interval, PASS inside the interval or within the default tolerance.
+pub fn judge_size_exponent(quantity: &str, size: &str, s: &Series, e: f64) -> DepthVerdict {
+    let fit = fit_slope(&s.sizes, &s.values);
+    slope_verdict(quantity, size, DepthRule::Exponent, &fit, e)
+}
+
+/// A deviation (non-negative per-seed numbers such as a pathwise error) against a
+/// derived rate: the slope of its root mean square over seeds, with a delete-one
+/// jackknife interval.
+pub fn judge_rate(quantity: &str, size: &str, s: &Series, e: f64) -> DepthVerdict {
+    let fit = fit_rms_curve(&s.sizes, &s.values, 0.0);
+    slope_verdict(quantity, size, DepthRule::Rate, &fit, e)
+}
+
+fn slope_verdict(quantity: &str, size: &str, rule: DepthRule, fit: &Fit, e: f64) -> DepthVerdict {
+    let v = judge_exponent(fit, Predicted::Exponent(e), DEFAULT_TOLERANCE);
+    let mut p = exponent_p_value(fit, Predicted::Exponent(e), DEFAULT_TOLERANCE);
+    if !v.pass {
+        p = p.min(0.0);
+    }
+    verdict(
+        quantity,
+        size,
+        rule,
+        format!("{size}^{e:+.3}"),
+        fit.to_string(),
+        p,
+        v.reason,
+    )
+}
+
+/// A quantity the derivation says grows with the size: PASS when the per-seed slope's
+/// interval lies above 0, or when runs blew up at the largest size.
+pub fn judge_growth(quantity: &str, size: &str, s: &Series, blowups: usize) -> DepthVerdict {
+    let fit = fit_slope(&s.sizes, &s.values);
+    let (pass, reason) = match (&fit, blowups) {
+        (_, b) if b > 0 => (
+            true,
+            format!("{b} runs blew up: the network explodes, as derived"),
+        ),
+        (Fit::Fitted(f), _) => match f.ci {
+            Some((lo, _)) if lo > 0.0 => (
+                true,
+                format!("slope {:+.3} > 0: grows, as derived", f.slope),
+            ),
+            _ => (
+                false,
+                format!("slope {fit} is not above 0: no growth, but explosion was derived"),
+            ),
+        },
+        _ => (false, format!("no slope: {fit}")),
+    };
+    verdict(
+        quantity,
+        size,
+        DepthRule::Growth,
+        "grows".into(),
+        fit.to_string(),
+        if pass { 1.0 } else { 0.0 },
+        reason,
+    )
+}
+
+/// Mean and standard error of the present values.
+pub fn mean_se(xs: &[f64]) -> (f64, f64) {
+    let k = xs.len() as f64;
+    if xs.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let m = xs.iter().sum::<f64>() / k;
+    if xs.len() < 2 {
+        return (m, f64::NAN);
+    }
+    let var = xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (k - 1.0);
+    (m, (var / k).sqrt())
+}
+
+/// The mean of per-seed values against a limit value with its own error: a two-sided
+/// Student t test (df = seeds − 1) on (mean − limit)/√(se² + limit_se²). `bias` is the
+/// size of the finite-size bias the derivation predicts at these sizes (added in
+/// quadrature: a mean off by less than the predicted bias is not evidence).
+pub fn judge_mean(
+    quantity: &str,
+    at: &str,
+    xs: &[f64],
+    limit: f64,
+    limit_se: f64,
+    bias: f64,
+) -> DepthVerdict {
+    let (m, se) = mean_se(xs);
+    let total = (se * se + limit_se * limit_se + bias * bias).sqrt();
+    let t = (m - limit) / total;
+    let p = if total > 0.0 && xs.len() >= 2 {
+        t_p_value(t, xs.len() - 1)
+    } else if (m - limit).abs() <= 1e-12 * (1.0 + limit.abs()) {
+        1.0
+    } else {
+        0.0
+    };
+    verdict(
+        quantity,
+        at,
+        DepthRule::Mean,
+        format!("{limit:.4} ± {limit_se:.1e}"),
+        format!("{m:.4} ± {se:.1e}"),
+        p,
+        format!(
+            "mean over {} runs {m:.4} ± {se:.1e} vs limit {limit:.4} ± {limit_se:.1e}: t = {t:+.2}",
+            xs.len()
+        ),
+    )
+}
+
+/// The variance of per-seed values against a limit's variance: the log of the ratio
+/// is about normal with variance 2/(k−1) + 2/(k_ref−1) (k, k_ref samples).
+pub fn judge_variance(quantity: &str, at: &str, xs: &[f64], reference: &[f64]) -> DepthVerdict {
+    let var = |v: &[f64]| {
+        let (m, _) = mean_se(v);
+        v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len() as f64 - 1.0)
+    };
+    let (a, b) = (var(xs), var(reference));
+    let sd = (2.0 / (xs.len() as f64 - 1.0) + 2.0 / (reference.len() as f64 - 1.0)).sqrt();
+    let z = (a / b).ln() / sd;
+    verdict(
+        quantity,
+        at,
+        DepthRule::Variance,
+        format!("{b:.4e}"),
+        format!("{a:.4e}"),
+        normal_two_sided(z),
+        format!(
+            "variance {a:.4e} over {} runs vs limit {b:.4e} over {}: z = {z:+.2}",
+            xs.len(),
+            reference.len()
+        ),
+    )
+}
+
+/// Holm's step-down procedure at [`LEVEL`] over every verdict: a verdict FAILs when its
+/// p-value is rejected. Returns the number of failures.
+pub fn holm(verdicts: &mut [DepthVerdict]) -> usize {
+    let mut order: Vec<usize> = (0..verdicts.len()).collect();
+    order.sort_by(|&a, &b| verdicts[a].p_value.total_cmp(&verdicts[b].p_value));
+    let m = verdicts.len();
+    let mut rejecting = true;
+    let mut failures = 0;
+    for (k, i) in order.into_iter().enumerate() {
+        let threshold = LEVEL / (m - k) as f64;
+        rejecting = rejecting && verdicts[i].p_value < threshold;
+        verdicts[i].pass = !rejecting;
+        if rejecting {
+            failures += 1;
+        }
+    }
+    failures
+}

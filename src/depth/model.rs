@@ -25,6 +25,9 @@ pub struct DepthProgram {
 }
 
 /// The residual families `tp` knows.
+// One program exists per run, so the variants' size difference costs nothing; boxing
+// would only add indirection to every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Resnet {
     /// Cont–Rossier–Xu: h_{k+1} = h_k + δ σ(A_k h_k + b_k) at a fixed dimension d.

@@ -81,11 +81,7 @@ pub fn crx_equation(prog: &DepthProgram, net: &CrxNet, eq: &CrxEquation, style: 
         };
         drift.push(q);
     }
-    let mut out = if tex {
-        "dH_t = ".to_string()
-    } else {
-        "dH_t = ".to_string()
-    };
+    let mut out = "dH_t = ".to_string();
     let d = coef(eq.delta, style);
     if drift.is_empty() {
         out.push('0');

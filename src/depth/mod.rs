@@ -4,6 +4,7 @@
 
 pub mod derive;
 pub mod equation;
+pub mod evaluate;
 pub mod model;
 pub mod power;
 pub mod render;

@@ -25,6 +25,9 @@ pub struct DepthProgram {
 }
 
 /// The residual families `tp` knows.
+// A program holds exactly one network, never a collection of them, so the size
+// difference between the variants costs nothing; boxing would only add indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Resnet {
     /// Cont–Rossier–Xu: h_{k+1} = h_k + δ σ(A_k h_k + b_k) at a fixed dimension d.

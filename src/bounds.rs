@@ -52,6 +52,11 @@ pub const MAX_DERIVATIVE_NODES: usize = 20_000;
 /// Columns of an `n x d` matrix (the dimension of finite inputs).
 pub const MAX_DIMENSION: usize = 4096;
 
+/// A fixed dimension `dim d = …` (the state of a Cont–Rossier–Xu ResNet). Its trend is a
+/// d×d matrix of formulas, each evaluated at every layer of every simulated network, and
+/// the limit equation is a d-dimensional SDE with a d×d Brownian matrix: d² grows fast.
+pub const MAX_FIXED_DIM: usize = 256;
+
 /// Widest column a text report pads to. Names are bounded by [`MAX_NAME_CHARS`], but
 /// generated ones are longer, and Rust's formatter refuses widths above 65535: a longer
 /// name is printed in full, only not padded.

@@ -3,7 +3,9 @@
 //! The pipeline is parse → elaborate → scale → limit → simulate → check; each stage
 //! is one module. Start reading at [`syntax`] and [`elaborate`], which turn a `.tp`
 //! file into the [`ir::Program`] every later stage consumes; [`compile`] and
-//! [`load`] run both.
+//! [`load`] run both. A file with a `resnet` statement is a depth program instead
+//! ([`depth::DepthProgram`], whose size is the depth L); [`compile_any`] and
+//! [`load_any`] read both kinds.
 
 pub mod bounds;
 pub mod check;
@@ -21,7 +23,7 @@ pub mod syntax;
 
 pub use error::TpError;
 
-use elaborate::{Override, SourceText};
+use elaborate::{Elaborated, Override, SourceText};
 use std::path::Path;
 
 /// Parses `NAME=VALUE` command-line overrides; the value is a `.tp` expression. A name
@@ -63,8 +65,29 @@ pub fn parse_overrides(sets: &[String]) -> Result<Vec<Override>, TpError> {
     Ok(overrides)
 }
 
+/// A compiled program of either family.
+// One value per compiled file (see `elaborate::Elaborated`): unboxed on purpose.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+pub enum Compiled {
+    /// A Tensor Program whose size is the width n (`mlp`, raw statements).
+    Width(ir::Program),
+    /// A residual network whose size is the depth L (`resnet`).
+    Depth(depth::DepthProgram),
+}
+
+impl From<Elaborated> for Compiled {
+    fn from(e: Elaborated) -> Self {
+        match e {
+            Elaborated::Width(p) => Compiled::Width(p),
+            Elaborated::Depth(p) => Compiled::Depth(p),
+        }
+    }
+}
+
 /// Parses and elaborates program text; `file` names it in diagnostics. A byte-order mark
-/// at the very start (which some editors write) is skipped.
+/// at the very start (which some editors write) is skipped. A depth program (`resnet`)
+/// is refused with a located error: use [`compile_any`] for those.
 pub fn compile(file: &str, text: &str, overrides: &[Override]) -> Result<ir::Program, TpError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let ast = syntax::parse(file, text)?;
@@ -72,15 +95,36 @@ pub fn compile(file: &str, text: &str, overrides: &[Override]) -> Result<ir::Pro
     Ok(elaborate::elaborate(&src, &ast, overrides)?)
 }
 
-/// Reads, parses and elaborates a `.tp` file.
+/// Parses and elaborates program text of either family: a file with a `resnet` statement
+/// becomes [`Compiled::Depth`], any other exactly what [`compile`] returns.
+pub fn compile_any(file: &str, text: &str, overrides: &[Override]) -> Result<Compiled, TpError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let ast = syntax::parse(file, text)?;
+    let src = SourceText { file, text };
+    Ok(elaborate::elaborate_any(&src, &ast, overrides)?.into())
+}
+
+/// Reads, parses and elaborates a `.tp` file (width programs only; see [`load_any`]).
 pub fn load(path: &Path, overrides: &[Override]) -> Result<ir::Program, TpError> {
+    let (file, text) = read_program(path)?;
+    compile(&file, &text, overrides)
+}
+
+/// Reads, parses and elaborates a `.tp` file of either family (see [`compile_any`]).
+pub fn load_any(path: &Path, overrides: &[Override]) -> Result<Compiled, TpError> {
+    let (file, text) = read_program(path)?;
+    compile_any(&file, &text, overrides)
+}
+
+/// The file's name for diagnostics and its text.
+fn read_program(path: &Path) -> Result<(String, String), TpError> {
     let bytes = std::fs::read(path).map_err(|source| TpError::Io {
         path: path.to_path_buf(),
         source,
     })?;
     let file = path.display().to_string();
     let text = utf8_text(&file, bytes)?;
-    compile(&file, &text, overrides)
+    Ok((file, text))
 }
 
 /// The file's bytes as text, or a diagnostic at the first byte that is not UTF-8.

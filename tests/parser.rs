@@ -654,11 +654,23 @@ fn check_spans(src: &str, f: &File) {
             ItemKind::Mlp { args, .. } | ItemKind::Train { args, .. } => {
                 args.iter().for_each(|a| cexpr(src, &a.value))
             }
+            ItemKind::Resnet {
+                name_span, args, ..
+            } => {
+                cspan(src, *name_span);
+                args.iter().for_each(|a| cexpr(src, &a.value))
+            }
+            ItemKind::Dim {
+                name_span, value, ..
+            } => {
+                cspan(src, *name_span);
+                cexpr(src, value);
+            }
             ItemKind::Parameterization { args, entries, .. } => {
                 args.iter().for_each(|a| cexpr(src, &a.value));
                 entries.iter().for_each(|e| cexpr(src, &e.value));
             }
-            ItemKind::Program(_) | ItemKind::Width(_) => {}
+            ItemKind::Program(_) | ItemKind::Width(_) | ItemKind::Depth(_) => {}
         }
     }
     fn cname(src: &str, n: &Name) {

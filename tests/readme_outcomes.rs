@@ -45,7 +45,11 @@ fn the_table_has_every_numeric_shipped_program() {
             .file_name()
             .to_string_lossy()
             .to_string();
-        if name.ends_with(".tp") && name != "mlp_abc_symbolic.tp" {
+        // The table is of `tp check` on width programs; depth programs (`resnet`) are
+        // not read by it.
+        let path = std::path::Path::new(dir).join(&name);
+        let depth = matches!(tp::load_any(&path, &[]), Ok(tp::Compiled::Depth(_)));
+        if name.ends_with(".tp") && name != "mlp_abc_symbolic.tp" && !depth {
             assert!(
                 rows.iter().any(|(f, _, _)| *f == name),
                 "{name} is missing from the README's table"

@@ -5,16 +5,22 @@
 //! `parameterization` + `train`) is expanded where the `mlp` statement stands:
 //! forward pass, backward pass by reverse-mode differentiation, and unrolled SGD
 //! with weight updates kept as sums of outer products.
+//!
+//! A file with a `resnet` statement is a depth program instead: the same declarations
+//! are read, and the network becomes a [`DepthProgram`] (see `resnet.rs`);
+//! [`elaborate_any`] chooses between the two.
 
 mod activation;
 mod network;
 mod parameterization;
 mod raw;
+mod resnet;
 mod value;
 
 pub use value::Val;
 
-use crate::bounds::{MAX_INSTRUCTIONS, MAX_LOOP_ITERATIONS, MAX_NAME_CHARS};
+use crate::bounds::{MAX_FIXED_DIM, MAX_INSTRUCTIONS, MAX_LOOP_ITERATIONS, MAX_NAME_CHARS};
+use crate::depth::DepthProgram;
 use crate::exponent::Exponent;
 use crate::ir::{ActId, MatrixId, Program, SourceId, ValueId};
 use crate::syntax::ast::{self, ExprKind, ItemKind, NamePart, Span};
@@ -70,6 +76,10 @@ struct MatrixDef {
 #[derive(Default)]
 struct Scope {
     width: Option<String>,
+    /// The name of the `depth` size.
+    depth: Option<String>,
+    /// Fixed dimensions (`dim d = 4`), which read as their value in expressions.
+    dims: BTreeMap<String, usize>,
     params: BTreeMap<String, Val>,
     symbols: Vec<String>,
     activations: HashMap<String, ActId>,
@@ -88,18 +98,74 @@ pub(crate) struct Elab<'a> {
     statement: Span,
 }
 
-/// Elaborates a parsed file into a Tensor Program, applying `overrides` first.
+/// What a file elaborates to: a width program (a Tensor Program whose size is n) or a
+/// depth program (a residual network whose depth L grows).
+// One value per elaborated file, moved once to its consumer: the size difference between
+// the variants costs nothing, and unboxed variants keep `match` simple for callers.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+pub enum Elaborated {
+    /// No `resnet` statement: the Tensor Program, exactly as [`elaborate`] builds it.
+    Width(Program),
+    /// A `resnet` statement: the residual network.
+    Depth(DepthProgram),
+}
+
+/// Elaborates a parsed file of either family, applying `overrides` first: a file with a
+/// `resnet` statement (anywhere, so that a misplaced one gets its own message) is a depth
+/// program; any other file takes exactly the path of [`elaborate`].
+pub fn elaborate_any(
+    src: &SourceText<'_>,
+    file: &ast::File,
+    overrides: &[Override],
+) -> Result<Elaborated, Diagnostic> {
+    if resnet::first_resnet(&file.items).is_some() {
+        let mut elab = Elab::new(src);
+        Ok(Elaborated::Depth(elab.depth_program(file, overrides)?))
+    } else {
+        elaborate(src, file, overrides).map(Elaborated::Width)
+    }
+}
+
+/// Elaborates a parsed file into a Tensor Program, applying `overrides` first. A depth
+/// program (one with a `resnet` statement) is refused here: its size is the depth, which
+/// no width-only stage can read; [`elaborate_any`] accepts both.
 pub fn elaborate(
     src: &SourceText<'_>,
     file: &ast::File,
     overrides: &[Override],
 ) -> Result<Program, Diagnostic> {
-    let mut elab = Elab {
-        src,
-        program: Program::new("n"),
-        scope: Scope::default(),
-        statement: Span::default(),
-    };
+    if let Some(item) = resnet::first_resnet(&file.items) {
+        return Err(Diagnostic::new(
+            Stage::Semantic,
+            src.file,
+            src.text,
+            item.span,
+            "this is a depth program (a `resnet`, whose depth L grows), but this command \
+             reads width programs only",
+            Some(
+                "use the depth-aware commands, which read both kinds (in the library: \
+                 `tp::compile_any` or `tp::load_any`)"
+                    .into(),
+            ),
+        ));
+    }
+    let mut elab = Elab::new(src);
+    // Only a `resnet` reads the depth size. Checked before anything else, so that an
+    // `mlp` reading `L` as its number of layers does not report the symptom instead.
+    if let Some((item, name)) = file.items.iter().find_map(|i| match &i.kind {
+        ItemKind::Depth(name) => Some((i, name)),
+        _ => None,
+    }) {
+        return Err(elab.error(
+            item.span,
+            format!("the depth `{name}` is declared, but there is no `resnet`"),
+            Some(format!(
+                "`depth {name}` is the growing depth of a `resnet`; the number of layers of \
+                 an `mlp` is a number: `param {name} = 3` and `mlp net(depth = {name}, …)`"
+            )),
+        ));
+    }
     elab.declarations(file, overrides)?;
     elab.statements(&file.items, file)?;
     if elab.program.instrs.is_empty() {
@@ -120,6 +186,16 @@ pub fn elaborate(
 }
 
 impl<'a> Elab<'a> {
+    /// An elaborator with nothing declared yet.
+    fn new(src: &'a SourceText<'a>) -> Self {
+        Elab {
+            src,
+            program: Program::new("n"),
+            scope: Scope::default(),
+            statement: Span::default(),
+        }
+    }
+
     /// A semantic diagnostic at `span`.
     pub(crate) fn error(
         &self,
@@ -221,6 +297,26 @@ impl<'a> Elab<'a> {
                         .inputs
                         .insert(name.clone(), InputDef { values, target });
                 }
+                ItemKind::Depth(name) => {
+                    if let Some(previous) = &self.scope.depth {
+                        return Err(self.error(
+                            item.span,
+                            format!("the depth is already called `{previous}`"),
+                            Some("declare `depth` once".into()),
+                        ));
+                    }
+                    self.check_fresh(name, item.span)?;
+                    self.scope.depth = Some(name.clone());
+                }
+                ItemKind::Dim {
+                    name,
+                    name_span,
+                    value,
+                } => {
+                    self.check_fresh(name, *name_span)?;
+                    let d = self.fixed_dim(value)?;
+                    self.scope.dims.insert(name.clone(), d);
+                }
                 _ => {}
             }
         }
@@ -257,6 +353,8 @@ impl<'a> Elab<'a> {
             program: Program::new(&self.program.width),
             scope: Scope {
                 width: self.scope.width.clone(),
+                depth: self.scope.depth.clone(),
+                dims: self.scope.dims.clone(),
                 params: self.scope.params.clone(),
                 symbols: self.scope.symbols.clone(),
                 ..Scope::default()
@@ -273,6 +371,8 @@ impl<'a> Elab<'a> {
             || self.scope.inputs.contains_key(name)
             || self.scope.matrices.contains_key(name)
             || self.scope.values.contains_key(name)
+            || self.scope.dims.contains_key(name)
+            || self.scope.depth.as_deref() == Some(name)
             || self.scope.width.as_deref() == Some(name);
         if taken {
             return Err(self.error(
@@ -388,6 +488,23 @@ impl<'a> Elab<'a> {
                 }
                 if let Some(v) = self.scope.params.get(&text) {
                     return Ok(v.clone());
+                }
+                if let Some(d) = self.scope.dims.get(&text) {
+                    return Ok(Val::Exact(crate::exponent::Rational::from_integer(
+                        (*d).into(),
+                    )));
+                }
+                if self.scope.depth.as_deref() == Some(text.as_str()) {
+                    // L grows to infinity: a value of it would hide which terms survive.
+                    return Err(self.error(
+                        e.span,
+                        format!("`{text}` is the depth, a size that grows; it has no value"),
+                        Some(
+                            "powers of the depth are options of the network (`alpha`, `beta`, \
+                             `gamma`, `branch`); write the exponent there"
+                                .into(),
+                        ),
+                    ));
                 }
                 if text == "pi" {
                     return Ok(Val::Real(std::f64::consts::PI));
@@ -510,6 +627,25 @@ impl<'a> Elab<'a> {
                 Some(format!("write e.g. `{}`", min.max(1))),
             )),
         }
+    }
+
+    /// The value of `dim d = …`: a positive integer up to [`MAX_FIXED_DIM`].
+    fn fixed_dim(&self, e: &ast::Expr) -> Result<usize, Diagnostic> {
+        let d = self.integer(e, "a dimension", 1)?;
+        usize::try_from(d)
+            .ok()
+            .filter(|d| *d <= MAX_FIXED_DIM)
+            .ok_or_else(|| {
+                self.error(
+                    e.span,
+                    format!("a fixed dimension of {d}; at most {MAX_FIXED_DIM} is supported"),
+                    Some(format!(
+                        "a fixed dimension is small (the trend is a d×d matrix of formulas \
+                         evaluated at every layer); write e.g. `dim d = 4`, at most \
+                         {MAX_FIXED_DIM}; a dimension that grows is the width: `width n`"
+                    )),
+                )
+            })
     }
 
     /// An exact exponent (rational or affine in symbols).
@@ -644,17 +780,28 @@ impl<'a> Elab<'a> {
             | ItemKind::Width(_)
             | ItemKind::Param { .. }
             | ItemKind::Activation { .. }
-            | ItemKind::Input { .. } => {
+            | ItemKind::Input { .. }
+            | ItemKind::Dim { .. }
+            | ItemKind::Depth(_) => {
                 if !self.scope.loop_vars.is_empty() {
                     return Err(self.error(
                         item.span,
                         "declarations cannot be inside a loop",
                         Some(
-                            "move `param`, `activation`, `input` and `width` to the top level"
+                            "move `param`, `activation`, `input`, `width`, `depth` and `dim` \
+                             to the top level"
                                 .into(),
                         ),
                     ));
                 }
+            }
+            ItemKind::Resnet { .. } => {
+                // `elaborate` refuses files with a `resnet` before this pass.
+                return Err(self.error(
+                    item.span,
+                    "internal error: a `resnet` reached the width elaborator",
+                    Some("this is a bug in tp; please report it with this input".into()),
+                ));
             }
             ItemKind::Matrix { name, shape, dist } => self.matrix(name, shape.as_ref(), dist)?,
             ItemKind::Sample {

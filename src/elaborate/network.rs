@@ -197,7 +197,7 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 impl Elab<'_> {
-    fn named_arg<'n>(&self, args: &'n [NamedArg], key: &str) -> Option<&'n NamedArg> {
+    pub(super) fn named_arg<'n>(&self, args: &'n [NamedArg], key: &str) -> Option<&'n NamedArg> {
         args.iter().find(|a| a.name == key)
     }
 
@@ -226,7 +226,7 @@ impl Elab<'_> {
         Ok(())
     }
 
-    fn keyword(&self, e: &ast::Expr) -> Option<String> {
+    pub(super) fn keyword(&self, e: &ast::Expr) -> Option<String> {
         match &e.kind {
             ExprKind::Name(n) => n.plain().map(str::to_string),
             _ => None,

@@ -126,7 +126,7 @@ pub struct ListItem {
     pub repeat: bool,
 }
 
-/// `name = value` inside `(…)` after `mlp`, `train`, or a preset.
+/// `name = value` inside `(…)` after `mlp`, `resnet`, `train`, or a preset.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NamedArg {
     /// Argument name.
@@ -306,6 +306,26 @@ pub enum ItemKind {
         /// Where the optimizer name was written.
         optimizer_span: Span,
         /// Options.
+        args: Vec<NamedArg>,
+    },
+    /// `depth L`: the depth of a `resnet`, a size that grows (it has no value).
+    Depth(String),
+    /// `dim d = 4`: a fixed dimension, independent of every size.
+    Dim {
+        /// The dimension's name.
+        name: String,
+        /// Where the name was written.
+        name_span: Span,
+        /// Its value (a positive integer once evaluated).
+        value: Expr,
+    },
+    /// `resnet net(kind = crx, depth = L, dim = d, act = tanh, input = x, alpha = 1, beta = 0)`
+    Resnet {
+        /// Network name.
+        name: String,
+        /// Where the name was written.
+        name_span: Span,
+        /// Options (which ones depend on `kind`).
         args: Vec<NamedArg>,
     },
 }

@@ -46,7 +46,7 @@ use crate::bounds::MAX_NESTING;
 use crate::bounds::{MAX_CHAIN_OPERANDS, MAX_EXPR_DEPTH, MAX_NAME_CHARS};
 
 /// Words that start a statement, in the order used in hints.
-const STATEMENT_KEYWORDS: [&str; 12] = [
+const STATEMENT_KEYWORDS: [&str; 15] = [
     "program",
     "width",
     "param",
@@ -59,10 +59,13 @@ const STATEMENT_KEYWORDS: [&str; 12] = [
     "mlp",
     "parameterization",
     "train",
+    "depth",
+    "dim",
+    "resnet",
 ];
 
 /// Reserved words: statement keywords plus the words used inside statements.
-const RESERVED: [&str; 16] = [
+const RESERVED: [&str; 19] = [
     "program",
     "width",
     "param",
@@ -79,6 +82,9 @@ const RESERVED: [&str; 16] = [
     "parameterization",
     "train",
     "symbolic",
+    "depth",
+    "dim",
+    "resnet",
 ];
 
 /// Parses a whole `.tp` file. `file` is the name used in diagnostics.
@@ -380,8 +386,17 @@ fn scan(file: &str, src: &str) -> Result<Scan, Diagnostic> {
                         Some("choose a shorter name".to_string()),
                     ));
                 }
-                if let Some(kw) = STATEMENT_KEYWORDS.iter().find(|&&k| k == word) {
-                    out.statements.push((i, kw));
+                // A statement never starts inside `(…)` or `[…]`: there a keyword is an
+                // option key (`mlp net(depth = L)`, `resnet net(dim = d)`), and taking it
+                // for a statement would give hints about the wrong statement.
+                let in_args = open
+                    .last()
+                    .and_then(|&k| out.brackets.get(k))
+                    .is_some_and(|&(_, c, _)| c != '{');
+                if !in_args {
+                    if let Some(kw) = STATEMENT_KEYWORDS.iter().find(|&&k| k == word) {
+                        out.statements.push((i, kw));
+                    }
                 }
             }
             _ => {}
@@ -524,6 +539,12 @@ impl Expect {
             | R::mlp_stmt
             | R::paramz_stmt
             | R::train_stmt
+            | R::depth_stmt
+            | R::dim_stmt
+            | R::resnet_stmt
+            | R::kw_depth
+            | R::kw_dim
+            | R::kw_resnet
             | R::kw_program
             | R::kw_width
             | R::kw_param
@@ -678,6 +699,13 @@ fn statement_example(kw: &str) -> Option<&'static str> {
              `parameterization abc { a = 0, b = 1/2, c = 0 }`"
         }
         "train" => "`train sgd(steps = 3, lr = eta, loss = mse, data = [xi0])`",
+        "depth" => "`depth L`",
+        "dim" => "`dim d = 4`",
+        "resnet" => {
+            "`resnet net(kind = crx, depth = L, dim = d, act = tanh, input = x, alpha = 1, \
+             beta = 0)` or `resnet net(kind = hayou1, depth = L, width = n, act = relu, \
+             input = x)`"
+        }
         _ => return None,
     })
 }
@@ -1136,6 +1164,29 @@ impl<'s> Builder<'s> {
                 ItemKind::Train {
                     optimizer: name.as_str().to_string(),
                     optimizer_span: span_of(&name),
+                    args,
+                }
+            }
+            Rule::depth_stmt => ItemKind::Depth(
+                self.take(&mut inner, Rule::plain_name, span)?
+                    .as_str()
+                    .to_string(),
+            ),
+            Rule::dim_stmt => {
+                let name = self.take(&mut inner, Rule::plain_name, span)?;
+                let value = self.expr(self.take(&mut inner, Rule::expr, span)?)?.0;
+                ItemKind::Dim {
+                    name: name.as_str().to_string(),
+                    name_span: span_of(&name),
+                    value,
+                }
+            }
+            Rule::resnet_stmt => {
+                let name = self.take(&mut inner, Rule::plain_name, span)?;
+                let args = self.named_args(self.take(&mut inner, Rule::named_args, span)?)?;
+                ItemKind::Resnet {
+                    name: name.as_str().to_string(),
+                    name_span: span_of(&name),
                     args,
                 }
             }

@@ -68,6 +68,9 @@ pub enum TpError {
         /// What to do.
         hint: String,
     },
+    /// A depth program's limit or finite-depth sweep could not be computed.
+    #[error("{0}")]
+    Depth(String),
     /// A plot could not be drawn or written.
     #[error("cannot write the plot `{path}`: {reason}")]
     Plot {
@@ -88,5 +91,11 @@ impl TpError {
 impl From<Diagnostic> for TpError {
     fn from(d: Diagnostic) -> Self {
         TpError::Diagnostic(Box::new(d))
+    }
+}
+
+impl From<crate::depth::evaluate::EvalError> for TpError {
+    fn from(e: crate::depth::evaluate::EvalError) -> Self {
+        TpError::Depth(e.to_string())
     }
 }

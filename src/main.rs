@@ -447,7 +447,10 @@ fn parse_precision(text: &str) -> Result<f64, String> {
 /// `tp limit`: derive, evaluate, print.
 fn limit(args: LimitArgs) -> Result<(), tp::TpError> {
     let overrides = tp::parse_overrides(&args.common.set)?;
-    let program = tp::load(&args.common.file, &overrides)?;
+    let program = match tp::load_any(&args.common.file, &overrides)? {
+        tp::Compiled::Width(p) => p,
+        tp::Compiled::Depth(p) => return depth_limit(&p, &args),
+    };
     let opts = tp::limit::EvalOptions {
         samples: args.samples as usize,
         seed: args.seed,
@@ -666,11 +669,45 @@ fn check(args: CheckArgs) -> Result<(), tp::TpError> {
     Ok(())
 }
 
+/// `tp limit` on a depth program: the regime, the limit equations and their values.
+fn depth_limit(program: &tp::depth::DepthProgram, args: &LimitArgs) -> Result<(), tp::TpError> {
+    let derivation = tp::depth::derive::derive(program, None);
+    let opts = tp::depth::evaluate::EvalOptions {
+        seed: args.seed,
+        ..tp::depth::evaluate::EvalOptions::default()
+    };
+    let values = match &derivation.limit {
+        Some(limit) => tp::depth::evaluate::evaluate(program, limit, &opts)?,
+        None => tp::depth::evaluate::DepthValues::default(),
+    };
+    if args.common.json {
+        let value = tp::report::depth::depth_limit_json(program, &derivation, &values);
+        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+    } else {
+        print!(
+            "{}",
+            tp::report::depth::render_depth_limit(program, &derivation, &values, args.latex)
+        );
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<(), tp::TpError> {
     match cli.command {
         Command::Show(args) => {
             let overrides = tp::parse_overrides(&args.common.set)?;
-            let program = tp::load(&args.common.file, &overrides)?;
+            let program = match tp::load_any(&args.common.file, &overrides)? {
+                tp::Compiled::Width(p) => p,
+                tp::Compiled::Depth(p) => {
+                    if args.common.json {
+                        let value = tp::report::depth::depth_show_json(&p);
+                        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+                    } else {
+                        print!("{}", tp::report::depth::render_depth_program(&p));
+                    }
+                    return Ok(());
+                }
+            };
             if args.common.json {
                 let value = tp::ir::program_to_json(&program);
                 println!(
@@ -684,7 +721,19 @@ fn run(cli: Cli) -> Result<(), tp::TpError> {
         }
         Command::Scale(args) => {
             let overrides = tp::parse_overrides(&args.common.set)?;
-            let program = tp::load(&args.common.file, &overrides)?;
+            let program = match tp::load_any(&args.common.file, &overrides)? {
+                tp::Compiled::Width(p) => p,
+                tp::Compiled::Depth(p) => {
+                    let derivation = tp::depth::derive::derive(&p, None);
+                    if args.common.json {
+                        let value = tp::report::depth::depth_scale_json(&p, &derivation);
+                        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+                    } else {
+                        print!("{}", tp::report::depth::render_depth_scale(&p, &derivation));
+                    }
+                    return Ok(());
+                }
+            };
             let report = tp::scale::analyze(&program)?;
             if args.common.json {
                 let value = report.to_json();

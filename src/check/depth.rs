@@ -243,3 +243,100 @@ pub fn holm(verdicts: &mut [DepthVerdict]) -> usize {
     }
     failures
 }
+
+/// One finite-depth run of a Cont–Rossier–Xu network, coupled to its limit.
+#[derive(Clone, Debug, Default)]
+pub struct CrxCell {
+    /// sup_k |h_k − H_{k/L}| (None: no limit, or the run blew up).
+    pub error: Option<f64>,
+    /// ‖h_L − x‖/√d (None: blew up).
+    pub displacement: Option<f64>,
+    /// h_L (None: blew up).
+    pub output: Option<Vec<f64>>,
+    /// The run produced a NaN or an overflow.
+    pub blew_up: bool,
+}
+
+/// One finite-size run of a Hayou/Zheng network.
+#[derive(Clone, Debug, Default)]
+pub struct HayouCell {
+    /// ‖f_L‖²/n.
+    pub f2: Option<f64>,
+    /// ‖v_L‖²/n (with the sketch).
+    pub v2: Option<f64>,
+    /// ⟨f_L, v_L⟩/n (with the sketch).
+    pub fv: Option<f64>,
+    /// log(‖f_L‖²/‖f_0‖²).
+    pub log_ratio: Option<f64>,
+    /// Coupled pathwise error sup_k ‖f_k − F_{k/L}‖/√n (type 1).
+    pub error: Option<f64>,
+    /// The run blew up.
+    pub blew_up: bool,
+}
+
+/// `cells[size][seed]` → `Series` of one number per cell.
+pub fn series_of<C>(sizes: &[usize], cells: &[Vec<C>], get: impl Fn(&C) -> Option<f64>) -> Series {
+    let seeds = cells.first().map_or(0, |c| c.len());
+    Series {
+        sizes: sizes.to_vec(),
+        values: (0..seeds)
+            .map(|s| cells.iter().map(|row| row.get(s).and_then(&get)).collect())
+            .collect(),
+    }
+}
+
+/// The derived predictions a CRX check needs.
+#[derive(Clone, Debug)]
+pub struct CrxPrediction {
+    /// The regime is an explosion.
+    pub explodes: bool,
+    /// Exponent of ‖h_L − x‖ (when not an explosion).
+    pub displacement: f64,
+    /// Exponent of the pathwise error (None without a limit).
+    pub error_rate: Option<f64>,
+    /// The limit's E H_1[i] and sd H_1[i] with errors (SDE limits), for law verdicts.
+    pub moments: Vec<(f64, f64, f64, f64)>,
+}
+
+/// The verdicts of a CRX depth sweep: `cells[depth][seed]`.
+pub fn judge_crx(depths: &[usize], cells: &[Vec<CrxCell>], p: &CrxPrediction) -> Vec<DepthVerdict> {
+    let mut out = Vec::new();
+    let disp = series_of(depths, cells, |c| c.displacement);
+    if p.explodes {
+        let blowups = cells.iter().flatten().filter(|c| c.blew_up).count();
+        out.push(judge_growth("‖h_L − x‖/√d", "L", &disp, blowups));
+        return out;
+    }
+    out.push(judge_size_exponent("‖h_L − x‖/√d", "L", &disp, p.displacement));
+    if let Some(rate) = p.error_rate {
+        let err = series_of(depths, cells, |c| c.error);
+        out.push(judge_rate("sup_k |h_k − H_(k/L)| (synchronous coupling)", "L", &err, rate));
+    }
+    if let Some(last) = cells.last() {
+        let l = depths.last().copied().unwrap_or(0);
+        for (i, (mean, mean_se, sd, _sd_se)) in p.moments.iter().enumerate() {
+            let xs: Vec<f64> = last.iter().filter_map(|c| c.output.as_ref().map(|h| h[i])).collect();
+            if xs.len() < 2 {
+                continue;
+            }
+            out.push(judge_mean(&format!("h_L[{i}]"), &format!("L = {l}"), &xs, *mean, *mean_se, 0.0));
+            let _ = sd;
+        }
+    }
+    out
+}
+
+/// The variance of h_L[i] against the limit's terminal samples.
+pub fn judge_crx_laws(depths: &[usize], cells: &[Vec<CrxCell>], terminal: &[Vec<f64>]) -> Vec<DepthVerdict> {
+    let mut out = Vec::new();
+    let (Some(last), Some(l)) = (cells.last(), depths.last()) else { return out };
+    let dim = terminal.first().map_or(0, |t| t.len());
+    for i in 0..dim {
+        let xs: Vec<f64> = last.iter().filter_map(|c| c.output.as_ref().map(|h| h[i])).collect();
+        let reference: Vec<f64> = terminal.iter().map(|t| t[i]).collect();
+        if xs.len() >= 3 && reference.len() >= 3 {
+            out.push(judge_variance(&format!("h_L[{i}]"), &format!("L = {l}"), &xs, &reference));
+        }
+    }
+    out
+}

@@ -52,7 +52,7 @@ impl Default for EvalOptions {
 }
 
 /// All evaluated values, in a fixed order.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct DepthValues {
     /// The values.
     pub values: Vec<DepthValue>,
@@ -97,6 +97,9 @@ pub fn evaluate(
 }
 
 const TIMES: [f64; 4] = [0.25, 0.5, 0.75, 1.0];
+
+/// A state this large counts as an explosion of the SDE.
+const BLOW_UP: f64 = 1e100;
 
 fn crx_ode(prog: &DepthProgram, net: &CrxNet, eq: &CrxEquation, opts: &EvalOptions) -> DepthValues {
     let solve = |steps: usize| {
@@ -200,6 +203,27 @@ fn crx_sde(prog: &DepthProgram, net: &CrxNet, eq: &CrxEquation, opts: &EvalOptio
     let m = paths.len() as f64;
     let d = net.dim;
     let mut values = Vec::new();
+    // A quadratic Itô drift can make the SDE explode in finite time on some paths: its
+    // moments then do not exist, and only the probability of explosion is a value.
+    let blown = paths.iter().filter(|p| !p.2.is_finite() || p.2 > BLOW_UP).count();
+    if blown > 0 {
+        let q = blown as f64 / m;
+        values.push(DepthValue {
+            name: "P(blow-up by t)".into(),
+            t: 1.0,
+            value: q,
+            stderr: (q * (1.0 - q) / m).sqrt().max(0.5 / m),
+            method: format!(
+                "Euler–Maruyama, {} paths × {} steps: {blown} paths exceeded |H| = 1e100 or \
+                 overflowed, so the moments of H_t do not exist (not reported)",
+                opts.paths, opts.steps
+            ),
+        });
+        return DepthValues {
+            values,
+            terminal: vec![],
+        };
+    }
     let method = format!(
         "Euler–Maruyama, {} paths × {steps} steps (error: standard error over paths ⊕ change when the step is doubled)",
         opts.paths

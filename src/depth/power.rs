@@ -263,7 +263,10 @@ pub fn count_hayou(prog: &DepthProgram, net: &HayouNet) -> Counting {
             noise_power: 0,
         },
         Term {
-            label: "β · W φ(f) (branch)".into(),
+            label: match net.kind {
+                super::model::HayouKind::Type1 => "β · W φ(f) (branch)".into(),
+                super::model::HayouKind::Type2 => "β · V φ(U f) (branch)".into(),
+            },
             role: Role::Martingale,
             exponent: b.neg().plus(&q(1, 2)),
             part: Part::Branch,

@@ -81,10 +81,20 @@ fn tested_exponents(prog: &DepthProgram, d: &Derivation) -> Vec<String> {
         }
     }
     if let Some(r) = &v.error_rate {
-        out.push(format!(
-            "pathwise error sup_k |h_k − H_(k/{l})| under the synchronous coupling = Θ({l}^{})",
-            format_rational(r)
-        ));
+        let r = format_rational(r);
+        match &prog.net {
+            Resnet::Crx(_) => out.push(format!(
+                "pathwise error sup_k |h_k − H_(k/{l})| under the synchronous coupling = Θ({l}^{r})"
+            )),
+            Resnet::Hayou(net) if net.kind == HayouKind::Type1 => out.push(format!(
+                "pathwise error sup_k ‖f_k − F_(k/{l})‖/√n under the synchronous coupling = Θ({l}^{r})"
+            )),
+            Resnet::Hayou(_) => out.push(
+                "no coupling (U_ℓ, V_ℓ are not the limit's Brownian motion): the law of \
+                 log(‖f_L‖²/‖f_0‖²) is compared with the SDE's"
+                    .into(),
+            ),
+        }
     }
     out
 }
@@ -212,5 +222,209 @@ pub fn depth_scale_json(prog: &DepthProgram, d: &Derivation) -> Value {
             v
         }).collect::<Vec<_>>(),
         "tested": tested_exponents(prog, d),
+    })
+}
+
+/// The JSON schema name of the depth limit report.
+pub const DEPTH_LIMIT_SCHEMA: &str = "tp-depth-limit/1";
+
+/// The limit's equations as (label, text, LaTeX) triples.
+pub fn limit_equations(prog: &DepthProgram, d: &Derivation) -> Vec<(String, String, String)> {
+    use crate::depth::derive::DepthLimit;
+    use crate::depth::render::{crx_equation, hayou_equation, mv_equation, Style};
+    let mut out = Vec::new();
+    match (&d.limit, &prog.net) {
+        (Some(DepthLimit::Crx { equation: Some(eq) }), Resnet::Crx(net)) => out.push((
+            format!("{} → ∞", prog.depth),
+            crx_equation(prog, net, eq, Style::Text),
+            crx_equation(prog, net, eq, Style::Latex),
+        )),
+        (Some(DepthLimit::Hayou { sde, mv }), Resnet::Hayou(net)) => {
+            let n = prog.width.as_deref().unwrap_or("n");
+            if let Some(eq) = sde {
+                out.push((
+                    format!("{} → ∞ at fixed {n}", prog.depth),
+                    hayou_equation(prog, net, eq, n, Style::Text),
+                    hayou_equation(prog, net, eq, n, Style::Latex),
+                ));
+            }
+            if let Some(eq) = mv {
+                out.push((
+                    format!("then {n} → ∞ (width limit after the depth limit)"),
+                    mv_equation(prog, net, eq, Style::Text),
+                    mv_equation(prog, net, eq, Style::Latex),
+                ));
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// The text report of `tp limit` for a depth program.
+pub fn render_depth_limit(
+    prog: &DepthProgram,
+    d: &Derivation,
+    values: &crate::depth::evaluate::DepthValues,
+    latex: bool,
+) -> String {
+    let mut out = String::new();
+    if let Some(t) = &prog.title {
+        let _ = writeln!(out, "{t}");
+    }
+    let _ = writeln!(out, "{}", describe(prog));
+    let Some(v) = &d.verdict else {
+        let _ = writeln!(
+            out,
+            "\nthe limit depends on the symbols {}; give them values with --set (tp scale prints the phase diagram)",
+            prog.symbols.join(", ")
+        );
+        return out;
+    };
+    let _ = writeln!(out, "regime: {}", v.regime.name());
+    if let Some(note) = &v.note {
+        let _ = writeln!(out, "  {note}");
+    }
+    let eqs = limit_equations(prog, d);
+    if eqs.is_empty() {
+        let _ = writeln!(out, "\nno limit: {}", match v.regime {
+            Regime::Explosion => "a term of the layer increment grows with the depth (tp scale shows which)",
+            _ => "the power counting does not apply",
+        });
+        return out;
+    }
+    for (label, text, tex) in &eqs {
+        let _ = writeln!(out, "\n{label}:");
+        let _ = writeln!(out, "  {}", if latex { tex } else { text });
+    }
+    if let (Some(crate::depth::derive::DepthLimit::Crx { equation: Some(eq) }), Resnet::Crx(net)) = (&d.limit, &prog.net) {
+        let _ = writeln!(out, "where");
+        for line in crate::depth::render::crx_where(prog, net, eq) {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    if !values.values.is_empty() {
+        let _ = writeln!(out, "\nvalues:");
+        let w = values.values.iter().map(|x| x.name.chars().count()).max().unwrap_or(4);
+        let mut methods: Vec<&str> = Vec::new();
+        for x in &values.values {
+            let err = if x.stderr == 0.0 { "exact".to_string() } else { format!("± {:.1e}", x.stderr) };
+            let _ = writeln!(out, "  {:<w$}  t = {:<4}  {:>12.6}  {err}", x.name, x.t, x.value);
+            if !methods.contains(&x.method.as_str()) {
+                methods.push(&x.method);
+            }
+        }
+        for m in methods {
+            let _ = writeln!(out, "  method: {m}");
+        }
+    }
+    out
+}
+
+/// The JSON report `tp-depth-limit/1`.
+pub fn depth_limit_json(prog: &DepthProgram, d: &Derivation, values: &crate::depth::evaluate::DepthValues) -> Value {
+    json!({
+        "schema": DEPTH_LIMIT_SCHEMA,
+        "title": prog.title,
+        "description": describe(prog),
+        "regime": d.verdict.as_ref().map(|v| v.regime.name()),
+        "equations": limit_equations(prog, d).into_iter().map(|(label, text, latex)| json!({
+            "limit": label, "text": text, "latex": latex,
+        })).collect::<Vec<_>>(),
+        "limit": d.limit,
+        "values": values.values,
+    })
+}
+
+/// `tp show` for a depth program: the sizes, the activation, and the rolled recurrence
+/// (one layer's update over the layer index k < L), which the simulator unrolls.
+pub fn render_depth_program(prog: &DepthProgram) -> String {
+    let mut out = String::new();
+    if let Some(t) = &prog.title {
+        let _ = writeln!(out, "program \"{t}\"");
+    }
+    let _ = writeln!(out, "depth {}", prog.depth);
+    if let Some(n) = &prog.width {
+        let _ = writeln!(out, "width {n}");
+    }
+    if !prog.symbols.is_empty() {
+        let _ = writeln!(out, "symbols {}", prog.symbols.join(", "));
+    }
+    for a in &prog.activations {
+        let _ = writeln!(out, "activation {}(x) = {}", a.name, crate::ir::render_formula(a.body(), &prog.activations, "x"));
+    }
+    let l = &prog.depth;
+    match &prog.net {
+        Resnet::Crx(net) => {
+            let _ = writeln!(out, "dim {} = {}", net.dim_name, net.dim);
+            let _ = writeln!(out, "input x = {:?}", net.input);
+            let _ = writeln!(out, "h_0 = x");
+            let _ = writeln!(
+                out,
+                "for k in 0..{l}:  h_(k+1) = h_k + {} * {l}^(-({})) * {}(A_k h_k + b_k)",
+                net.delta,
+                net.alpha,
+                prog.act_name(net.act)
+            );
+            let trend = |present: bool, what: &str| if present { format!("{l}^(-({})) {what}(k/{l})", net.beta) } else { "0".into() };
+            let _ = writeln!(
+                out,
+                "  A_k = {} + {} * {l}^(-({})) * Ξ_k,   Ξ_k: {d}×{d} i.i.d. N(0, 1)",
+                trend(net.trend.is_some(), "Ā"),
+                net.noise,
+                net.gamma,
+                d = net.dim
+            );
+            let _ = writeln!(
+                out,
+                "  b_k = {} + {} * {l}^(-({})) * ξ_k,    ξ_k: {} i.i.d. N(0, 1)",
+                trend(net.bias_trend.is_some(), "b̄"),
+                net.bias_noise,
+                net.gamma,
+                net.dim
+            );
+            if let Some(a) = &net.trend {
+                for (i, row) in a.iter().enumerate() {
+                    let cells: Vec<String> = row.iter().map(|e| crate::ir::render_formula(e, &prog.activations, "t")).collect();
+                    let _ = writeln!(out, "  Ā(t) row {i}: [{}]", cells.join(", "));
+                }
+            }
+            if let Some(b) = &net.bias_trend {
+                let cells: Vec<String> = b.iter().map(|e| crate::ir::render_formula(e, &prog.activations, "t")).collect();
+                let _ = writeln!(out, "  b̄(t) = [{}]", cells.join(", "));
+            }
+        }
+        Resnet::Hayou(net) => {
+            let n = prog.width.as_deref().unwrap_or("n");
+            let _ = writeln!(out, "input x = {:?}  (m_0 = {})", net.input, net.input.len());
+            let _ = writeln!(out, "f_0 = W_in x,   W_in: {n}×{} i.i.d. N(0, 1/{})", net.input.len(), net.input.len());
+            let beta = format!("{l}^(-({}))", net.branch);
+            let act = prog.act_name(net.act);
+            match net.kind {
+                HayouKind::Type1 => {
+                    let _ = writeln!(out, "for ℓ in 1..={l}:  f_ℓ = sqrt(1 - β²) f_(ℓ-1) + β W_ℓ {act}(f_(ℓ-1)),   β = {beta},   W_ℓ: {n}×{n} i.i.d. N(0, {}/{n})", net.gain);
+                    if net.sketch {
+                        let _ = writeln!(out, "  v_0 = z ~ N(0, I_{n});  v_ℓ = sqrt(1 - β²) v_(ℓ-1) + β W_ℓ ({act}'(f_(ℓ-1)) ⊙ v_(ℓ-1))   (v_ℓ = J_ℓ z)");
+                    }
+                }
+                HayouKind::Type2 => {
+                    let _ = writeln!(out, "for ℓ in 1..={l}:  f_ℓ = sqrt(1 - β²) f_(ℓ-1) + β V_ℓ {act}(U_ℓ f_(ℓ-1)),   β = {beta},   U_ℓ: N(0, 1/{n}), V_ℓ: N(0, {}/{n})", net.gain);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The JSON of `tp show` for a depth program (schema `tp-depth-show/1`).
+pub fn depth_show_json(prog: &DepthProgram) -> Value {
+    json!({
+        "schema": "tp-depth-show/1",
+        "title": prog.title,
+        "family": match prog.net { Resnet::Crx(_) => "crx", Resnet::Hayou(_) => "hayou" },
+        "sizes": {"depth": prog.depth, "width": prog.width},
+        "symbols": prog.symbols,
+        "description": describe(prog),
+        "recurrence": render_depth_program(prog),
     })
 }

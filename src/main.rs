@@ -200,7 +200,7 @@ fn simulate(args: SimulateArgs) -> Result<(), tp::TpError> {
     } else {
         args.widths.clone()
     };
-    let seeds = seed_list(args.seed, args.seeds)?;
+    let seeds = seed_list(args.seed, args.seeds.unwrap_or(10))?;
     let threads = args.threads.map(|t| t as usize);
     tp::sim::check_request(&program, &widths, &seeds, threads)?;
     if let Some(path) = &args.plot {
@@ -533,15 +533,27 @@ struct CheckArgs {
     /// Widths to run, comma-separated [default: 64,128,256,512,1024,2048,4096].
     #[arg(long, value_delimiter = ',', value_name = "N,N,...")]
     widths: Vec<usize>,
-    /// Number of seeds per width.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..=100_000))]
-    seeds: u64,
+    /// Number of seeds per width [default: 10; 32 for a depth program].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(2..=100_000))]
+    seeds: Option<u64>,
     /// First seed: the seeds are S, S+1, ..., S+K-1.
     #[arg(long, default_value_t = 0, value_name = "S")]
     seed: u64,
     /// Worker threads [default: one per core, fewer if memory is short].
     #[arg(long, value_name = "T", value_parser = clap::value_parser!(u64).range(1..=4096))]
     threads: Option<u64>,
+    /// Depths of a depth program (`depth L`), comma-separated [default:
+    /// 16,32,...,4096; 16,32,...,256 when the program also has a width].
+    #[arg(long, value_delimiter = ',', value_name = "L,L,...")]
+    depths: Vec<usize>,
+    /// Sub-steps per layer of the limit solve coupled to each network (depth programs).
+    #[arg(long, default_value_t = 8, value_name = "R",
+          value_parser = clap::value_parser!(u64).range(1..=64))]
+    refine: u64,
+    /// Check a deliberately wrong derivation of a depth program, to measure the check's
+    /// power (it should FAIL): no-ito, alpha-plus-quarter, zheng-report-sde.
+    #[arg(long, value_name = "NAME")]
+    mutation: Option<String>,
     /// How far a slope may be from the derived exponent when the exponent is outside its
     /// 95% interval (finite-width corrections bend log-log lines by about this much).
     #[arg(long, default_value_t = tp::check::DEFAULT_TOLERANCE, value_name = "TOL",
@@ -606,7 +618,16 @@ fn check_inputs(
 fn check(args: CheckArgs) -> Result<(), tp::TpError> {
     use std::io::Write;
     let overrides = tp::parse_overrides(&args.common.set)?;
-    let program = tp::load(&args.common.file, &overrides)?;
+    let program = match tp::load_any(&args.common.file, &overrides)? {
+        tp::Compiled::Width(p) => p,
+        tp::Compiled::Depth(p) => return depth_check(&p, &args),
+    };
+    if args.mutation.is_some() || !args.depths.is_empty() {
+        return Err(tp::TpError::BadOptions {
+            message: "`--mutation` and `--depths` apply to depth programs (`depth L` with a `resnet`)".into(),
+            hint: "drop them for a width program".into(),
+        });
+    }
     // Refuse symbolic programs before the (possibly slow) symbolic scale analysis, and
     // a sweep or a plot that cannot be done before the (slow) limit evaluation.
     tp::check::require_numeric(&program)?;
@@ -622,7 +643,7 @@ fn check(args: CheckArgs) -> Result<(), tp::TpError> {
             hint: "give two or more widths, e.g. `--widths 64,128,256`".into(),
         });
     }
-    let seeds = seed_list(args.seed, args.seeds)?;
+    let seeds = seed_list(args.seed, args.seeds.unwrap_or(10))?;
     let threads = args.threads.map(|t| t as usize);
     tp::sim::check_request(&program, &widths, &seeds, threads)?;
     if let Some(path) = &args.plot {
@@ -663,6 +684,55 @@ fn check(args: CheckArgs) -> Result<(), tp::TpError> {
     if !report.pass() {
         // A failed verdict is a result, not an error: the report is printed in full and
         // the exit status (1) tells scripts.
+        let _ = std::io::stdout().flush();
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// `tp check` on a depth program: sweep depths (and widths), judge, exit 1 on a FAIL.
+fn depth_check(program: &tp::depth::DepthProgram, args: &CheckArgs) -> Result<(), tp::TpError> {
+    use std::io::Write;
+    let mutation = match &args.mutation {
+        None => None,
+        Some(name) => {
+            let found = tp::depth::derive::DepthMutation::ALL
+                .into_iter()
+                .find(|m| m.name() == name.as_str());
+            let names: Vec<&str> = tp::depth::derive::DepthMutation::ALL.iter().map(|m| m.name()).collect();
+            match found {
+                Some(m) if m.applies_to(program) => Some(m),
+                Some(_) => {
+                    return Err(tp::TpError::BadOptions {
+                        message: format!("the mutation `{name}` changes nothing in this program"),
+                        hint: "no-ito needs σ''(0) ≠ 0 and an i.i.d. part; alpha-plus-quarter a crx network; zheng-report-sde a hayou1 network with the sketch".into(),
+                    })
+                }
+                None => {
+                    return Err(tp::TpError::BadOptions {
+                        message: format!("unknown mutation `{name}`"),
+                        hint: format!("use one of {}", names.join(", ")),
+                    })
+                }
+            }
+        }
+    };
+    let opts = tp::check::depth_program::DepthCheckOptions {
+        depths: args.depths.clone(),
+        widths: args.widths.clone(),
+        seeds: seed_list(args.seed, args.seeds.unwrap_or(32))?,
+        threads: args.threads.map(|t| t as usize),
+        refine: args.refine as usize,
+        mutation,
+    };
+    let report = tp::check::depth_program::run_depth_check(program, &opts)?;
+    if args.common.json {
+        let value = tp::report::depth::depth_check_json(program, &report);
+        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+    } else {
+        print!("{}", tp::report::depth::render_depth_check(program, &report));
+    }
+    if !report.pass() {
         let _ = std::io::stdout().flush();
         std::process::exit(1);
     }

@@ -340,3 +340,83 @@ pub fn judge_crx_laws(depths: &[usize], cells: &[Vec<CrxCell>], terminal: &[Vec<
     }
     out
 }
+
+/// The derived predictions a Hayou/Zheng check needs.
+#[derive(Clone, Debug, Default)]
+pub struct HayouPrediction {
+    /// Type 1 with the coupled pathwise error (its rate in L), or None (type 2).
+    pub error_rate: Option<f64>,
+    /// The width limit's K_ff(1), K_fv(1), K_vv(1) with errors (K_fv, K_vv only with the
+    /// sketch).
+    pub k_ff: Option<(f64, f64)>,
+    /// See `k_ff`.
+    pub k_fv: Option<(f64, f64)>,
+    /// See `k_ff`.
+    pub k_vv: Option<(f64, f64)>,
+    /// Type 2: per width, samples of log(‖F_1‖²/‖F_0‖²) from the L → ∞ SDE.
+    pub log_ratio_reference: Vec<Vec<f64>>,
+}
+
+/// The verdicts of a Hayou/Zheng sweep: `cells[width][depth][seed]`.
+pub fn judge_hayou(widths: &[usize], depths: &[usize], cells: &[Vec<Vec<HayouCell>>], p: &HayouPrediction) -> Vec<DepthVerdict> {
+    let mut out = Vec::new();
+    let (Some(&n_max), Some(&l_max)) = (widths.last(), depths.last()) else { return out };
+    // In the depth: the coupled pathwise error per width, and ‖f_L‖²/n bounded.
+    for (w, &n) in widths.iter().enumerate() {
+        if let Some(rate) = p.error_rate {
+            let err = series_of(depths, &cells[w], |c| c.error);
+            out.push(judge_rate(&format!("sup_k ‖f_k − F_(k/L)‖/√n at n = {n} (synchronous coupling)"), "L", &err, rate));
+        }
+    }
+    if let Some(last_w) = cells.last() {
+        let f2 = series_of(depths, last_w, |c| c.f2);
+        out.push(judge_size_exponent(&format!("‖f_L‖²/n at n = {n_max}"), "L", &f2, 0.0));
+    }
+    // In the width, at the largest depth: the means against the width limit, and the
+    // fluctuations around it shrinking like n^-1/2.
+    let at_last_depth: Vec<Vec<HayouCell>> = cells.iter().map(|per_depth| per_depth.last().cloned().unwrap_or_default()).collect();
+    let at = format!("n = {n_max}, L = {l_max}");
+    let quantities: [(&str, Option<(f64, f64)>, fn(&HayouCell) -> Option<f64>); 3] = [
+        ("‖f_L‖²/n", p.k_ff, |c| c.f2),
+        ("⟨f_L, v_L⟩/n", p.k_fv, |c| c.fv),
+        ("‖v_L‖²/n", p.k_vv, |c| c.v2),
+    ];
+    for (name, k, get) in quantities {
+        let Some((k, k_se)) = k else { continue };
+        if let Some(row) = at_last_depth.last() {
+            let xs: Vec<f64> = row.iter().filter_map(get).collect();
+            if xs.len() >= 2 {
+                out.push(judge_mean(name, &at, &xs, k, k_se, 0.0));
+            }
+        }
+        let dev = Series {
+            sizes: widths.to_vec(),
+            values: (0..at_last_depth.first().map_or(0, |r| r.len()))
+                .map(|s| at_last_depth.iter().map(|row| row.get(s).and_then(get).map(|x| x - k)).collect())
+                .collect(),
+        };
+        out.push(judge_rate(&format!("{name} − K(1) at L = {l_max}"), "n", &dev, -0.5));
+    }
+    // Type 2: the law of log(‖f_L‖²/‖f_0‖²) against the SDE's, per width.
+    for (w, &n) in widths.iter().enumerate() {
+        let Some(reference) = p.log_ratio_reference.get(w) else { continue };
+        let xs: Vec<f64> = at_last_depth[w].iter().filter_map(|c| c.log_ratio).collect();
+        if xs.len() < 3 || reference.len() < 3 {
+            continue;
+        }
+        let (m, se) = mean_se(reference);
+        let at = format!("n = {n}, L = {l_max}");
+        out.push(judge_mean("log(‖f_L‖²/‖f_0‖²)", &at, &xs, m, se, 0.0));
+        out.push(judge_variance("log(‖f_L‖²/‖f_0‖²)", &at, &xs, reference));
+    }
+    if !p.log_ratio_reference.is_empty() {
+        let rms = Series {
+            sizes: widths.to_vec(),
+            values: (0..at_last_depth.first().map_or(0, |r| r.len()))
+                .map(|s| at_last_depth.iter().map(|row| row.get(s).and_then(|c| c.log_ratio)).collect())
+                .collect(),
+        };
+        out.push(judge_rate(&format!("log(‖f_L‖²/‖f_0‖²) at L = {l_max}"), "n", &rms, -0.5));
+    }
+    out
+}

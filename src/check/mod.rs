@@ -9,6 +9,7 @@
 
 mod coord;
 pub mod depth;
+pub mod depth_program;
 pub mod extrapolate;
 mod law;
 mod limit;

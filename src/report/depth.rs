@@ -428,3 +428,74 @@ pub fn depth_show_json(prog: &DepthProgram) -> Value {
         "recurrence": render_depth_program(prog),
     })
 }
+
+/// The JSON schema name of the depth check report.
+pub const DEPTH_CHECK_SCHEMA: &str = "tp-depth-check/1";
+
+/// The text report of `tp check` for a depth program.
+pub fn render_depth_check(prog: &DepthProgram, report: &crate::check::depth_program::DepthCheckReport) -> String {
+    let mut out = String::new();
+    if let Some(t) = &prog.title {
+        let _ = writeln!(out, "{t}");
+    }
+    let _ = writeln!(out, "{}", describe(prog));
+    let list = |v: &[usize]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ");
+    let _ = write!(out, "depths {}", list(&report.depths));
+    if !report.widths.is_empty() {
+        let _ = write!(out, "; widths {}", list(&report.widths));
+    }
+    let _ = writeln!(out, "; {} seeds", report.seeds);
+    if let Some(m) = report.mutation {
+        let _ = writeln!(out, "MUTATION {}: the derivation is deliberately wrong (this check should FAIL)", m.name());
+    }
+    let total: usize = report.points.iter().map(|p| p.verdicts.len()).sum();
+    for p in &report.points {
+        let _ = writeln!(out);
+        if !p.point.is_empty() {
+            let at: Vec<String> = p.point.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+            let _ = writeln!(out, "at {}: regime {}", at.join(", "), p.regime);
+        } else {
+            let _ = writeln!(out, "regime {}", p.regime);
+        }
+        if p.verdicts.is_empty() {
+            let _ = writeln!(out, "  nothing to judge");
+        }
+        for v in &p.verdicts {
+            let _ = writeln!(
+                out,
+                "  {} {:<9} {} [{}]: measured {}, derived {}; {} (p = {:.3})",
+                if v.pass { "PASS" } else { "FAIL" },
+                format!("{:?}", v.rule).to_lowercase(),
+                v.quantity,
+                v.against,
+                v.measured,
+                v.predicted,
+                v.reason,
+                v.p_value
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n{}: {} of {total} verdicts pass (family-wise level 5%, Holm)",
+        if report.pass() { "PASS" } else { "FAIL" },
+        total - report.failures
+    );
+    out
+}
+
+/// The JSON report `tp-depth-check/1`.
+pub fn depth_check_json(prog: &DepthProgram, report: &crate::check::depth_program::DepthCheckReport) -> Value {
+    json!({
+        "schema": DEPTH_CHECK_SCHEMA,
+        "title": prog.title,
+        "description": describe(prog),
+        "pass": report.pass(),
+        "failures": report.failures,
+        "depths": report.depths,
+        "widths": report.widths,
+        "seeds": report.seeds,
+        "mutation": report.mutation.map(|m| m.name()),
+        "points": report.points,
+    })
+}

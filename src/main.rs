@@ -177,6 +177,10 @@ struct SimulateArgs {
     /// Number of seeds per width.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     seeds: u64,
+    /// Depths of a depth program (`depth L`), comma-separated [default:
+    /// 16,32,...,4096; 16,32,...,256 when the program also has a width].
+    #[arg(long, value_delimiter = ',', value_name = "L,L,...")]
+    depths: Vec<usize>,
     /// First seed: the seeds are S, S+1, ..., S+K-1.
     #[arg(long, default_value_t = 0, value_name = "S")]
     seed: u64,
@@ -194,13 +198,22 @@ struct SimulateArgs {
 /// `tp simulate`: sweep, statistics, then text or JSON and an optional plot.
 fn simulate(args: SimulateArgs) -> Result<(), tp::TpError> {
     let overrides = tp::parse_overrides(&args.common.set)?;
-    let program = tp::load(&args.common.file, &overrides)?;
+    let program = match tp::load_any(&args.common.file, &overrides)? {
+        tp::Compiled::Width(p) => p,
+        tp::Compiled::Depth(p) => return depth_simulate(&p, &args),
+    };
+    if !args.depths.is_empty() {
+        return Err(tp::TpError::BadOptions {
+            message: "`--depths` applies to depth programs (`depth L` with a `resnet`)".into(),
+            hint: "use `--widths` for a width program".into(),
+        });
+    }
     let widths = if args.widths.is_empty() {
         tp::sim::DEFAULT_WIDTHS.to_vec()
     } else {
         args.widths.clone()
     };
-    let seeds = seed_list(args.seed, args.seeds.unwrap_or(10))?;
+    let seeds = seed_list(args.seed, args.seeds)?;
     let threads = args.threads.map(|t| t as usize);
     tp::sim::check_request(&program, &widths, &seeds, threads)?;
     if let Some(path) = &args.plot {
@@ -686,6 +699,39 @@ fn check(args: CheckArgs) -> Result<(), tp::TpError> {
         // the exit status (1) tells scripts.
         let _ = std::io::stdout().flush();
         std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// `tp simulate` on a depth program: the sweep over depths (and widths) and its table.
+fn depth_simulate(program: &tp::depth::DepthProgram, args: &SimulateArgs) -> Result<(), tp::TpError> {
+    use tp::check::depth_program::{DEFAULT_DEPTHS, DEFAULT_DEPTH_WIDTHS, DEFAULT_WIDE_DEPTHS};
+    if args.plot.is_some() {
+        return Err(tp::TpError::BadOptions {
+            message: "`tp simulate --plot` draws width sweeps; a depth program has no plot here".into(),
+            hint: "use `tp check --json` for the per-depth numbers".into(),
+        });
+    }
+    let wide = program.width.is_some();
+    let opts = tp::depth::simulate::DepthSweepOptions {
+        depths: if !args.depths.is_empty() {
+            args.depths.clone()
+        } else if wide {
+            DEFAULT_WIDE_DEPTHS.to_vec()
+        } else {
+            DEFAULT_DEPTHS.to_vec()
+        },
+        widths: if args.widths.is_empty() { DEFAULT_DEPTH_WIDTHS.to_vec() } else { args.widths.clone() },
+        seeds: seed_list(args.seed, args.seeds)?,
+        threads: args.threads.map(|t| t as usize),
+        ..tp::depth::simulate::DepthSweepOptions::default()
+    };
+    let sweep = tp::depth::sweep::run_sweep(program, &opts)?;
+    if args.common.json {
+        let value = tp::report::depth::depth_sweep_json(program, &sweep);
+        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+    } else {
+        print!("{}", tp::report::depth::render_depth_sweep(program, &sweep));
     }
     Ok(())
 }

@@ -34,6 +34,8 @@ pub enum DepthRule {
     Mean,
     /// A variance at the largest sizes against the limit's.
     Variance,
+    /// The whole law against samples of the limit (two-sample Kolmogorov–Smirnov).
+    Law,
 }
 
 /// One verdict.
@@ -200,15 +202,23 @@ pub fn judge_mean(
     )
 }
 
-/// The variance of per-seed values against a limit's variance: the log of the ratio
-/// is about normal with variance 2/(k−1) + 2/(k_ref−1) (k, k_ref samples).
+/// The variance of per-seed values against a limit's variance. The log of a sample
+/// variance from k draws has variance about (κ − (k−3)/(k−1))/k, κ the kurtosis (3 for
+/// a Gaussian, much more for the heavy tails of multiplicative noise); κ is estimated
+/// from the larger, reference sample and used for both.
 pub fn judge_variance(quantity: &str, at: &str, xs: &[f64], reference: &[f64]) -> DepthVerdict {
-    let var = |v: &[f64]| {
+    let moments = |v: &[f64]| {
         let (m, _) = mean_se(v);
-        v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len() as f64 - 1.0)
+        let k = v.len() as f64;
+        let m2 = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / k;
+        let m4 = v.iter().map(|x| (x - m).powi(4)).sum::<f64>() / k;
+        (m2 * k / (k - 1.0), m4 / (m2 * m2))
     };
-    let (a, b) = (var(xs), var(reference));
-    let sd = (2.0 / (xs.len() as f64 - 1.0) + 2.0 / (reference.len() as f64 - 1.0)).sqrt();
+    let (a, _) = moments(xs);
+    let (b, kurtosis) = moments(reference);
+    let kurtosis = if kurtosis.is_finite() { kurtosis.max(1.0) } else { 3.0 };
+    let log_var = |k: f64| ((kurtosis - (k - 3.0) / (k - 1.0)) / k).max(0.0);
+    let sd = (log_var(xs.len() as f64) + log_var(reference.len() as f64)).sqrt();
     let z = (a / b).ln() / sd;
     verdict(
         quantity,
@@ -218,11 +228,61 @@ pub fn judge_variance(quantity: &str, at: &str, xs: &[f64], reference: &[f64]) -
         format!("{a:.4e}"),
         normal_two_sided(z),
         format!(
-            "variance {a:.4e} over {} runs vs limit {b:.4e} over {}: z = {z:+.2}",
+            "variance {a:.4e} over {} runs vs limit {b:.4e} over {} (kurtosis {kurtosis:.1}): z = {z:+.2}",
             xs.len(),
             reference.len()
         ),
     )
+}
+
+/// The two-sample Kolmogorov–Smirnov test of `xs` against samples of the limit: the
+/// largest gap D between the two empirical distribution functions, with the asymptotic
+/// p-value of √(k k'/(k + k')) D (Kolmogorov's series, Stephens' small-sample factor).
+pub fn judge_ks(quantity: &str, at: &str, xs: &[f64], reference: &[f64]) -> DepthVerdict {
+    let mut a: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
+    let mut b: Vec<f64> = reference.iter().copied().filter(|x| x.is_finite()).collect();
+    a.sort_by(f64::total_cmp);
+    b.sort_by(f64::total_cmp);
+    let (na, nb) = (a.len() as f64, b.len() as f64);
+    let (mut i, mut j, mut d) = (0usize, 0usize, 0.0f64);
+    while i < a.len() && j < b.len() {
+        let x = a[i].min(b[j]);
+        while i < a.len() && a[i] <= x {
+            i += 1;
+        }
+        while j < b.len() && b[j] <= x {
+            j += 1;
+        }
+        d = d.max((i as f64 / na - j as f64 / nb).abs());
+    }
+    let en = (na * nb / (na + nb)).sqrt();
+    let lambda = (en + 0.12 + 0.11 / en) * d;
+    let p = kolmogorov_tail(lambda);
+    verdict(
+        quantity,
+        at,
+        DepthRule::Law,
+        format!("law of the limit ({} samples)", b.len()),
+        format!("D = {d:.3} over {} runs", a.len()),
+        p,
+        format!("Kolmogorov–Smirnov D = {d:.3} ({} runs vs {} limit samples)", a.len(), b.len()),
+    )
+}
+
+/// P(K > λ) for Kolmogorov's distribution: 2 Σ_{j≥1} (−1)^{j−1} e^{−2 j² λ²}.
+pub fn kolmogorov_tail(lambda: f64) -> f64 {
+    if lambda < 0.2 {
+        return 1.0;
+    }
+    let mut sum = 0.0;
+    for j in 1..=100 {
+        let term = (-2.0 * (j * j) as f64 * lambda * lambda).exp();
+        sum += if j % 2 == 1 { term } else { -term };
+        if term < 1e-16 {
+            break;
+        }
+    }
+    (2.0 * sum).clamp(0.0, 1.0)
 }
 
 /// Holm's step-down procedure at [`LEVEL`] over every verdict: a verdict FAILs when its
@@ -408,6 +468,7 @@ pub fn judge_hayou(widths: &[usize], depths: &[usize], cells: &[Vec<Vec<HayouCel
         let at = format!("n = {n}, L = {l_max}");
         out.push(judge_mean("log(‖f_L‖²/‖f_0‖²)", &at, &xs, m, se, 0.0));
         out.push(judge_variance("log(‖f_L‖²/‖f_0‖²)", &at, &xs, reference));
+        out.push(judge_ks("log(‖f_L‖²/‖f_0‖²)", &at, &xs, reference));
     }
     if !p.log_ratio_reference.is_empty() {
         let rms = Series {
@@ -419,4 +480,37 @@ pub fn judge_hayou(widths: &[usize], depths: &[usize], cells: &[Vec<Vec<HayouCel
         out.push(judge_rate(&format!("log(‖f_L‖²/‖f_0‖²) at L = {l_max}"), "n", &rms, -0.5));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kolmogorov_tail_matches_table_values() {
+        // Critical values of Kolmogorov's distribution: P(K > 1.358) = 0.05,
+        // P(K > 1.628) = 0.01, P(K > 1.224) = 0.10.
+        assert!((kolmogorov_tail(1.358) - 0.05).abs() < 1e-3);
+        assert!((kolmogorov_tail(1.628) - 0.01).abs() < 1e-3);
+        assert!((kolmogorov_tail(1.224) - 0.10).abs() < 1e-3);
+    }
+
+    #[test]
+    fn ks_separates_shifted_samples_and_accepts_equal_laws() {
+        let grid = |shift: f64, k: usize| -> Vec<f64> {
+            (0..k).map(|i| (i as f64 + 0.5) / k as f64 + shift).collect()
+        };
+        assert!(judge_ks("x", "", &grid(0.0, 200), &grid(0.0, 1000)).p_value > 0.5);
+        assert!(judge_ks("x", "", &grid(0.3, 200), &grid(0.0, 1000)).p_value < 1e-6);
+    }
+
+    #[test]
+    fn holm_rejects_in_step_down_order() {
+        let v = |p: f64| verdict("q", "L", DepthRule::Mean, String::new(), String::new(), p, String::new());
+        let mut vs = vec![v(0.001), v(0.02), v(0.04), v(0.5)];
+        // Thresholds 0.05/4, 0.05/3, 0.05/2, 0.05: 0.001 rejected, 0.02 not (> 0.0167),
+        // so nothing after it is rejected either.
+        assert_eq!(holm(&mut vs), 1);
+        assert!(!vs[0].pass && vs[1].pass && vs[2].pass && vs[3].pass);
+    }
 }

@@ -8,6 +8,7 @@ pub mod evaluate;
 pub mod model;
 pub mod power;
 pub mod render;
+pub mod sweep;
 
 pub use equation::{CrxEquation, HayouEquation, MvEquation, MvSource};
 pub use model::{CrxNet, DepthProgram, HayouKind, HayouNet, Resnet};

@@ -499,3 +499,83 @@ pub fn depth_check_json(prog: &DepthProgram, report: &crate::check::depth_progra
         "points": report.points,
     })
 }
+
+/// The JSON schema name of `tp simulate` on a depth program.
+pub const DEPTH_SIMULATE_SCHEMA: &str = "tp-depth-simulate/1";
+
+fn mean_se_text(xs: &[f64]) -> String {
+    if xs.is_empty() {
+        return "—".into();
+    }
+    let (m, se) = crate::check::depth::mean_se(xs);
+    if se.is_finite() {
+        format!("{m:.4} ± {se:.1e}")
+    } else {
+        format!("{m:.4}")
+    }
+}
+
+/// The text table of a depth sweep: per size, the mean ± standard error over seeds of
+/// each recorded quantity and the number of blow-ups.
+pub fn render_depth_sweep(prog: &DepthProgram, sweep: &crate::depth::sweep::DepthSweep) -> String {
+    use crate::depth::sweep::DepthSweep;
+    let mut out = String::new();
+    if let Some(t) = &prog.title {
+        let _ = writeln!(out, "{t}");
+    }
+    let _ = writeln!(out, "{}", describe(prog));
+    match sweep {
+        DepthSweep::Crx(s) => {
+            let _ = writeln!(out, "{} seeds; the limit is stepped with {} sub-steps per layer ({})", s.seeds.len(), s.refine,
+                s.scheme.map_or("no limit: the network runs alone".to_string(), |x| format!("{x:?}")));
+            let _ = writeln!(out, "\n{:>6}  {:>22}  {:>32}  {}", "L", "‖h_L − x‖/√d", "sup_k |h_k − H_(k/L)|", "blow-ups");
+            for (i, l) in s.depths.iter().enumerate() {
+                let rows: Vec<_> = (0..s.seeds.len()).filter_map(|k| s.record(i, k)).collect();
+                let disp: Vec<f64> = rows.iter().filter_map(|r| r.network.displacement).collect();
+                let err: Vec<f64> = rows.iter().filter_map(|r| r.pathwise_error).collect();
+                let blown = rows.iter().filter(|r| r.network.blowup.is_some()).count();
+                let _ = writeln!(out, "{l:>6}  {:>22}  {:>32}  {blown}", mean_se_text(&disp), mean_se_text(&err));
+            }
+        }
+        DepthSweep::Hayou(s) => {
+            let _ = writeln!(out, "{} seeds; {} sub-steps per layer in the coupled limit", s.seeds.len(), s.refine);
+            let _ = writeln!(
+                out,
+                "\n{:>5} {:>6}  {:>20}  {:>20}  {:>20}  {:>22}  {:>20}  {}",
+                "n", "L", "‖f_L‖²/n", "‖v_L‖²/n", "⟨f_L,v_L⟩/n", "log ‖f_L‖²/‖f_0‖²", "sup ‖f − F‖/√n", "blow-ups"
+            );
+            for (w, n) in s.widths.iter().enumerate() {
+                for (i, l) in s.depths.iter().enumerate() {
+                    let rows = s.at(w, i);
+                    let ends: Vec<_> = rows.iter().filter_map(|r| r.network.as_ref().and_then(|t| t.end.as_ref())).collect();
+                    let f2: Vec<f64> = ends.iter().map(|e| e.f_sq).collect();
+                    let v2: Vec<f64> = ends.iter().filter_map(|e| e.v_sq).collect();
+                    let fv: Vec<f64> = ends.iter().filter_map(|e| e.fv).collect();
+                    let lg: Vec<f64> = ends.iter().map(|e| e.log_growth).collect();
+                    let er: Vec<f64> = rows.iter().filter_map(|r| r.f_error).collect();
+                    let blown = rows.iter().filter(|r| r.network.as_ref().is_some_and(|t| t.blowup.is_some())).count();
+                    let _ = writeln!(
+                        out,
+                        "{n:>5} {l:>6}  {:>20}  {:>20}  {:>20}  {:>22}  {:>20}  {blown}",
+                        mean_se_text(&f2),
+                        mean_se_text(&v2),
+                        mean_se_text(&fv),
+                        mean_se_text(&lg),
+                        mean_se_text(&er)
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The JSON of `tp simulate` on a depth program: every per-seed record.
+pub fn depth_sweep_json(prog: &DepthProgram, sweep: &crate::depth::sweep::DepthSweep) -> Value {
+    json!({
+        "schema": DEPTH_SIMULATE_SCHEMA,
+        "title": prog.title,
+        "description": describe(prog),
+        "sweep": sweep,
+    })
+}

@@ -25,6 +25,9 @@ pub struct DepthProgram {
 }
 
 /// The residual families `tp` knows.
+// A program holds one network, so the size difference of the variants costs nothing;
+// boxing would only make every construction and match noisier.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Resnet {
     /// Cont–Rossier–Xu: h_{k+1} = h_k + δ σ(A_k h_k + b_k) at a fixed dimension d.

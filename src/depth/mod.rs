@@ -4,6 +4,7 @@
 
 pub mod equation;
 pub mod model;
+pub mod simulate;
 
 pub use equation::{CrxEquation, HayouEquation, MvEquation, MvSource};
 pub use model::{CrxNet, DepthProgram, HayouKind, HayouNet, Resnet};

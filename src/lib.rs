@@ -19,6 +19,7 @@ pub mod limit;
 pub mod report;
 pub mod scale;
 pub mod sim;
+pub mod solve;
 pub mod syntax;
 
 pub use error::TpError;

@@ -637,7 +637,9 @@ fn check(args: CheckArgs) -> Result<(), tp::TpError> {
     };
     if args.mutation.is_some() || !args.depths.is_empty() {
         return Err(tp::TpError::BadOptions {
-            message: "`--mutation` and `--depths` apply to depth programs (`depth L` with a `resnet`)".into(),
+            message:
+                "`--mutation` and `--depths` apply to depth programs (`depth L` with a `resnet`)"
+                    .into(),
             hint: "drop them for a width program".into(),
         });
     }
@@ -704,11 +706,15 @@ fn check(args: CheckArgs) -> Result<(), tp::TpError> {
 }
 
 /// `tp simulate` on a depth program: the sweep over depths (and widths) and its table.
-fn depth_simulate(program: &tp::depth::DepthProgram, args: &SimulateArgs) -> Result<(), tp::TpError> {
+fn depth_simulate(
+    program: &tp::depth::DepthProgram,
+    args: &SimulateArgs,
+) -> Result<(), tp::TpError> {
     use tp::check::depth_program::{DEFAULT_DEPTHS, DEFAULT_DEPTH_WIDTHS, DEFAULT_WIDE_DEPTHS};
     if args.plot.is_some() {
         return Err(tp::TpError::BadOptions {
-            message: "`tp simulate --plot` draws width sweeps; a depth program has no plot here".into(),
+            message: "`tp simulate --plot` draws width sweeps; a depth program has no plot here"
+                .into(),
             hint: "use `tp check --json` for the per-depth numbers".into(),
         });
     }
@@ -721,7 +727,11 @@ fn depth_simulate(program: &tp::depth::DepthProgram, args: &SimulateArgs) -> Res
         } else {
             DEFAULT_DEPTHS.to_vec()
         },
-        widths: if args.widths.is_empty() { DEFAULT_DEPTH_WIDTHS.to_vec() } else { args.widths.clone() },
+        widths: if args.widths.is_empty() {
+            DEFAULT_DEPTH_WIDTHS.to_vec()
+        } else {
+            args.widths.clone()
+        },
         seeds: seed_list(args.seed, args.seeds)?,
         threads: args.threads.map(|t| t as usize),
         ..tp::depth::simulate::DepthSweepOptions::default()
@@ -729,7 +739,10 @@ fn depth_simulate(program: &tp::depth::DepthProgram, args: &SimulateArgs) -> Res
     let sweep = tp::depth::sweep::run_sweep(program, &opts)?;
     if args.common.json {
         let value = tp::report::depth::depth_sweep_json(program, &sweep);
-        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
     } else {
         print!("{}", tp::report::depth::render_depth_sweep(program, &sweep));
     }
@@ -745,7 +758,10 @@ fn depth_check(program: &tp::depth::DepthProgram, args: &CheckArgs) -> Result<()
             let found = tp::depth::derive::DepthMutation::ALL
                 .into_iter()
                 .find(|m| m.name() == name.as_str());
-            let names: Vec<&str> = tp::depth::derive::DepthMutation::ALL.iter().map(|m| m.name()).collect();
+            let names: Vec<&str> = tp::depth::derive::DepthMutation::ALL
+                .iter()
+                .map(|m| m.name())
+                .collect();
             match found {
                 Some(m) if m.applies_to(program) => Some(m),
                 Some(_) => {
@@ -774,9 +790,15 @@ fn depth_check(program: &tp::depth::DepthProgram, args: &CheckArgs) -> Result<()
     let report = tp::check::depth_program::run_depth_check(program, &opts)?;
     if args.common.json {
         let value = tp::report::depth::depth_check_json(program, &report);
-        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
     } else {
-        print!("{}", tp::report::depth::render_depth_check(program, &report));
+        print!(
+            "{}",
+            tp::report::depth::render_depth_check(program, &report)
+        );
     }
     if !report.pass() {
         let _ = std::io::stdout().flush();
@@ -798,7 +820,10 @@ fn depth_limit(program: &tp::depth::DepthProgram, args: &LimitArgs) -> Result<()
     };
     if args.common.json {
         let value = tp::report::depth::depth_limit_json(program, &derivation, &values);
-        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
     } else {
         print!(
             "{}",
@@ -817,7 +842,10 @@ fn run(cli: Cli) -> Result<(), tp::TpError> {
                 tp::Compiled::Depth(p) => {
                     if args.common.json {
                         let value = tp::report::depth::depth_show_json(&p);
-                        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+                        println!(
+                            "{}",
+                            serde_json::to_string_pretty(&value).unwrap_or_default()
+                        );
                     } else {
                         print!("{}", tp::report::depth::render_depth_program(&p));
                     }
@@ -843,7 +871,10 @@ fn run(cli: Cli) -> Result<(), tp::TpError> {
                     let derivation = tp::depth::derive::derive(&p, None);
                     if args.common.json {
                         let value = tp::report::depth::depth_scale_json(&p, &derivation);
-                        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+                        println!(
+                            "{}",
+                            serde_json::to_string_pretty(&value).unwrap_or_default()
+                        );
                     } else {
                         print!("{}", tp::report::depth::render_depth_scale(&p, &derivation));
                     }

@@ -216,7 +216,11 @@ pub fn judge_variance(quantity: &str, at: &str, xs: &[f64], reference: &[f64]) -
     };
     let (a, _) = moments(xs);
     let (b, kurtosis) = moments(reference);
-    let kurtosis = if kurtosis.is_finite() { kurtosis.max(1.0) } else { 3.0 };
+    let kurtosis = if kurtosis.is_finite() {
+        kurtosis.max(1.0)
+    } else {
+        3.0
+    };
     let log_var = |k: f64| ((kurtosis - (k - 3.0) / (k - 1.0)) / k).max(0.0);
     let sd = (log_var(xs.len() as f64) + log_var(reference.len() as f64)).sqrt();
     let z = (a / b).ln() / sd;
@@ -240,7 +244,11 @@ pub fn judge_variance(quantity: &str, at: &str, xs: &[f64], reference: &[f64]) -
 /// p-value of √(k k'/(k + k')) D (Kolmogorov's series, Stephens' small-sample factor).
 pub fn judge_ks(quantity: &str, at: &str, xs: &[f64], reference: &[f64]) -> DepthVerdict {
     let mut a: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
-    let mut b: Vec<f64> = reference.iter().copied().filter(|x| x.is_finite()).collect();
+    let mut b: Vec<f64> = reference
+        .iter()
+        .copied()
+        .filter(|x| x.is_finite())
+        .collect();
     a.sort_by(f64::total_cmp);
     b.sort_by(f64::total_cmp);
     let (na, nb) = (a.len() as f64, b.len() as f64);
@@ -265,7 +273,11 @@ pub fn judge_ks(quantity: &str, at: &str, xs: &[f64], reference: &[f64]) -> Dept
         format!("law of the limit ({} samples)", b.len()),
         format!("D = {d:.3} over {} runs", a.len()),
         p,
-        format!("Kolmogorov–Smirnov D = {d:.3} ({} runs vs {} limit samples)", a.len(), b.len()),
+        format!(
+            "Kolmogorov–Smirnov D = {d:.3} ({} runs vs {} limit samples)",
+            a.len(),
+            b.len()
+        ),
     )
 }
 
@@ -367,19 +379,39 @@ pub fn judge_crx(depths: &[usize], cells: &[Vec<CrxCell>], p: &CrxPrediction) ->
         out.push(judge_growth("‖h_L − x‖/√d", "L", &disp, blowups));
         return out;
     }
-    out.push(judge_size_exponent("‖h_L − x‖/√d", "L", &disp, p.displacement));
+    out.push(judge_size_exponent(
+        "‖h_L − x‖/√d",
+        "L",
+        &disp,
+        p.displacement,
+    ));
     if let Some(rate) = p.error_rate {
         let err = series_of(depths, cells, |c| c.error);
-        out.push(judge_rate("sup_k |h_k − H_(k/L)| (synchronous coupling)", "L", &err, rate));
+        out.push(judge_rate(
+            "sup_k |h_k − H_(k/L)| (synchronous coupling)",
+            "L",
+            &err,
+            rate,
+        ));
     }
     if let Some(last) = cells.last() {
         let l = depths.last().copied().unwrap_or(0);
         for (i, (mean, mean_se, sd, _sd_se)) in p.moments.iter().enumerate() {
-            let xs: Vec<f64> = last.iter().filter_map(|c| c.output.as_ref().map(|h| h[i])).collect();
+            let xs: Vec<f64> = last
+                .iter()
+                .filter_map(|c| c.output.as_ref().map(|h| h[i]))
+                .collect();
             if xs.len() < 2 {
                 continue;
             }
-            out.push(judge_mean(&format!("h_L[{i}]"), &format!("L = {l}"), &xs, *mean, *mean_se, 0.0));
+            out.push(judge_mean(
+                &format!("h_L[{i}]"),
+                &format!("L = {l}"),
+                &xs,
+                *mean,
+                *mean_se,
+                0.0,
+            ));
             let _ = sd;
         }
     }
@@ -387,15 +419,29 @@ pub fn judge_crx(depths: &[usize], cells: &[Vec<CrxCell>], p: &CrxPrediction) ->
 }
 
 /// The variance of h_L[i] against the limit's terminal samples.
-pub fn judge_crx_laws(depths: &[usize], cells: &[Vec<CrxCell>], terminal: &[Vec<f64>]) -> Vec<DepthVerdict> {
+pub fn judge_crx_laws(
+    depths: &[usize],
+    cells: &[Vec<CrxCell>],
+    terminal: &[Vec<f64>],
+) -> Vec<DepthVerdict> {
     let mut out = Vec::new();
-    let (Some(last), Some(l)) = (cells.last(), depths.last()) else { return out };
+    let (Some(last), Some(l)) = (cells.last(), depths.last()) else {
+        return out;
+    };
     let dim = terminal.first().map_or(0, |t| t.len());
     for i in 0..dim {
-        let xs: Vec<f64> = last.iter().filter_map(|c| c.output.as_ref().map(|h| h[i])).collect();
+        let xs: Vec<f64> = last
+            .iter()
+            .filter_map(|c| c.output.as_ref().map(|h| h[i]))
+            .collect();
         let reference: Vec<f64> = terminal.iter().map(|t| t[i]).collect();
         if xs.len() >= 3 && reference.len() >= 3 {
-            out.push(judge_variance(&format!("h_L[{i}]"), &format!("L = {l}"), &xs, &reference));
+            out.push(judge_variance(
+                &format!("h_L[{i}]"),
+                &format!("L = {l}"),
+                &xs,
+                &reference,
+            ));
         }
     }
     out
@@ -418,25 +464,52 @@ pub struct HayouPrediction {
 }
 
 /// The verdicts of a Hayou/Zheng sweep: `cells[width][depth][seed]`.
-pub fn judge_hayou(widths: &[usize], depths: &[usize], cells: &[Vec<Vec<HayouCell>>], p: &HayouPrediction) -> Vec<DepthVerdict> {
+pub fn judge_hayou(
+    widths: &[usize],
+    depths: &[usize],
+    cells: &[Vec<Vec<HayouCell>>],
+    p: &HayouPrediction,
+) -> Vec<DepthVerdict> {
     let mut out = Vec::new();
-    let (Some(&n_max), Some(&l_max)) = (widths.last(), depths.last()) else { return out };
+    let (Some(&n_max), Some(&l_max)) = (widths.last(), depths.last()) else {
+        return out;
+    };
     // In the depth: the coupled pathwise error per width, and ‖f_L‖²/n bounded.
     for (w, &n) in widths.iter().enumerate() {
         if let Some(rate) = p.error_rate {
             let err = series_of(depths, &cells[w], |c| c.error);
-            out.push(judge_rate(&format!("sup_k ‖f_k − F_(k/L)‖/√n at n = {n} (synchronous coupling)"), "L", &err, rate));
+            out.push(judge_rate(
+                &format!("sup_k ‖f_k − F_(k/L)‖/√n at n = {n} (synchronous coupling)"),
+                "L",
+                &err,
+                rate,
+            ));
         }
     }
     if let Some(last_w) = cells.last() {
         let f2 = series_of(depths, last_w, |c| c.f2);
-        out.push(judge_size_exponent(&format!("‖f_L‖²/n at n = {n_max}"), "L", &f2, 0.0));
+        out.push(judge_size_exponent(
+            &format!("‖f_L‖²/n at n = {n_max}"),
+            "L",
+            &f2,
+            0.0,
+        ));
     }
+    /// A measured quantity: its name, its predicted limit (value, error) and how to
+    /// read it off a cell.
+    type Quantity = (
+        &'static str,
+        Option<(f64, f64)>,
+        fn(&HayouCell) -> Option<f64>,
+    );
     // In the width, at the largest depth: the means against the width limit, and the
     // fluctuations around it shrinking like n^-1/2.
-    let at_last_depth: Vec<Vec<HayouCell>> = cells.iter().map(|per_depth| per_depth.last().cloned().unwrap_or_default()).collect();
+    let at_last_depth: Vec<Vec<HayouCell>> = cells
+        .iter()
+        .map(|per_depth| per_depth.last().cloned().unwrap_or_default())
+        .collect();
     let at = format!("n = {n_max}, L = {l_max}");
-    let quantities: [(&str, Option<(f64, f64)>, fn(&HayouCell) -> Option<f64>); 3] = [
+    let quantities: [Quantity; 3] = [
         ("‖f_L‖²/n", p.k_ff, |c| c.f2),
         ("⟨f_L, v_L⟩/n", p.k_fv, |c| c.fv),
         ("‖v_L‖²/n", p.k_vv, |c| c.v2),
@@ -452,15 +525,30 @@ pub fn judge_hayou(widths: &[usize], depths: &[usize], cells: &[Vec<Vec<HayouCel
         let dev = Series {
             sizes: widths.to_vec(),
             values: (0..at_last_depth.first().map_or(0, |r| r.len()))
-                .map(|s| at_last_depth.iter().map(|row| row.get(s).and_then(get).map(|x| x - k)).collect())
+                .map(|s| {
+                    at_last_depth
+                        .iter()
+                        .map(|row| row.get(s).and_then(get).map(|x| x - k))
+                        .collect()
+                })
                 .collect(),
         };
-        out.push(judge_rate(&format!("{name} − K(1) at L = {l_max}"), "n", &dev, -0.5));
+        out.push(judge_rate(
+            &format!("{name} − K(1) at L = {l_max}"),
+            "n",
+            &dev,
+            -0.5,
+        ));
     }
     // Type 2: the law of log(‖f_L‖²/‖f_0‖²) against the SDE's, per width.
     for (w, &n) in widths.iter().enumerate() {
-        let Some(reference) = p.log_ratio_reference.get(w) else { continue };
-        let xs: Vec<f64> = at_last_depth[w].iter().filter_map(|c| c.log_ratio).collect();
+        let Some(reference) = p.log_ratio_reference.get(w) else {
+            continue;
+        };
+        let xs: Vec<f64> = at_last_depth[w]
+            .iter()
+            .filter_map(|c| c.log_ratio)
+            .collect();
         if xs.len() < 3 || reference.len() < 3 {
             continue;
         }
@@ -474,10 +562,20 @@ pub fn judge_hayou(widths: &[usize], depths: &[usize], cells: &[Vec<Vec<HayouCel
         let rms = Series {
             sizes: widths.to_vec(),
             values: (0..at_last_depth.first().map_or(0, |r| r.len()))
-                .map(|s| at_last_depth.iter().map(|row| row.get(s).and_then(|c| c.log_ratio)).collect())
+                .map(|s| {
+                    at_last_depth
+                        .iter()
+                        .map(|row| row.get(s).and_then(|c| c.log_ratio))
+                        .collect()
+                })
                 .collect(),
         };
-        out.push(judge_rate(&format!("log(‖f_L‖²/‖f_0‖²) at L = {l_max}"), "n", &rms, -0.5));
+        out.push(judge_rate(
+            &format!("log(‖f_L‖²/‖f_0‖²) at L = {l_max}"),
+            "n",
+            &rms,
+            -0.5,
+        ));
     }
     out
 }
@@ -498,7 +596,9 @@ mod tests {
     #[test]
     fn ks_separates_shifted_samples_and_accepts_equal_laws() {
         let grid = |shift: f64, k: usize| -> Vec<f64> {
-            (0..k).map(|i| (i as f64 + 0.5) / k as f64 + shift).collect()
+            (0..k)
+                .map(|i| (i as f64 + 0.5) / k as f64 + shift)
+                .collect()
         };
         assert!(judge_ks("x", "", &grid(0.0, 200), &grid(0.0, 1000)).p_value > 0.5);
         assert!(judge_ks("x", "", &grid(0.3, 200), &grid(0.0, 1000)).p_value < 1e-6);
@@ -506,7 +606,17 @@ mod tests {
 
     #[test]
     fn holm_rejects_in_step_down_order() {
-        let v = |p: f64| verdict("q", "L", DepthRule::Mean, String::new(), String::new(), p, String::new());
+        let v = |p: f64| {
+            verdict(
+                "q",
+                "L",
+                DepthRule::Mean,
+                String::new(),
+                String::new(),
+                p,
+                String::new(),
+            )
+        };
         let mut vs = vec![v(0.001), v(0.02), v(0.04), v(0.5)];
         // Thresholds 0.05/4, 0.05/3, 0.05/2, 0.05: 0.001 rejected, 0.02 not (> 0.0167),
         // so nothing after it is rejected either.

@@ -10,9 +10,7 @@ use crate::depth::derive::{derive, DepthLimit, DepthMutation};
 use crate::depth::evaluate::{evaluate, DepthValues, EvalOptions};
 use crate::depth::model::{DepthProgram, HayouKind, Resnet};
 use crate::depth::power::Regime;
-use crate::depth::simulate::{
-    sample_type2_sde, simulate_crx, simulate_hayou, DepthSweepOptions,
-};
+use crate::depth::simulate::{sample_type2_sde, simulate_crx, simulate_hayou, DepthSweepOptions};
 use crate::exponent::{Exponent, Rational};
 use crate::TpError;
 use num_traits::ToPrimitive;
@@ -83,10 +81,17 @@ fn sim_error(e: impl std::fmt::Display) -> TpError {
 }
 
 /// Runs the check.
-pub fn run_depth_check(prog: &DepthProgram, opts: &DepthCheckOptions) -> Result<DepthCheckReport, TpError> {
+pub fn run_depth_check(
+    prog: &DepthProgram,
+    opts: &DepthCheckOptions,
+) -> Result<DepthCheckReport, TpError> {
     let wide = prog.width.is_some();
     let depths = if opts.depths.is_empty() {
-        if wide { DEFAULT_WIDE_DEPTHS.to_vec() } else { DEFAULT_DEPTHS.to_vec() }
+        if wide {
+            DEFAULT_WIDE_DEPTHS.to_vec()
+        } else {
+            DEFAULT_DEPTHS.to_vec()
+        }
     } else {
         opts.depths.clone()
     };
@@ -99,7 +104,8 @@ pub fn run_depth_check(prog: &DepthProgram, opts: &DepthCheckOptions) -> Result<
     };
     if depths.len() < 2 {
         return Err(TpError::BadOptions {
-            message: "a depth check fits slopes against the depth, which needs at least two depths".into(),
+            message: "a depth check fits slopes against the depth, which needs at least two depths"
+                .into(),
             hint: "give two or more depths, e.g. `--depths 16,64,256`".into(),
         });
     }
@@ -112,7 +118,10 @@ pub fn run_depth_check(prog: &DepthProgram, opts: &DepthCheckOptions) -> Result<
     for point in points {
         let numeric = substitute(prog, &point);
         let mut check = check_point(&numeric, &depths, &widths, opts)?;
-        check.point = point.iter().map(|(k, v)| (k.clone(), crate::exponent::format_rational(v))).collect();
+        check.point = point
+            .iter()
+            .map(|(k, v)| (k.clone(), crate::exponent::format_rational(v)))
+            .collect();
         checks.push(check);
     }
     let mut all: Vec<DepthVerdict> = checks.iter().flat_map(|c| c.verdicts.clone()).collect();
@@ -140,7 +149,9 @@ pub fn run_depth_check(prog: &DepthProgram, opts: &DepthCheckOptions) -> Result<
 /// changes along the symbol axes).
 pub fn phase_points(prog: &DepthProgram) -> Vec<BTreeMap<String, Rational>> {
     let d = derive(prog, None);
-    let grid: Vec<Rational> = (-4..=16).map(|k| Rational::new(k.into(), 8.into())).collect();
+    let grid: Vec<Rational> = (-4..=16)
+        .map(|k| Rational::new(k.into(), 8.into()))
+        .collect();
     let symbols = &prog.symbols;
     let mut all_points: Vec<BTreeMap<String, Rational>> = vec![BTreeMap::new()];
     for s in symbols {
@@ -162,8 +173,10 @@ pub fn phase_points(prog: &DepthProgram) -> Vec<BTreeMap<String, Rational>> {
         if *regime == Regime::NotAnalysed {
             continue;
         }
-        let inside: Vec<&BTreeMap<String, Rational>> =
-            all_points.iter().filter(|p| cond.holds_at(p) == Some(true)).collect();
+        let inside: Vec<&BTreeMap<String, Rational>> = all_points
+            .iter()
+            .filter(|p| cond.holds_at(p) == Some(true))
+            .collect();
         // The most interior point: the one whose neighbours along the axes stay in the
         // regime for the most steps (a lower-dimensional regime, such as a line, still
         // has its points ranked along the line).
@@ -225,7 +238,9 @@ fn check_point(
         regime: regime.name().to_string(),
         verdicts: Vec::new(),
     };
-    let Some(v) = &d.verdict else { return Ok(point) };
+    let Some(v) = &d.verdict else {
+        return Ok(point);
+    };
     if regime == Regime::NotAnalysed {
         return Ok(point);
     }
@@ -270,8 +285,14 @@ fn check_point(
                 .collect();
             let moments: Vec<(f64, f64, f64, f64)> = (0..)
                 .map_while(|i| {
-                    let m = values.values.iter().find(|x| x.name == format!("E H_t[{i}]") && x.t == 1.0)?;
-                    let s = values.values.iter().find(|x| x.name == format!("sd H_t[{i}]") && x.t == 1.0)?;
+                    let m = values
+                        .values
+                        .iter()
+                        .find(|x| x.name == format!("E H_t[{i}]") && x.t == 1.0)?;
+                    let s = values
+                        .values
+                        .iter()
+                        .find(|x| x.name == format!("sd H_t[{i}]") && x.t == 1.0)?;
                     Some((m.value, m.stderr, s.value, s.stderr))
                 })
                 .collect();
@@ -283,11 +304,17 @@ fn check_point(
             };
             point.verdicts = judge_crx(depths, &cells, &pred);
             if !values.terminal.is_empty() && values.terminal.len() > 1 {
-                point.verdicts.extend(judge_crx_laws(depths, &cells, &values.terminal));
+                point
+                    .verdicts
+                    .extend(judge_crx_laws(depths, &cells, &values.terminal));
             }
         }
         (Resnet::Hayou(net), Some(DepthLimit::Hayou { sde, .. })) => {
-            let coupled = if net.kind == HayouKind::Type1 { sde.as_ref() } else { None };
+            let coupled = if net.kind == HayouKind::Type1 {
+                sde.as_ref()
+            } else {
+                None
+            };
             let result = simulate_hayou(prog, coupled, &sweep).map_err(sim_error)?;
             let cells: Vec<Vec<Vec<HayouCell>>> = (0..widths.len())
                 .map(|w| {
@@ -304,7 +331,10 @@ fn check_point(
                                         fv: end.and_then(|e| e.fv),
                                         log_ratio: end.map(|e| e.log_growth),
                                         error: r.f_error,
-                                        blew_up: r.network.as_ref().is_some_and(|t| t.blowup.is_some()),
+                                        blew_up: r
+                                            .network
+                                            .as_ref()
+                                            .is_some_and(|t| t.blowup.is_some()),
                                     }
                                 })
                                 .collect()
@@ -312,7 +342,13 @@ fn check_point(
                         .collect()
                 })
                 .collect();
-            let k = |name: &str| values.values.iter().find(|x| x.name == name && x.t == 1.0).map(|x| (x.value, x.stderr));
+            let k = |name: &str| {
+                values
+                    .values
+                    .iter()
+                    .find(|x| x.name == name && x.t == 1.0)
+                    .map(|x| (x.value, x.stderr))
+            };
             let mut pred = HayouPrediction {
                 error_rate: if coupled.is_some() { rate } else { None },
                 k_ff: k("K_ff"),
@@ -323,7 +359,9 @@ fn check_point(
             if net.kind == HayouKind::Type2 {
                 if let Some(eq) = sde {
                     // The SDE's law at the largest depth's step, with many more samples.
-                    let reference_seeds: Vec<u64> = (0..(4 * opts.seeds.len()) as u64).map(|s| 0xA5A5_0000 + s).collect();
+                    let reference_seeds: Vec<u64> = (0..(4 * opts.seeds.len()) as u64)
+                        .map(|s| 0xA5A5_0000 + s)
+                        .collect();
                     let ref_opts = DepthSweepOptions {
                         depths: vec![*depths.last().unwrap_or(&64)],
                         seeds: reference_seeds,
@@ -335,7 +373,12 @@ fn check_point(
                             reference
                                 .at(w, 0)
                                 .iter()
-                                .filter_map(|r| r.limit.as_ref().and_then(|t| t.end.as_ref()).map(|e| e.log_growth))
+                                .filter_map(|r| {
+                                    r.limit
+                                        .as_ref()
+                                        .and_then(|t| t.end.as_ref())
+                                        .map(|e| e.log_growth)
+                                })
                                 .collect()
                         })
                         .collect();

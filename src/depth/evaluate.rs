@@ -10,6 +10,7 @@ use super::equation::{CrxEquation, MvEquation, MvSource};
 use super::model::{CrxNet, DepthProgram, HayouKind, HayouNet, Resnet};
 use crate::gauss::{expect_vec, ExpectOptions};
 use crate::sim::gaussian::{stream_key, Gaussians};
+use crate::solve::{rk4_path, Path, SolveError};
 use ndarray::array;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -74,6 +75,9 @@ pub enum EvalError {
     /// A Gaussian expectation of the width limit failed.
     #[error("the width limit's Gaussian expectation failed: {0}")]
     Gauss(String),
+    /// The ODE solver refused its arguments (e.g. a step count below 2).
+    #[error("the limit's ODE could not be integrated: {0}")]
+    Solve(#[from] SolveError),
 }
 
 /// Evaluates the limit of `prog` (nothing for a limit that does not exist).
@@ -83,11 +87,13 @@ pub fn evaluate(
     opts: &EvalOptions,
 ) -> Result<DepthValues, EvalError> {
     match (limit, &prog.net) {
-        (DepthLimit::Crx { equation: Some(eq) }, Resnet::Crx(net)) => Ok(if eq.is_ode() {
-            crx_ode(prog, net, eq, opts)
-        } else {
-            crx_sde(prog, net, eq, opts)
-        }),
+        (DepthLimit::Crx { equation: Some(eq) }, Resnet::Crx(net)) => {
+            if eq.is_ode() {
+                crx_ode(prog, net, eq, opts)
+            } else {
+                Ok(crx_sde(prog, net, eq, opts))
+            }
+        }
         (DepthLimit::Hayou { mv: Some(mv), .. }, Resnet::Hayou(net)) => mv_values(prog, net, mv),
         _ => Ok(DepthValues {
             values: vec![],
@@ -101,14 +107,24 @@ const TIMES: [f64; 4] = [0.25, 0.5, 0.75, 1.0];
 /// A state this large counts as an explosion of the SDE.
 const BLOW_UP: f64 = 1e100;
 
-fn crx_ode(prog: &DepthProgram, net: &CrxNet, eq: &CrxEquation, opts: &EvalOptions) -> DepthValues {
+fn crx_ode(
+    prog: &DepthProgram,
+    net: &CrxNet,
+    eq: &CrxEquation,
+    opts: &EvalOptions,
+) -> Result<DepthValues, EvalError> {
     let solve = |steps: usize| {
-        rk4_path(&net.input, 0.0, 1.0, steps, |t, h, out| {
-            eq.drift(prog, net, t, h, out)
-        })
+        rk4_path(
+            |t, h, out| eq.drift(prog, net, t, h, out),
+            0.0,
+            1.0,
+            &net.input,
+            steps,
+            1,
+        )
     };
-    let fine = solve(opts.steps);
-    let coarse = solve(opts.steps / 2);
+    let fine = solve(opts.steps)?;
+    let coarse = solve(opts.steps / 2)?;
     let mut values = Vec::new();
     for &t in &TIMES {
         let kf = (t * opts.steps as f64).round() as usize;
@@ -119,8 +135,9 @@ fn crx_ode(prog: &DepthProgram, net: &CrxNet, eq: &CrxEquation, opts: &EvalOptio
             values.push(DepthValue {
                 name: format!("H_t[{i}]"),
                 t,
-                value: fine[kf][i],
-                stderr: (fine[kf][i] - coarse[kc][i]).abs() + 1e-14 * fine[kf][i].abs(),
+                value: state(&fine, kf)[i],
+                stderr: (state(&fine, kf)[i] - state(&coarse, kc)[i]).abs()
+                    + 1e-14 * state(&fine, kf)[i].abs(),
                 method: format!(
                     "RK4, {} steps (error: difference from {} steps)",
                     opts.steps,
@@ -129,10 +146,17 @@ fn crx_ode(prog: &DepthProgram, net: &CrxNet, eq: &CrxEquation, opts: &EvalOptio
             });
         }
     }
-    DepthValues {
+    Ok(DepthValues {
         values,
-        terminal: vec![fine[opts.steps].clone()],
-    }
+        terminal: vec![state(&fine, opts.steps).to_vec()],
+    })
+}
+
+/// The state at grid point `k` of a path recorded at every step; the grid indices used
+/// here never exceed the step count, so a missing point is an internal error.
+fn state(path: &Path, k: usize) -> &[f64] {
+    path.state(k)
+        .unwrap_or_else(|| panic!("grid point {k} beyond a path of {} points", path.len()))
 }
 
 /// Euler–Maruyama on `steps` steps and on `steps/2` steps of the same Brownian path;
@@ -205,7 +229,10 @@ fn crx_sde(prog: &DepthProgram, net: &CrxNet, eq: &CrxEquation, opts: &EvalOptio
     let mut values = Vec::new();
     // A quadratic Itô drift can make the SDE explode in finite time on some paths: its
     // moments then do not exist, and only the probability of explosion is a value.
-    let blown = paths.iter().filter(|p| !p.2.is_finite() || p.2 > BLOW_UP).count();
+    let blown = paths
+        .iter()
+        .filter(|p| !p.2.is_finite() || p.2 > BLOW_UP)
+        .count();
     if blown > 0 {
         let q = blown as f64 / m;
         values.push(DepthValue {
@@ -372,8 +399,8 @@ fn mv_values(
     let mut worst_quad = 0.0f64;
     let mut failure = None;
     let mut run = |n: usize| {
-        rk4_path(&k0, 0.0, 1.0, n, |_, k, out| {
-            match mv_rhs(prog, net, eq, &[k[0], k[1], k[2]]) {
+        rk4_path(
+            |_, k, out| match mv_rhs(prog, net, eq, &[k[0], k[1], k[2]]) {
                 Ok((v, e)) => {
                     out.copy_from_slice(&v);
                     worst_quad = worst_quad.max(e);
@@ -382,11 +409,16 @@ fn mv_values(
                     failure.get_or_insert(e);
                     out.iter_mut().for_each(|o| *o = f64::NAN);
                 }
-            }
-        })
+            },
+            0.0,
+            1.0,
+            &k0,
+            n,
+            1,
+        )
     };
-    let fine = run(steps);
-    let coarse = run(steps / 2);
+    let fine = run(steps)?;
+    let coarse = run(steps / 2)?;
     if let Some(e) = failure {
         return Err(e);
     }
@@ -403,9 +435,9 @@ fn mv_values(
             values.push(DepthValue {
                 name: name.to_string(),
                 t,
-                value: fine[kf][i],
+                value: state(&fine, kf)[i],
                 // Over t ≤ 1 the expectations' error is integrated at most once.
-                stderr: (fine[kf][i] - coarse[kc][i]).abs() + worst_quad * t,
+                stderr: (state(&fine, kf)[i] - state(&coarse, kc)[i]).abs() + worst_quad * t,
                 method: format!("RK4 ({steps} steps) on the covariance ODE; expectations by adaptive quadrature"),
             });
         }
@@ -414,39 +446,4 @@ fn mv_values(
         values,
         terminal: vec![],
     })
-}
-
-/// RK4 path of dx/dt = f(t, x) on [t0, t1] with `steps` steps: the state at every grid
-/// point (steps + 1 states).
-fn rk4_path(
-    x0: &[f64],
-    t0: f64,
-    t1: f64,
-    steps: usize,
-    mut f: impl FnMut(f64, &[f64], &mut [f64]),
-) -> Vec<Vec<f64>> {
-    let d = x0.len();
-    let h = (t1 - t0) / steps as f64;
-    let mut x = x0.to_vec();
-    let (mut k1, mut k2, mut k3, mut k4, mut tmp) = (
-        vec![0.0; d],
-        vec![0.0; d],
-        vec![0.0; d],
-        vec![0.0; d],
-        vec![0.0; d],
-    );
-    let mut path = vec![x.clone()];
-    for s in 0..steps {
-        let t = t0 + s as f64 * h;
-        f(t, &x, &mut k1);
-        (0..d).for_each(|i| tmp[i] = x[i] + 0.5 * h * k1[i]);
-        f(t + 0.5 * h, &tmp, &mut k2);
-        (0..d).for_each(|i| tmp[i] = x[i] + 0.5 * h * k2[i]);
-        f(t + 0.5 * h, &tmp, &mut k3);
-        (0..d).for_each(|i| tmp[i] = x[i] + h * k3[i]);
-        f(t + h, &tmp, &mut k4);
-        (0..d).for_each(|i| x[i] += h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]));
-        path.push(x.clone());
-    }
-    path
 }

@@ -8,6 +8,7 @@ pub mod evaluate;
 pub mod model;
 pub mod power;
 pub mod render;
+pub mod simulate;
 pub mod sweep;
 
 pub use equation::{CrxEquation, HayouEquation, MvEquation, MvSource};

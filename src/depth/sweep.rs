@@ -18,9 +18,13 @@ pub enum DepthSweep {
 
 /// Runs `prog` at every size of `opts`, each run coupled to the derived limit where a
 /// coupling exists (CRX with a limit; Hayou type 1).
-pub fn run_sweep(prog: &DepthProgram, opts: &DepthSweepOptions) -> Result<DepthSweep, crate::TpError> {
+pub fn run_sweep(
+    prog: &DepthProgram,
+    opts: &DepthSweepOptions,
+) -> Result<DepthSweep, crate::TpError> {
     let d = derive(prog, None);
-    let err = |e: super::simulate::DepthSimError| crate::TpError::Depth(format!("cannot simulate: {e}"));
+    let err =
+        |e: super::simulate::DepthSimError| crate::TpError::Depth(format!("cannot simulate: {e}"));
     match (&prog.net, &d.limit) {
         (Resnet::Crx(_), limit) => {
             let eq = match limit {
@@ -34,7 +38,9 @@ pub fn run_sweep(prog: &DepthProgram, opts: &DepthSweepOptions) -> Result<DepthS
                 Some(DepthLimit::Hayou { sde, .. }) if net.kind == HayouKind::Type1 => sde.as_ref(),
                 _ => None,
             };
-            Ok(DepthSweep::Hayou(simulate_hayou(prog, eq, opts).map_err(err)?))
+            Ok(DepthSweep::Hayou(
+                simulate_hayou(prog, eq, opts).map_err(err)?,
+            ))
         }
     }
 }

@@ -287,17 +287,24 @@ pub fn render_depth_limit(
     }
     let eqs = limit_equations(prog, d);
     if eqs.is_empty() {
-        let _ = writeln!(out, "\nno limit: {}", match v.regime {
-            Regime::Explosion => "a term of the layer increment grows with the depth (tp scale shows which)",
-            _ => "the power counting does not apply",
-        });
+        let _ = writeln!(
+            out,
+            "\nno limit: {}",
+            match v.regime {
+                Regime::Explosion =>
+                    "a term of the layer increment grows with the depth (tp scale shows which)",
+                _ => "the power counting does not apply",
+            }
+        );
         return out;
     }
     for (label, text, tex) in &eqs {
         let _ = writeln!(out, "\n{label}:");
         let _ = writeln!(out, "  {}", if latex { tex } else { text });
     }
-    if let (Some(crate::depth::derive::DepthLimit::Crx { equation: Some(eq) }), Resnet::Crx(net)) = (&d.limit, &prog.net) {
+    if let (Some(crate::depth::derive::DepthLimit::Crx { equation: Some(eq) }), Resnet::Crx(net)) =
+        (&d.limit, &prog.net)
+    {
         let _ = writeln!(out, "where");
         for line in crate::depth::render::crx_where(prog, net, eq) {
             let _ = writeln!(out, "  {line}");
@@ -305,11 +312,24 @@ pub fn render_depth_limit(
     }
     if !values.values.is_empty() {
         let _ = writeln!(out, "\nvalues:");
-        let w = values.values.iter().map(|x| x.name.chars().count()).max().unwrap_or(4);
+        let w = values
+            .values
+            .iter()
+            .map(|x| x.name.chars().count())
+            .max()
+            .unwrap_or(4);
         let mut methods: Vec<&str> = Vec::new();
         for x in &values.values {
-            let err = if x.stderr == 0.0 { "exact".to_string() } else { format!("± {:.1e}", x.stderr) };
-            let _ = writeln!(out, "  {:<w$}  t = {:<4}  {:>12.6}  {err}", x.name, x.t, x.value);
+            let err = if x.stderr == 0.0 {
+                "exact".to_string()
+            } else {
+                format!("± {:.1e}", x.stderr)
+            };
+            let _ = writeln!(
+                out,
+                "  {:<w$}  t = {:<4}  {:>12.6}  {err}",
+                x.name, x.t, x.value
+            );
             if !methods.contains(&x.method.as_str()) {
                 methods.push(&x.method);
             }
@@ -322,7 +342,11 @@ pub fn render_depth_limit(
 }
 
 /// The JSON report `tp-depth-limit/1`.
-pub fn depth_limit_json(prog: &DepthProgram, d: &Derivation, values: &crate::depth::evaluate::DepthValues) -> Value {
+pub fn depth_limit_json(
+    prog: &DepthProgram,
+    d: &Derivation,
+    values: &crate::depth::evaluate::DepthValues,
+) -> Value {
     json!({
         "schema": DEPTH_LIMIT_SCHEMA,
         "title": prog.title,
@@ -351,7 +375,12 @@ pub fn render_depth_program(prog: &DepthProgram) -> String {
         let _ = writeln!(out, "symbols {}", prog.symbols.join(", "));
     }
     for a in &prog.activations {
-        let _ = writeln!(out, "activation {}(x) = {}", a.name, crate::ir::render_formula(a.body(), &prog.activations, "x"));
+        let _ = writeln!(
+            out,
+            "activation {}(x) = {}",
+            a.name,
+            crate::ir::render_formula(a.body(), &prog.activations, "x")
+        );
     }
     let l = &prog.depth;
     match &prog.net {
@@ -366,7 +395,13 @@ pub fn render_depth_program(prog: &DepthProgram) -> String {
                 net.alpha,
                 prog.act_name(net.act)
             );
-            let trend = |present: bool, what: &str| if present { format!("{l}^(-({})) {what}(k/{l})", net.beta) } else { "0".into() };
+            let trend = |present: bool, what: &str| {
+                if present {
+                    format!("{l}^(-({})) {what}(k/{l})", net.beta)
+                } else {
+                    "0".into()
+                }
+            };
             let _ = writeln!(
                 out,
                 "  A_k = {} + {} * {l}^(-({})) * Ξ_k,   Ξ_k: {d}×{d} i.i.d. N(0, 1)",
@@ -385,19 +420,35 @@ pub fn render_depth_program(prog: &DepthProgram) -> String {
             );
             if let Some(a) = &net.trend {
                 for (i, row) in a.iter().enumerate() {
-                    let cells: Vec<String> = row.iter().map(|e| crate::ir::render_formula(e, &prog.activations, "t")).collect();
+                    let cells: Vec<String> = row
+                        .iter()
+                        .map(|e| crate::ir::render_formula(e, &prog.activations, "t"))
+                        .collect();
                     let _ = writeln!(out, "  Ā(t) row {i}: [{}]", cells.join(", "));
                 }
             }
             if let Some(b) = &net.bias_trend {
-                let cells: Vec<String> = b.iter().map(|e| crate::ir::render_formula(e, &prog.activations, "t")).collect();
+                let cells: Vec<String> = b
+                    .iter()
+                    .map(|e| crate::ir::render_formula(e, &prog.activations, "t"))
+                    .collect();
                 let _ = writeln!(out, "  b̄(t) = [{}]", cells.join(", "));
             }
         }
         Resnet::Hayou(net) => {
             let n = prog.width.as_deref().unwrap_or("n");
-            let _ = writeln!(out, "input x = {:?}  (m_0 = {})", net.input, net.input.len());
-            let _ = writeln!(out, "f_0 = W_in x,   W_in: {n}×{} i.i.d. N(0, 1/{})", net.input.len(), net.input.len());
+            let _ = writeln!(
+                out,
+                "input x = {:?}  (m_0 = {})",
+                net.input,
+                net.input.len()
+            );
+            let _ = writeln!(
+                out,
+                "f_0 = W_in x,   W_in: {n}×{} i.i.d. N(0, 1/{})",
+                net.input.len(),
+                net.input.len()
+            );
             let beta = format!("{l}^(-({}))", net.branch);
             let act = prog.act_name(net.act);
             match net.kind {
@@ -433,20 +484,32 @@ pub fn depth_show_json(prog: &DepthProgram) -> Value {
 pub const DEPTH_CHECK_SCHEMA: &str = "tp-depth-check/1";
 
 /// The text report of `tp check` for a depth program.
-pub fn render_depth_check(prog: &DepthProgram, report: &crate::check::depth_program::DepthCheckReport) -> String {
+pub fn render_depth_check(
+    prog: &DepthProgram,
+    report: &crate::check::depth_program::DepthCheckReport,
+) -> String {
     let mut out = String::new();
     if let Some(t) = &prog.title {
         let _ = writeln!(out, "{t}");
     }
     let _ = writeln!(out, "{}", describe(prog));
-    let list = |v: &[usize]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ");
+    let list = |v: &[usize]| {
+        v.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let _ = write!(out, "depths {}", list(&report.depths));
     if !report.widths.is_empty() {
         let _ = write!(out, "; widths {}", list(&report.widths));
     }
     let _ = writeln!(out, "; {} seeds", report.seeds);
     if let Some(m) = report.mutation {
-        let _ = writeln!(out, "MUTATION {}: the derivation is deliberately wrong (this check should FAIL)", m.name());
+        let _ = writeln!(
+            out,
+            "MUTATION {}: the derivation is deliberately wrong (this check should FAIL)",
+            m.name()
+        );
     }
     let total: usize = report.points.iter().map(|p| p.verdicts.len()).sum();
     for p in &report.points {
@@ -485,7 +548,10 @@ pub fn render_depth_check(prog: &DepthProgram, report: &crate::check::depth_prog
 }
 
 /// The JSON report `tp-depth-check/1`.
-pub fn depth_check_json(prog: &DepthProgram, report: &crate::check::depth_program::DepthCheckReport) -> Value {
+pub fn depth_check_json(
+    prog: &DepthProgram,
+    report: &crate::check::depth_program::DepthCheckReport,
+) -> Value {
     json!({
         "schema": DEPTH_CHECK_SCHEMA,
         "title": prog.title,
@@ -526,34 +592,68 @@ pub fn render_depth_sweep(prog: &DepthProgram, sweep: &crate::depth::sweep::Dept
     let _ = writeln!(out, "{}", describe(prog));
     match sweep {
         DepthSweep::Crx(s) => {
-            let _ = writeln!(out, "{} seeds; the limit is stepped with {} sub-steps per layer ({})", s.seeds.len(), s.refine,
-                s.scheme.map_or("no limit: the network runs alone".to_string(), |x| format!("{x:?}")));
-            let _ = writeln!(out, "\n{:>6}  {:>22}  {:>32}  {}", "L", "‖h_L − x‖/√d", "sup_k |h_k − H_(k/L)|", "blow-ups");
+            let _ = writeln!(
+                out,
+                "{} seeds; the limit is stepped with {} sub-steps per layer ({})",
+                s.seeds.len(),
+                s.refine,
+                s.scheme
+                    .map_or("no limit: the network runs alone".to_string(), |x| format!(
+                        "{x:?}"
+                    ))
+            );
+            let _ = writeln!(
+                out,
+                "\n{:>6}  {:>22}  {:>32}  blow-ups",
+                "L", "‖h_L − x‖/√d", "sup_k |h_k − H_(k/L)|"
+            );
             for (i, l) in s.depths.iter().enumerate() {
                 let rows: Vec<_> = (0..s.seeds.len()).filter_map(|k| s.record(i, k)).collect();
                 let disp: Vec<f64> = rows.iter().filter_map(|r| r.network.displacement).collect();
                 let err: Vec<f64> = rows.iter().filter_map(|r| r.pathwise_error).collect();
                 let blown = rows.iter().filter(|r| r.network.blowup.is_some()).count();
-                let _ = writeln!(out, "{l:>6}  {:>22}  {:>32}  {blown}", mean_se_text(&disp), mean_se_text(&err));
+                let _ = writeln!(
+                    out,
+                    "{l:>6}  {:>22}  {:>32}  {blown}",
+                    mean_se_text(&disp),
+                    mean_se_text(&err)
+                );
             }
         }
         DepthSweep::Hayou(s) => {
-            let _ = writeln!(out, "{} seeds; {} sub-steps per layer in the coupled limit", s.seeds.len(), s.refine);
             let _ = writeln!(
                 out,
-                "\n{:>5} {:>6}  {:>20}  {:>20}  {:>20}  {:>22}  {:>20}  {}",
-                "n", "L", "‖f_L‖²/n", "‖v_L‖²/n", "⟨f_L,v_L⟩/n", "log ‖f_L‖²/‖f_0‖²", "sup ‖f − F‖/√n", "blow-ups"
+                "{} seeds; {} sub-steps per layer in the coupled limit",
+                s.seeds.len(),
+                s.refine
+            );
+            let _ = writeln!(
+                out,
+                "\n{:>5} {:>6}  {:>20}  {:>20}  {:>20}  {:>22}  {:>20}  blow-ups",
+                "n",
+                "L",
+                "‖f_L‖²/n",
+                "‖v_L‖²/n",
+                "⟨f_L,v_L⟩/n",
+                "log ‖f_L‖²/‖f_0‖²",
+                "sup ‖f − F‖/√n",
             );
             for (w, n) in s.widths.iter().enumerate() {
                 for (i, l) in s.depths.iter().enumerate() {
                     let rows = s.at(w, i);
-                    let ends: Vec<_> = rows.iter().filter_map(|r| r.network.as_ref().and_then(|t| t.end.as_ref())).collect();
+                    let ends: Vec<_> = rows
+                        .iter()
+                        .filter_map(|r| r.network.as_ref().and_then(|t| t.end.as_ref()))
+                        .collect();
                     let f2: Vec<f64> = ends.iter().map(|e| e.f_sq).collect();
                     let v2: Vec<f64> = ends.iter().filter_map(|e| e.v_sq).collect();
                     let fv: Vec<f64> = ends.iter().filter_map(|e| e.fv).collect();
                     let lg: Vec<f64> = ends.iter().map(|e| e.log_growth).collect();
                     let er: Vec<f64> = rows.iter().filter_map(|r| r.f_error).collect();
-                    let blown = rows.iter().filter(|r| r.network.as_ref().is_some_and(|t| t.blowup.is_some())).count();
+                    let blown = rows
+                        .iter()
+                        .filter(|r| r.network.as_ref().is_some_and(|t| t.blowup.is_some()))
+                        .count();
                     let _ = writeln!(
                         out,
                         "{n:>5} {l:>6}  {:>20}  {:>20}  {:>20}  {:>22}  {:>20}  {blown}",

@@ -387,7 +387,7 @@ fn shipped_depth_programs_have_the_stated_settings() {
     let sde = load("resnet_sde.tp");
     assert_eq!(
         exps(&sde),
-        (Exponent::zero(), Exponent::ratio(1, 1), 0.8, 0.3)
+        (Exponent::zero(), Exponent::ratio(1, 1), 0.5, 0.5)
     );
     // The SDE's activation: σ(0) = 0, σ'(0) = 1, σ''(0) = 1.
     let taylor = sde.taylor_at_zero(crx(&sde).act);

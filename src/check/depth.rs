@@ -120,6 +120,14 @@ fn slope_verdict(quantity: &str, size: &str, rule: DepthRule, fit: &Fit, e: f64)
     )
 }
 
+/// A non-negative per-seed magnitude (such as one layer's increment) against a derived
+/// exponent: the slope of its root mean square over seeds, as for [`judge_rate`], but
+/// judged as a scale rather than as an error.
+pub fn judge_rms_exponent(quantity: &str, size: &str, s: &Series, e: f64) -> DepthVerdict {
+    let fit = fit_rms_curve(&s.sizes, &s.values, 0.0);
+    slope_verdict(quantity, size, DepthRule::Exponent, &fit, e)
+}
+
 /// A quantity the derivation says grows with the size: PASS when the per-seed slope's
 /// interval lies above 0, or when runs blew up at the largest size.
 pub fn judge_growth(quantity: &str, size: &str, s: &Series, blowups: usize) -> DepthVerdict {
@@ -325,6 +333,8 @@ pub struct CrxCell {
     pub displacement: Option<f64>,
     /// h_L (None: blew up).
     pub output: Option<Vec<f64>>,
+    /// ‖h_1 − x‖/√d, the first layer's increment (None: blew up at once).
+    pub first_step: Option<f64>,
     /// The run produced a NaN or an overflow.
     pub blew_up: bool,
 }
@@ -364,6 +374,8 @@ pub struct CrxPrediction {
     pub explodes: bool,
     /// Exponent of ‖h_L − x‖ (when not an explosion).
     pub displacement: f64,
+    /// Exponent of one layer's increment ‖h_1 − x‖.
+    pub step: f64,
     /// Exponent of the pathwise error (None without a limit).
     pub error_rate: Option<f64>,
     /// The limit's E H_1[i] and sd H_1[i] with errors (SDE limits), for law verdicts.
@@ -374,11 +386,22 @@ pub struct CrxPrediction {
 pub fn judge_crx(depths: &[usize], cells: &[Vec<CrxCell>], p: &CrxPrediction) -> Vec<DepthVerdict> {
     let mut out = Vec::new();
     let disp = series_of(depths, cells, |c| c.displacement);
+    let first = series_of(depths, cells, |c| c.first_step);
+    let step = "‖h_1 − x‖/√d (one layer)";
     if p.explodes {
+        // A sum of L increments of size L^step has no limit when step > −1 (drift) or
+        // step > −1/2 (noise); the state need not grow (a contracting trend collapses it
+        // onto a fixed point), so the increment's exponent is the verdict, and blow-ups
+        // are the explosion seen directly.
         let blowups = cells.iter().flatten().filter(|c| c.blew_up).count();
-        out.push(judge_growth("‖h_L − x‖/√d", "L", &disp, blowups));
+        if blowups > 0 {
+            out.push(judge_growth("‖h_L − x‖/√d", "L", &disp, blowups));
+        } else {
+            out.push(judge_rms_exponent(step, "L", &first, p.step));
+        }
         return out;
     }
+    out.push(judge_rms_exponent(step, "L", &first, p.step));
     out.push(judge_size_exponent(
         "‖h_L − x‖/√d",
         "L",

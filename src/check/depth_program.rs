@@ -276,6 +276,7 @@ fn check_point(
                             CrxCell {
                                 error: r.pathwise_error,
                                 displacement: r.network.displacement,
+                                first_step: r.network.first_step,
                                 output: r.network.end.clone(),
                                 blew_up: r.network.blowup.is_some(),
                             }
@@ -299,6 +300,7 @@ fn check_point(
             let pred = CrxPrediction {
                 explodes: regime == Regime::Explosion,
                 displacement: v.leading.to_f64().unwrap_or(0.0),
+                step: v.step.to_f64().unwrap_or(0.0),
                 error_rate: if eq.is_some() { rate } else { None },
                 moments,
             };

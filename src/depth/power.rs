@@ -302,6 +302,11 @@ pub struct Verdict {
     pub leading: Rational,
     /// The exponent of the pathwise error sup_k |h_k − H_{k/L}| (None without a limit).
     pub error_rate: Option<Rational>,
+    /// The exponent of one layer's increment ‖h_1 − h_0‖: the largest over the terms of
+    /// their summed exponent less 1 (a drift adds up L layers) or less 1/2 (a martingale
+    /// adds up like √L). Unlike the displacement it is measurable in every regime, even
+    /// where the state collapses to a fixed point instead of growing.
+    pub step: Rational,
     /// Human-readable reason for `NotAnalysed`.
     pub note: Option<String>,
 }
@@ -356,6 +361,14 @@ pub fn regime_at(c: &Counting, point: &BTreeMap<String, Rational>) -> Option<Ver
         .collect();
     kept.sort();
     kept.dedup();
+    let step = values
+        .iter()
+        .map(|(t, v)| match t.role {
+            Role::Drift => v - q(1, 1),
+            Role::Martingale => v - q(1, 2),
+        })
+        .max()
+        .unwrap_or_else(|| q(-1_000_000, 1));
     let regime = if leading > zero {
         Regime::Explosion
     } else if leading < zero {
@@ -392,6 +405,7 @@ pub fn regime_at(c: &Counting, point: &BTreeMap<String, Rational>) -> Option<Ver
         kept,
         leading,
         error_rate,
+        step,
         note: None,
     })
 }
@@ -402,6 +416,7 @@ fn not_analysed(why: String) -> Verdict {
         kept: vec![],
         leading: q(0, 1),
         error_rate: None,
+        step: q(0, 1),
         note: Some(why),
     }
 }

@@ -422,6 +422,11 @@ pub struct CrxTrajectory {
     pub end: Option<Vec<f64>>,
     /// ‖end − h_0‖/√d.
     pub displacement: Option<f64>,
+    /// ‖h_1 − h_0‖/√d: how far the first layer moves the state. Its exponent in L is the
+    /// one-layer exponent of the power counting, which decides whether the sum over L
+    /// layers has a limit even where the state itself stays bounded (a contracting trend
+    /// in the explosion regime drives h to a fixed point instead of to infinity).
+    pub first_step: Option<f64>,
     /// Where the trajectory stopped, if it did.
     pub blowup: Option<DepthBlowUp>,
 }

@@ -354,6 +354,7 @@ fn distance(a: &[f64], b: &[f64]) -> f64 {
 struct Tracker {
     half_layer: usize,
     half: Option<Vec<f64>>,
+    first: Option<Vec<f64>>,
     blowup: Option<DepthBlowUp>,
 }
 
@@ -363,6 +364,7 @@ impl Tracker {
         Tracker {
             half_layer,
             half: (half_layer == 0).then(|| start.to_vec()),
+            first: None,
             blowup: None,
         }
     }
@@ -371,7 +373,12 @@ impl Tracker {
     fn visit(&mut self, k: usize, x: &[f64]) {
         if let Some(kind) = divergence(x) {
             self.blowup = Some(DepthBlowUp { layer: k, kind });
-        } else if k == self.half_layer {
+            return;
+        }
+        if k == 1 {
+            self.first = Some(x.to_vec());
+        }
+        if k == self.half_layer {
             self.half = Some(x.to_vec());
         }
     }
@@ -383,6 +390,9 @@ impl Tracker {
             half: self.half,
             end: alive.then(|| end.to_vec()),
             displacement: alive.then(|| distance(end, start) / (start.len() as f64).sqrt()),
+            first_step: self
+                .first
+                .map(|h1| distance(&h1, start) / (start.len() as f64).sqrt()),
             blowup: self.blowup,
         }
     }

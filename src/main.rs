@@ -133,6 +133,11 @@ struct ScaleArgs {
     /// Print, under each quantity, which rule gave its exponent and which term dominates.
     #[arg(long)]
     trace: bool,
+    /// For a depth program with two symbolic exponents (e.g. `resnet_phase.tp`): draw
+    /// its phase diagram, the regime derived at every point of a grid of step 1/40 over
+    /// [-1/2, 5/2]², to this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -869,6 +874,20 @@ fn run(cli: Cli) -> Result<(), tp::TpError> {
                 tp::Compiled::Width(p) => p,
                 tp::Compiled::Depth(p) => {
                     let derivation = tp::depth::derive::derive(&p, None);
+                    if let Some(path) = &args.plot {
+                        let map = tp::report::phase_plot::phase_map(&derivation.counting, &p.symbols)
+                            .map_err(|e| tp::TpError::BadOptions {
+                                message: format!("cannot draw the phase diagram: {e}"),
+                                hint: "`--plot` draws programs with two symbolic exponents; fix the others with --set NAME=VALUE".into(),
+                            })?;
+                        let title = p.title.clone().unwrap_or_else(|| "phase diagram".into());
+                        tp::report::phase_plot::render_phase_svg(&map, &title)
+                            .and_then(|svg| std::fs::write(path, svg).map_err(|e| e.to_string()))
+                            .map_err(|reason| tp::TpError::Plot {
+                                path: path.clone(),
+                                reason,
+                            })?;
+                    }
                     if args.common.json {
                         let value = tp::report::depth::depth_scale_json(&p, &derivation);
                         println!(
@@ -881,6 +900,12 @@ fn run(cli: Cli) -> Result<(), tp::TpError> {
                     return Ok(());
                 }
             };
+            if args.plot.is_some() {
+                return Err(tp::TpError::BadOptions {
+                    message: "`tp scale --plot` draws the phase diagram of a depth program".into(),
+                    hint: "for a width program, `tp simulate --plot` and `tp check --plot` draw coordinate checks".into(),
+                });
+            }
             let report = tp::scale::analyze(&program)?;
             if args.common.json {
                 let value = report.to_json();

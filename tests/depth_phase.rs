@@ -171,3 +171,73 @@ fn phase_diagram_text_snapshot() {
     let end = text[start..].find("\n\n").map_or(text.len(), |e| start + e);
     insta::assert_snapshot!(&text[start..end]);
 }
+
+/// `tp scale --plot`'s map of `resnet_phase.tp`: on the grid of step 1/40 over
+/// [−1/2, 5/2]², the regimes that live on lines and points are hit exactly, with the
+/// number of grid points the stated diagram gives them.
+#[test]
+fn phase_map_of_the_shipped_program_hits_the_lines_and_points_exactly() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("programs/resnet_phase.tp");
+    let prog = match tp::load_any(&path, &[]) {
+        Ok(tp::Compiled::Depth(p)) => p,
+        _ => panic!("resnet_phase.tp is a depth program"),
+    };
+    let d = tp::depth::derive::derive(&prog, None);
+    let map = tp::report::phase_plot::phase_map(&d.counting, &prog.symbols).unwrap();
+    assert_eq!(map.points.len(), 121 * 121);
+    let count = |r: Regime| map.points.iter().filter(|p| p.2 == r).count();
+    assert_eq!(count(Regime::NeuralOde), 1); // (1, 0)
+    assert_eq!(count(Regime::LinearOde), 39); // α + β = 1, β = 1/40 … 39/40
+    assert_eq!(count(Regime::Sde), 1); // (0, 1)
+    assert_eq!(count(Regime::SdeWithoutTrend), 60); // α = 0, β = 41/40 … 5/2
+    assert_eq!(count(Regime::NotAnalysed), 20 * 121); // β < 0
+    let at = |a: f64, b: f64| {
+        map.points
+            .iter()
+            .find(|p| (p.0 - a).abs() < 1e-9 && (p.1 - b).abs() < 1e-9)
+            .map(|p| p.2)
+    };
+    assert_eq!(at(1.0, 0.0), Some(Regime::NeuralOde));
+    assert_eq!(at(2.0, 2.0), Some(Regime::Trivial));
+    assert_eq!(at(1.5, 0.0), Some(Regime::Trivial));
+    assert_eq!(at(0.5, 0.0), Some(Regime::Explosion));
+    assert_eq!(at(-0.25, 1.5), Some(Regime::Explosion));
+    assert_eq!(at(0.25, 0.5), Some(Regime::Explosion));
+    let svg = tp::report::phase_plot::render_phase_svg(&map, "phase").unwrap();
+    for name in ["neural ODE", "linear ODE", "SDE without trend", "explosion"] {
+        assert!(svg.contains(name), "legend lacks {name}");
+    }
+    // One symbol is not a diagram.
+    assert!(tp::report::phase_plot::phase_map(&d.counting, &prog.symbols[..1]).is_err());
+}
+
+/// One layer's increment: the trend moves h by L^-(α+β), the i.i.d. part by L^-(α+1/2)
+/// (Cont–Rossier–Xu §4); the larger one is the exponent `tp check` tests.
+#[test]
+fn one_layer_exponent_is_the_larger_of_trend_and_noise() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("programs/resnet_phase.tp");
+    let prog = match tp::load_any(&path, &[]) {
+        Ok(tp::Compiled::Depth(p)) => p,
+        _ => panic!("resnet_phase.tp is a depth program"),
+    };
+    let d = tp::depth::derive::derive(&prog, None);
+    let r = |n: i64, m: i64| Rational::new(n.into(), m.into());
+    for (a, b) in [
+        (r(1, 1), r(0, 1)),
+        (r(0, 1), r(1, 1)),
+        (r(-1, 8), r(1, 2)),
+        (r(2, 1), r(2, 1)),
+        (r(3, 4), r(1, 4)),
+        (r(0, 1), r(2, 1)),
+    ] {
+        let point = BTreeMap::from([
+            ("alpha".to_string(), a.clone()),
+            ("beta".to_string(), b.clone()),
+        ]);
+        let v = regime_at(&d.counting, &point).unwrap();
+        let trend = -(a.clone() + b.clone());
+        let noise = -(a.clone() + r(1, 2));
+        let want = if trend > noise { trend } else { noise };
+        assert_eq!(v.step, want, "at alpha = {a}, beta = {b}");
+    }
+}

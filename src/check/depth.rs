@@ -105,9 +105,12 @@ pub fn judge_rate(quantity: &str, size: &str, s: &Series, e: f64) -> DepthVerdic
 
 fn slope_verdict(quantity: &str, size: &str, rule: DepthRule, fit: &Fit, e: f64) -> DepthVerdict {
     let v = judge_exponent(fit, Predicted::Exponent(e), DEFAULT_TOLERANCE);
+    // As in the width check: the slope's own p-value (of its distance beyond the
+    // tolerance), capped below the level when the interval rule fails, so that Holm's
+    // procedure over all verdicts decides; an undetermined interval has p = 0.
     let mut p = exponent_p_value(fit, Predicted::Exponent(e), DEFAULT_TOLERANCE);
     if !v.pass {
-        p = p.min(0.0);
+        p = p.min(LEVEL / 2.0);
     }
     verdict(
         quantity,

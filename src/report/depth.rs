@@ -65,14 +65,25 @@ fn tested_exponents(prog: &DepthProgram, d: &Derivation) -> Vec<String> {
     let mut out = Vec::new();
     match (&prog.net, v.regime) {
         (_, Regime::NotAnalysed) => {}
-        (Resnet::Crx(_), Regime::Explosion) => out.push(format!(
-            "‖h_L − x‖ grows with {l} (first growth: {l}^{})",
-            format_rational(&v.leading)
-        )),
-        (Resnet::Crx(_), _) => out.push(format!(
-            "‖h_L − x‖/√d = Θ({l}^{})",
-            format_rational(&v.leading)
-        )),
+        (Resnet::Crx(_), Regime::Explosion) => {
+            out.push(format!(
+                "one layer's increment ‖h_1 − x‖/√d = Θ({l}^{}): the sum over {l} layers \
+                 has no limit (its largest term grows like {l}^{}); ‖h_L − x‖ grows unless \
+                 a contracting trend holds h at a fixed point",
+                format_rational(&v.step),
+                format_rational(&v.leading)
+            ));
+        }
+        (Resnet::Crx(_), _) => {
+            out.push(format!(
+                "one layer's increment ‖h_1 − x‖/√d = Θ({l}^{})",
+                format_rational(&v.step)
+            ));
+            out.push(format!(
+                "‖h_L − x‖/√d = Θ({l}^{})",
+                format_rational(&v.leading)
+            ));
+        }
         (Resnet::Hayou(_), _) => {
             let n = prog.width.as_deref().unwrap_or("n");
             out.push(format!(

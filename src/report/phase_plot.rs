@@ -1,0 +1,188 @@
+//! The (α, β) phase diagram of a residual network with two symbolic exponents, drawn as
+//! an SVG map (`tp scale --plot`).
+//!
+//! The map is the derivation itself evaluated on an exact rational grid: every grid point
+//! gets the regime [`regime_at`] derives there. The regimes that hold on lines or points
+//! (the SDE on α = 0, the linear ODE on α + β = 1, the neural ODE at (1, 0)) are hit
+//! exactly because the grid's coordinates are rationals with a common denominator, so
+//! they show as one-cell-wide bands instead of vanishing between samples.
+
+use crate::depth::power::{regime_at, Counting, Regime};
+use crate::exponent::Rational;
+use plotters::prelude::*;
+use std::collections::BTreeMap;
+
+/// The regime at each point of a square grid over two symbols.
+#[derive(Clone, Debug)]
+pub struct PhaseMap {
+    /// The symbol on the horizontal axis.
+    pub x: String,
+    /// The symbol on the vertical axis.
+    pub y: String,
+    /// The grid's lower end, upper end and step on both axes.
+    pub range: (f64, f64, f64),
+    /// (x, y, regime) for every grid point.
+    pub points: Vec<(f64, f64, Regime)>,
+}
+
+/// Why a phase map cannot be drawn.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PhaseMapError {
+    /// The program does not have exactly two free symbols.
+    #[error("a phase diagram is drawn over two symbols; this program has {0}")]
+    Symbols(usize),
+}
+
+/// Grid denominator: coordinates are k/DENOMINATOR, so lines with small rational
+/// coefficients (α = 0, α + β = 1, β = 1) pass through grid points.
+const DENOMINATOR: i64 = 40;
+/// The map spans [LOW, HIGH] (in units of 1/DENOMINATOR) on both axes: −1/2 … 5/2, which
+/// holds every boundary of the Cont–Rossier–Xu diagram with room on each side.
+const LOW: i64 = -20;
+const HIGH: i64 = 100;
+
+/// Evaluates the derivation's regime on the grid over the two symbols `symbols`.
+pub fn phase_map(counting: &Counting, symbols: &[String]) -> Result<PhaseMap, PhaseMapError> {
+    let [x, y] = symbols else {
+        return Err(PhaseMapError::Symbols(symbols.len()));
+    };
+    let mut points = Vec::new();
+    for i in LOW..=HIGH {
+        for j in LOW..=HIGH {
+            let at = |k: i64| Rational::new(k.into(), DENOMINATOR.into());
+            let point = BTreeMap::from([(x.clone(), at(i)), (y.clone(), at(j))]);
+            if let Some(v) = regime_at(counting, &point) {
+                let d = DENOMINATOR as f64;
+                points.push((i as f64 / d, j as f64 / d, v.regime));
+            }
+        }
+    }
+    let d = DENOMINATOR as f64;
+    Ok(PhaseMap {
+        x: x.clone(),
+        y: y.clone(),
+        range: (LOW as f64 / d, HIGH as f64 / d, 1.0 / d),
+        points,
+    })
+}
+
+/// A fixed color per regime, so that maps of different programs read alike.
+fn color(r: Regime) -> RGBColor {
+    match r {
+        Regime::NeuralOde => RGBColor(214, 39, 40),
+        Regime::LinearOde => RGBColor(255, 127, 14),
+        Regime::ConstantOde => RGBColor(140, 86, 75),
+        Regime::Sde => RGBColor(31, 119, 180),
+        Regime::SdeWithoutTrend => RGBColor(148, 103, 189),
+        Regime::Trivial => RGBColor(220, 220, 220),
+        Regime::Explosion => RGBColor(255, 200, 200),
+        Regime::NotAnalysed => RGBColor(255, 255, 255),
+    }
+}
+
+const SIDE: u32 = 560;
+const LEGEND: u32 = 220;
+
+/// Merges vertically adjacent grid points of one regime into (x, y_first, y_last,
+/// regime) runs, which keeps the SVG small (one rectangle per run, not per point).
+fn column_runs(points: &[(f64, f64, Regime)], step: f64) -> Vec<(f64, f64, f64, Regime)> {
+    let mut runs: Vec<(f64, f64, f64, Regime)> = Vec::new();
+    for &(x, y, r) in points {
+        match runs.last_mut() {
+            Some(last) if last.0 == x && last.3 == r && (y - last.2 - step).abs() < step / 4.0 => {
+                last.2 = y;
+            }
+            _ => runs.push((x, y, y, r)),
+        }
+    }
+    runs
+}
+
+/// Draws the map as SVG text, titled `title`.
+pub fn render_phase_svg(map: &PhaseMap, title: &str) -> Result<String, String> {
+    let (low, high, step) = map.range;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (SIDE + LEGEND, SIDE)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let (plot, legend) = root.split_horizontally(SIDE);
+        let mut chart = ChartBuilder::on(&plot)
+            .caption(title, ("sans-serif", 16))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(44)
+            .build_cartesian_2d(
+                low - step / 2.0..high + step / 2.0,
+                low - step / 2.0..high + step / 2.0,
+            )
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc(map.x.as_str())
+            .y_desc(map.y.as_str())
+            .draw()
+            .map_err(|e| e.to_string())?;
+        chart
+            .draw_series(
+                column_runs(&map.points, step)
+                    .into_iter()
+                    .map(|(x, y0, y1, r)| {
+                        let h = step / 2.0;
+                        Rectangle::new([(x - h, y0 - h), (x + h, y1 + h)], color(r).filled())
+                    }),
+            )
+            .map_err(|e| e.to_string())?;
+        let mut present: Vec<Regime> = map.points.iter().map(|p| p.2).collect();
+        present.sort();
+        present.dedup();
+        for (k, r) in present.iter().enumerate() {
+            let top = 40 + 26 * k as i32;
+            legend
+                .draw(&Rectangle::new(
+                    [(8, top), (26, top + 16)],
+                    ShapeStyle::from(&color(*r)).filled(),
+                ))
+                .map_err(|e| e.to_string())?;
+            legend
+                .draw(&Rectangle::new(
+                    [(8, top), (26, top + 16)],
+                    BLACK.stroke_width(1),
+                ))
+                .map_err(|e| e.to_string())?;
+            legend
+                .draw(&Text::new(
+                    r.name().to_string(),
+                    (34, top + 2),
+                    ("sans-serif", 14).into_font().color(&BLACK),
+                ))
+                .map_err(|e| e.to_string())?;
+        }
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_colors_of_the_regimes_are_distinct() {
+        let all = [
+            Regime::NeuralOde,
+            Regime::LinearOde,
+            Regime::ConstantOde,
+            Regime::Sde,
+            Regime::SdeWithoutTrend,
+            Regime::Trivial,
+            Regime::Explosion,
+            Regime::NotAnalysed,
+        ];
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert_ne!(color(*a), color(*b), "{a:?} and {b:?}");
+            }
+        }
+    }
+}

@@ -110,16 +110,6 @@ fn the_phase_diagram_program_is_checked_at_one_point_per_regime() {
     }
 }
 
-/// Two widths, three depths, eight seeds: enough for the width-limit covariance.
-const HAYOU_SMALL: [&str; 6] = [
-    "--depths",
-    "16,64,256",
-    "--widths",
-    "32,128",
-    "--seeds",
-    "12",
-];
-
 #[test]
 fn the_hayou_programs_pass_and_the_zheng_report_sde_fails() {
     for program in ["programs/resnet_hayou.tp", "programs/resnet_type2.tp"] {

@@ -8,9 +8,17 @@
 //! keeps the updates as outer products, records more (every vector, scalar and change
 //! since step 0) and fits every slope with its confidence interval.
 //!
+//! A second workload, `--workload depth`, is the depth check of a residual network:
+//! `tp check programs/resnet_sde.tp` at its defaults (depths 16, 32, …, 4096, 32 seeds,
+//! each network coupled to its SDE limit at 8 sub-steps per layer, plus the limit's own
+//! evaluation over 8192 paths and every verdict) against `examples/peer/depth_check.py`,
+//! which runs the same coupled networks vectorized over seeds and fits the slopes of the
+//! pathwise error and of the displacement.
+//!
 //! ```text
 //! pip install numpy        # once, for the NumPy script
 //! cargo run --release --example bench_peer
+//! cargo run --release --example bench_peer -- --workload depth
 //! cargo run --release --example bench_peer -- --repeats 5 --threads 1 --peer OTHER.py
 //! ```
 //!
@@ -27,8 +35,20 @@ use std::time::{Duration, Instant};
 /// The widths and seeds of the workload (the NumPy script's defaults too).
 const WIDTHS: [usize; 6] = [128, 256, 512, 1024, 2048, 4096];
 const SEEDS: u64 = 10;
+/// Seeds of the depth workload (`tp check`'s default for a depth program).
+const DEPTH_SEEDS: u64 = 32;
+
+/// Which comparison to run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Workload {
+    /// The μP coordinate check (`mlp_mup.tp` against `coord_check.py`).
+    Width,
+    /// The depth check (`resnet_sde.tp` against `depth_check.py`).
+    Depth,
+}
 
 struct Options {
+    workload: Workload,
     repeats: usize,
     peer: PathBuf,
     program: PathBuf,
@@ -38,6 +58,7 @@ struct Options {
 fn parse_options() -> Result<Options, String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut options = Options {
+        workload: Workload::Width,
         repeats: 3,
         peer: root.join("examples/peer/coord_check.py"),
         program: root.join("programs/mlp_mup.tp"),
@@ -59,6 +80,15 @@ fn parse_options() -> Result<Options, String> {
                         .map_err(|e| format!("--threads: {e}"))?,
                 );
             }
+            "--workload" => match value("--workload")?.as_str() {
+                "width" => options.workload = Workload::Width,
+                "depth" => {
+                    options.workload = Workload::Depth;
+                    options.peer = root.join("examples/peer/depth_check.py");
+                    options.program = root.join("programs/resnet_sde.tp");
+                }
+                other => return Err(format!("unknown workload `{other}` (width or depth)")),
+            },
             "--peer" => options.peer = PathBuf::from(value("--peer")?),
             "--program" => options.program = PathBuf::from(value("--program")?),
             "--bench" => {} // passed by `cargo bench`-style runners; nothing to do
@@ -69,16 +99,59 @@ fn parse_options() -> Result<Options, String> {
     Ok(options)
 }
 
-/// One run of tp's workload: load, sweep, statistics. Returns the elapsed time and the
-/// report (kept so that the work cannot be optimized away and to print slopes).
-fn run_tp(options: &Options) -> Result<(Duration, tp::report::SimulationReport), String> {
-    let start = Instant::now();
-    let program = tp::load(&options.program, &[]).map_err(|e| e.to_string())?;
-    let seeds: Vec<u64> = (0..SEEDS).collect();
-    let result = tp::sim::sweep(&program, &WIDTHS, &seeds, options.threads, None)
-        .map_err(|e| e.to_string())?;
-    let report = tp::report::SimulationReport::new("mlp_mup", None, result);
-    Ok((start.elapsed(), report))
+/// One run of tp's workload. Returns the elapsed time and tp's slopes in the peer's
+/// format (computed from the report, so the work cannot be optimized away).
+fn run_tp(options: &Options) -> Result<(Duration, String), String> {
+    match options.workload {
+        Workload::Width => {
+            let start = Instant::now();
+            let program = tp::load(&options.program, &[]).map_err(|e| e.to_string())?;
+            let seeds: Vec<u64> = (0..SEEDS).collect();
+            let result = tp::sim::sweep(&program, &WIDTHS, &seeds, options.threads, None)
+                .map_err(|e| e.to_string())?;
+            let report = tp::report::SimulationReport::new("mlp_mup", None, result);
+            Ok((start.elapsed(), tp_slopes(&report)))
+        }
+        Workload::Depth => {
+            let start = Instant::now();
+            let program = match tp::load_any(&options.program, &[]).map_err(|e| e.to_string())? {
+                tp::Compiled::Depth(p) => p,
+                tp::Compiled::Width(_) => return Err("not a depth program".into()),
+            };
+            let opts = tp::check::depth_program::DepthCheckOptions {
+                depths: vec![],
+                widths: vec![],
+                seeds: (0..DEPTH_SEEDS).collect(),
+                threads: options.threads,
+                refine: 8,
+                mutation: None,
+            };
+            let report = tp::check::depth_program::run_depth_check(&program, &opts)
+                .map_err(|e| e.to_string())?;
+            let elapsed = start.elapsed();
+            let mut out = format!(
+                "{} ({} of {} verdicts pass)\n",
+                if report.pass() { "PASS" } else { "FAIL" },
+                report
+                    .points
+                    .iter()
+                    .map(|p| p.verdicts.len())
+                    .sum::<usize>()
+                    - report.failures,
+                report
+                    .points
+                    .iter()
+                    .map(|p| p.verdicts.len())
+                    .sum::<usize>()
+            );
+            for v in report.points.iter().flat_map(|p| &p.verdicts) {
+                if v.against == "L" {
+                    out.push_str(&format!("{}: slope {}\n", v.quantity, v.measured));
+                }
+            }
+            Ok((elapsed, out))
+        }
+    }
 }
 
 /// The NumPy script's run: its own timer (`wall_seconds=`) and the process's wall time.
@@ -170,15 +243,21 @@ fn main() {
             std::process::exit(2);
         }
     };
-    println!(
-        "workload: {} (μP tanh MLP, L = 3, 3 SGD steps), widths {:?}, {SEEDS} seeds, {} threads",
-        options.program.display(),
-        WIDTHS,
-        options.threads.map_or_else(
-            || rayon::current_num_threads().to_string(),
-            |t| t.to_string()
-        )
+    let threads = options.threads.map_or_else(
+        || rayon::current_num_threads().to_string(),
+        |t| t.to_string(),
     );
+    match options.workload {
+        Workload::Width => println!(
+            "workload: {} (μP tanh MLP, L = 3, 3 SGD steps), widths {:?}, {SEEDS} seeds, {threads} threads",
+            options.program.display(),
+            WIDTHS,
+        ),
+        Workload::Depth => println!(
+            "workload: tp check {} (d = 4, depths 16…4096, {DEPTH_SEEDS} seeds, coupled SDE limit), {threads} threads",
+            options.program.display(),
+        ),
+    }
 
     let cpu_before = cpu_seconds();
     let mut times = Vec::new();
@@ -202,11 +281,8 @@ fn main() {
     times.sort();
     let tp_time = times[times.len() / 2].as_secs_f64();
     let memory = peak_memory();
-    if let Some(report) = &last {
-        print!(
-            "tp slopes (seed-mean curve, 95% interval):\n{}",
-            tp_slopes(report)
-        );
+    if let Some(slopes) = &last {
+        print!("tp slopes (95% interval):\n{slopes}");
     }
 
     let children_before = cpu_seconds();

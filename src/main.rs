@@ -541,6 +541,24 @@ mean_deviation: [[width, mean, se]...], rate, rate_ci, z, corrections, extrapola
 exponent, mean, mean_stderr, sd, samples: [{width, seeds, mean, sd, t, mean_p,
 variance_ratio, variance_p}], p_value, pass, reason}], blowups: [...]}.
 
+Depth programs (`depth L`, a `resnet`) sweep --depths (and --widths for the Hayou/Zheng
+forms) over 32 seeds by default. Each network's own Gaussian weights are the Brownian
+increments of its limit, solved alongside at --refine sub-steps per layer (a synchronous
+coupling). Verdicts: exponent: the slopes in L of one layer's increment |h_1 - x| and of
+the displacement |h_L - x| against the power counting (in the explosion regime the
+increment alone: the state may collapse to a fixed point instead of growing); rate: the
+pathwise error sup_k |h_k - H_(k/L)| against the derived rate (L^-1 for an ODE, L^-1/2
+with noise, or the largest neglected term); mean/variance: h_L against the limit's
+moments (Student t; a kurtosis-aware z for the variance); law: a two-sample
+Kolmogorov-Smirnov test where no coupling exists; Hayou/Zheng: the coupled error in L,
+|f_L|^2/n, <f_L, v_L>/n and |v_L|^2/n against the width limit's covariance and their
+n^-1/2 fluctuations. A symbolic program (e.g. alpha, beta) is checked at one interior
+point of every regime of its phase diagram. The slope tolerance is fixed at 0.1 there.
+--mutation checks a deliberately wrong derivation. JSON schema \"tp-depth-check/1\":
+{schema, title, description, depths, widths, seeds, mutation, pass, failures, points:
+[{point, regime, verdicts: [{quantity, against, rule, predicted, measured, p_value,
+pass, reason}]}]}.
+
 Exit status: 0 when every verdict passes, 1 when any fails, 2 on bad input (syntax,
 semantics, symbolic parameters, a sweep that does not fit in memory).";
 

@@ -535,3 +535,43 @@ fn bad_requests_are_refused_with_typed_errors() {
         Err(DepthSimError::WrongFamily { .. })
     ));
 }
+
+/// G-000-e: Euler–Maruyama of df = −½ f dt + √(2/n) dB φ(f) at step 1/L, driven by the
+/// network's own branch matrices as the increments, is the ResNet with the skip
+/// √(1 − 1/L) replaced by 1 − 1/(2L). So with one sub-step per layer the coupled
+/// "limit" differs from the network only through √(1 − 1/L) − (1 − 1/(2L)) = O(L^-2)
+/// per layer: the pathwise error is O(L^-1), far below the O(L^-1/2) strong error the
+/// check sees at finer sub-steps.
+#[test]
+fn g000e_euler_maruyama_at_step_one_over_l_is_the_resnet_with_a_linearised_skip() {
+    let prog = hayou_program(HayouKind::Type1, false, vec![1.0, -2.0, 0.5, 1.5]);
+    let eq = HayouEquation::of(hayou_net(&prog), true, true);
+    let mut opts = options(&[16, 64, 256], 6, 1);
+    opts.widths = vec![64];
+    let sweep = simulate_hayou(&prog, Some(&eq), &opts).unwrap();
+    let errs: Vec<f64> = (0..3)
+        .map(|i| {
+            mean(
+                &sweep
+                    .at(0, i)
+                    .iter()
+                    .map(|r| r.f_error.unwrap())
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    let rate = slope(16.0, errs[0], 256.0, errs[2]);
+    assert!((-1.2..-0.8).contains(&rate), "slope {rate}: {errs:?}");
+    // And far below the refined coupling's error at the same depth.
+    let mut fine = options(&[256], 6, 8);
+    fine.widths = vec![64];
+    let refined = simulate_hayou(&prog, Some(&eq), &fine).unwrap();
+    let e8 = mean(
+        &refined
+            .at(0, 0)
+            .iter()
+            .map(|r| r.f_error.unwrap())
+            .collect::<Vec<_>>(),
+    );
+    assert!(errs[2] < 0.2 * e8, "step 1/L: {}, refined: {e8}", errs[2]);
+}

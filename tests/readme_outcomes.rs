@@ -8,11 +8,19 @@ mod common;
 
 /// (program file, expected PASS, expected verdict count) from the README's table.
 fn table() -> Vec<(String, bool, usize)> {
+    table_after("Expected outcomes of the shipped programs")
+}
+
+/// The same columns from the README's table of depth programs.
+fn depth_table() -> Vec<(String, bool, usize)> {
+    table_after("Expected outcomes of the depth programs")
+}
+
+/// The first two columns of the table following the paragraph that starts `heading`.
+fn table_after(heading: &str) -> Vec<(String, bool, usize)> {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
         .expect("README.md");
-    let start = readme
-        .find("Expected outcomes of the shipped programs")
-        .expect("the table's heading");
+    let start = readme.find(heading).expect("the table's heading");
     let mut rows = Vec::new();
     for line in readme[start..].lines().skip(1) {
         if line.trim().is_empty() && !rows.is_empty() {
@@ -73,6 +81,54 @@ fn every_row_of_the_table_is_what_tp_check_does() {
             summary.starts_with(&format!("summary: {count} verdicts")),
             "{file}: {summary}"
         );
+        assert_eq!(
+            out.status.code(),
+            Some(if pass { 0 } else { 1 }),
+            "{file}: {summary}"
+        );
+    }
+}
+
+#[test]
+fn the_depth_table_has_every_depth_program() {
+    let rows = depth_table();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/programs");
+    for entry in std::fs::read_dir(dir).expect("programs/") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .to_string();
+        let path = std::path::Path::new(dir).join(&name);
+        if matches!(tp::load_any(&path, &[]), Ok(tp::Compiled::Depth(_))) {
+            assert!(
+                rows.iter().any(|(f, _, _)| *f == name),
+                "{name} is missing from the README's depth table"
+            );
+        }
+    }
+}
+
+#[test]
+#[ignore = "slow: every depth program checked at the default settings (about 20 s)"]
+fn every_row_of_the_depth_table_is_what_tp_check_does() {
+    for (file, pass, count) in depth_table() {
+        let path = format!("programs/{file}");
+        let out = common::tp(&["check", &path, "--seed", "0"]);
+        let text = common::stdout(&out);
+        let summary = text.lines().last().unwrap_or_default().to_string();
+        let want = if pass {
+            format!("PASS: {count} of {count} verdicts pass")
+        } else {
+            "FAIL: ".to_string()
+        };
+        assert!(summary.starts_with(&want), "{file}: {summary}");
+        if !pass {
+            assert!(
+                summary.contains(&format!(" of {count} verdicts")),
+                "{file}: {summary}"
+            );
+        }
         assert_eq!(
             out.status.code(),
             Some(if pass { 0 } else { 1 }),

@@ -70,7 +70,12 @@ fn rates(file: &Path, runs: u64, per_run: u64) -> Result<String, String> {
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    let program = tp::load(file, &[]).map_err(|e| e.to_string())?;
+    let program = match tp::load_any(file, &[]).map_err(|e| e.to_string())? {
+        tp::Compiled::Width(p) => p,
+        tp::Compiled::Depth(_) => {
+            return Err("a depth program (see examples/depth_rates.rs)".into());
+        }
+    };
     if !program.symbols.is_empty() {
         return Err("symbolic (not checked)".into());
     }

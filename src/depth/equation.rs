@@ -36,20 +36,54 @@ impl CrxEquation {
 
     /// The drift at time t and state h, written into `out` (length d).
     pub fn drift(&self, prog: &DepthProgram, net: &CrxNet, t: f64, h: &[f64], out: &mut [f64]) {
+        let trend = self.trend_at(prog, net, t);
+        self.drift_given(prog, net, &trend, h, out);
+    }
+
+    /// Ā(t) and b̄(t) evaluated at `t` (empty when the equation keeps no trend term):
+    /// they do not depend on the state, so many paths on one time grid can share them
+    /// instead of walking the formulas' trees at every step of every path.
+    pub fn trend_at(&self, prog: &DepthProgram, net: &CrxNet, t: f64) -> TrendAt {
+        if !(self.full_activation || self.linear_trend) {
+            return TrendAt::default();
+        }
+        let eval = |e| eval_in_t(e, t, &prog.activations);
+        TrendAt {
+            a: net
+                .trend
+                .as_ref()
+                .map(|a| a.iter().flatten().map(eval).collect())
+                .unwrap_or_default(),
+            b: net
+                .bias_trend
+                .as_ref()
+                .map(|b| b.iter().map(eval).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The drift at state `h` given the trend at its time ([`CrxEquation::trend_at`]).
+    pub fn drift_given(
+        &self,
+        prog: &DepthProgram,
+        net: &CrxNet,
+        trend: &TrendAt,
+        h: &[f64],
+        out: &mut [f64],
+    ) {
         let d = net.dim;
         out.iter_mut().for_each(|o| *o = 0.0);
         if self.full_activation || self.linear_trend {
-            for i in 0..d {
+            for (i, o) in out.iter_mut().enumerate().take(d) {
                 let mut pre = 0.0;
-                if let Some(a) = &net.trend {
-                    for (j, hj) in h.iter().enumerate() {
-                        pre += eval_in_t(&a[i][j], t, &prog.activations) * hj;
-                    }
+                if !trend.a.is_empty() {
+                    let row = &trend.a[i * d..(i + 1) * d];
+                    pre += row.iter().zip(h).map(|(a, x)| a * x).sum::<f64>();
                 }
-                if let Some(b) = &net.bias_trend {
-                    pre += eval_in_t(&b[i], t, &prog.activations);
+                if let Some(b) = trend.b.get(i) {
+                    pre += b;
                 }
-                out[i] += if self.full_activation {
+                *o += if self.full_activation {
                     prog.act(net.act, 0, pre)
                 } else {
                     self.taylor[1] * pre
@@ -83,6 +117,16 @@ impl CrxEquation {
             out[i] += c * (net.noise * z + net.bias_noise * db_b[i]);
         }
     }
+}
+
+/// The trend of a Cont–Rossier–Xu network at one time: Ā(t) row-major (d×d; empty
+/// without a trend) and b̄(t) (d; empty without a bias trend).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TrendAt {
+    /// Ā(t), row after row.
+    pub a: Vec<f64>,
+    /// b̄(t).
+    pub b: Vec<f64>,
 }
 
 /// The limit of a Hayou/Zheng network as L → ∞ at fixed width n (Zheng 2024, Prop. 3.1

@@ -6,7 +6,7 @@
 //! their own error estimates).
 
 use super::derive::DepthLimit;
-use super::equation::{CrxEquation, MvEquation, MvSource};
+use super::equation::{CrxEquation, MvEquation, MvSource, TrendAt};
 use super::model::{CrxNet, DepthProgram, HayouKind, HayouNet, Resnet};
 use crate::gauss::{expect_vec, ExpectOptions};
 use crate::sim::gaussian::{stream_key, Gaussians};
@@ -166,9 +166,10 @@ fn em_path(
     prog: &DepthProgram,
     net: &CrxNet,
     eq: &CrxEquation,
-    steps: usize,
+    trends: &[TrendAt],
     key: u64,
 ) -> (Vec<f64>, Vec<f64>, f64, Vec<Vec<f64>>) {
+    let steps = trends.len();
     let d = net.dim;
     let g = Gaussians::new(key);
     let h = 1.0 / steps as f64;
@@ -183,8 +184,7 @@ fn em_path(
     let mut at = Vec::new();
     for k in 0..steps {
         g.fill(k as u64 * per, sq, &mut db);
-        let t = k as f64 * h;
-        eq.drift(prog, net, t, &fine, &mut drift);
+        eq.drift_given(prog, net, &trends[k], &fine, &mut drift);
         incr.iter_mut().zip(&drift).for_each(|(o, a)| *o = a * h);
         eq.add_noise(net, &fine, &db[..d * d], &db[d * d..], &mut incr);
         fine.iter_mut().zip(&incr).for_each(|(x, dx)| *x += dx);
@@ -193,8 +193,7 @@ fn em_path(
             db2.copy_from_slice(&db);
         } else {
             db2.iter_mut().zip(&db).for_each(|(a, b)| *a += b);
-            let t2 = (k - 1) as f64 * h;
-            eq.drift(prog, net, t2, &coarse, &mut drift);
+            eq.drift_given(prog, net, &trends[k - 1], &coarse, &mut drift);
             incr.iter_mut()
                 .zip(&drift)
                 .for_each(|(o, a)| *o = a * 2.0 * h);
@@ -212,6 +211,11 @@ fn em_path(
 
 fn crx_sde(prog: &DepthProgram, net: &CrxNet, eq: &CrxEquation, opts: &EvalOptions) -> DepthValues {
     let steps = opts.steps.max(2) & !1;
+    // The trend on the fine grid, once for all paths (the coarse solve uses every other
+    // point of the same grid).
+    let trends: Vec<TrendAt> = (0..steps)
+        .map(|k| eq.trend_at(prog, net, k as f64 / steps as f64))
+        .collect();
     let paths: Vec<_> = (0..opts.paths as u64)
         .into_par_iter()
         .map(|p| {
@@ -219,7 +223,7 @@ fn crx_sde(prog: &DepthProgram, net: &CrxNet, eq: &CrxEquation, opts: &EvalOptio
                 prog,
                 net,
                 eq,
-                steps,
+                &trends,
                 stream_key(opts.seed, 0xD1_0000_0000 | p),
             )
         })

@@ -147,6 +147,9 @@ fn a_mutation_that_changes_nothing_or_does_not_exist_is_refused() {
 fn scale_reports_the_regime_and_exponents_of_the_sde_program() {
     let v = json(&["scale", "programs/resnet_sde.tp", "--json"]);
     assert_eq!(v["schema"], "tp-depth-scale/1");
+    // One layer moves h by the Brownian part s ΔW x ~ L^-1/2; the trend's L^-1 is smaller.
+    assert_eq!(v["regime"]["step"], "-1/2", "{v:#}");
+    assert_eq!(v["regime"]["error_rate"], "-1/2", "{v:#}");
     let text = v.to_string();
     // Cont–Rossier–Xu Thm 3: at α = 0, β = 1 the trend, the Brownian part and the Itô
     // correction are all of order L^0.

@@ -224,6 +224,7 @@ pub fn depth_scale_json(prog: &DepthProgram, d: &Derivation) -> Value {
             "kept": v.kept,
             "leading": format_rational(&v.leading),
             "error_rate": v.error_rate.as_ref().map(format_rational),
+            "step": format_rational(&v.step),
             "note": v.note,
         })),
         "phase_diagram": d.diagram.iter().map(|(r, c)| {

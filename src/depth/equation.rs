@@ -35,30 +35,42 @@ impl CrxEquation {
     }
 
     /// The drift at time t and state h, written into `out` (length d).
-    pub fn drift(&self, prog: &DepthProgram, net: &CrxNet, t: f64, h: &[f64], out: &mut [f64]) {
-        let trend = self.trend_at(prog, net, t);
-        self.drift_given(prog, net, &trend, h, out);
+    pub fn drift(
+        &self,
+        prog: &DepthProgram,
+        net: &CrxNet,
+        t: f64,
+        h: &[f64],
+        scratch: &mut TrendAt,
+        out: &mut [f64],
+    ) {
+        self.fill_trend(prog, net, t, scratch);
+        self.drift_given(prog, net, scratch, h, out);
     }
 
     /// Ā(t) and b̄(t) evaluated at `t` (empty when the equation keeps no trend term):
     /// they do not depend on the state, so many paths on one time grid can share them
     /// instead of walking the formulas' trees at every step of every path.
     pub fn trend_at(&self, prog: &DepthProgram, net: &CrxNet, t: f64) -> TrendAt {
+        let mut trend = TrendAt::default();
+        self.fill_trend(prog, net, t, &mut trend);
+        trend
+    }
+
+    /// [`CrxEquation::trend_at`] into an existing buffer, which allocates only the first
+    /// time: the drift is evaluated at every sub-step of every sample.
+    pub fn fill_trend(&self, prog: &DepthProgram, net: &CrxNet, t: f64, out: &mut TrendAt) {
+        out.a.clear();
+        out.b.clear();
         if !(self.full_activation || self.linear_trend) {
-            return TrendAt::default();
+            return;
         }
         let eval = |e| eval_in_t(e, t, &prog.activations);
-        TrendAt {
-            a: net
-                .trend
-                .as_ref()
-                .map(|a| a.iter().flatten().map(eval).collect())
-                .unwrap_or_default(),
-            b: net
-                .bias_trend
-                .as_ref()
-                .map(|b| b.iter().map(eval).collect())
-                .unwrap_or_default(),
+        if let Some(a) = &net.trend {
+            out.a.extend(a.iter().flatten().map(eval));
+        }
+        if let Some(b) = &net.bias_trend {
+            out.b.extend(b.iter().map(eval));
         }
     }
 

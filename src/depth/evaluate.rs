@@ -114,8 +114,9 @@ fn crx_ode(
     opts: &EvalOptions,
 ) -> Result<DepthValues, EvalError> {
     let solve = |steps: usize| {
+        let mut trend = TrendAt::default();
         rk4_path(
-            |t, h, out| eq.drift(prog, net, t, h, out),
+            |t, h, out| eq.drift(prog, net, t, h, &mut trend, out),
             0.0,
             1.0,
             &net.input,

@@ -6,7 +6,7 @@ use super::{
     stream, CrxRecord, CrxTrajectory, DepthBlowUp, DepthSimError, DepthSweepOptions, LimitScheme,
     Plan, NODE_COST,
 };
-use crate::depth::equation::CrxEquation;
+use crate::depth::equation::{CrxEquation, TrendAt};
 use crate::depth::model::{eval_in_t, CrxNet, DepthProgram, Resnet};
 use crate::solve::{central_derivative, milstein_scalar, Brownian, Rk4};
 use std::ops::ControlFlow;
@@ -116,7 +116,10 @@ impl<'a> Setup<'a> {
         let mut states = Vec::with_capacity((depth + 1) * d);
         let mut blowup = None;
         let mut x = self.net.input.clone();
-        let mut f = |t: f64, h: &[f64], out: &mut [f64]| eq.drift(self.prog, self.net, t, h, out);
+        let mut trend = TrendAt::default();
+        let mut f = |t: f64, h: &[f64], out: &mut [f64]| {
+            eq.drift(self.prog, self.net, t, h, &mut trend, out)
+        };
         let steps = depth.saturating_mul(refine);
         // The interval and dimensions are valid by construction: only a blow-up stops.
         let _ = Rk4::new(d).integrate(&mut f, 0.0, 1.0, steps, &mut x, |k, _, h| {
@@ -175,6 +178,7 @@ impl<'a> Setup<'a> {
         let mut db_fine = vec![0.0; d];
         let mut lim = net.input.clone();
         let mut drift = vec![0.0; d];
+        let mut trend = TrendAt::default();
         let mut noise = vec![0.0; d];
 
         let brown_a = Brownian::new(seed, stream::crx_a(depth));
@@ -199,7 +203,9 @@ impl<'a> Setup<'a> {
                 }
                 if sde && lim_alive {
                     let tf = (k * r + j) as f64 * hf;
-                    self.limit_step(tf, hf, &mut lim, &da_fine, &db_fine, &mut drift, &mut noise);
+                    self.limit_step(
+                        tf, hf, &mut lim, &da_fine, &db_fine, &mut trend, &mut drift, &mut noise,
+                    );
                 }
             }
 
@@ -273,12 +279,13 @@ impl<'a> Setup<'a> {
         lim: &mut [f64],
         da: &[f64],
         db: &[f64],
+        trend: &mut TrendAt,
         drift: &mut [f64],
         noise: &mut [f64],
     ) {
         let Some(eq) = self.eq else { return };
         let (prog, net) = (self.prog, self.net);
-        eq.drift(prog, net, tf, lim, drift);
+        eq.drift(prog, net, tf, lim, trend, drift);
         if self.scheme == Some(LimitScheme::Milstein) {
             // d = 1 with one Brownian motion B: the noise is b(H) dB, with b read off
             // the equation's own noise term at a unit increment (so a mutated equation

@@ -240,14 +240,7 @@ fn simulate(args: SimulateArgs) -> Result<(), tp::TpError> {
             reason,
         })?;
     }
-    if args.common.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report.json()).unwrap_or_default()
-        );
-    } else {
-        print!("{}", report.text());
-    }
+    emit(args.common.json, || report.json(), || report.text());
     Ok(())
 }
 
@@ -267,6 +260,18 @@ fn seed_list(first: u64, count: u64) -> Result<Vec<u64>, tp::TpError> {
         });
     }
     Ok((0..count).map(|k| first + k).collect())
+}
+
+/// Prints a report as pretty JSON (`--json`) or as text; only the chosen one is built.
+fn emit(json: bool, value: impl FnOnce() -> serde_json::Value, text: impl FnOnce() -> String) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value()).unwrap_or_default()
+        );
+    } else {
+        print!("{}", text());
+    }
 }
 
 /// Refuses an unwritable `--plot` path before the (long) run rather than after it.
@@ -710,15 +715,11 @@ fn check(args: CheckArgs) -> Result<(), tp::TpError> {
             reason,
         })?;
     }
-    if args.common.json {
-        let value = tp::report::check_to_json(program.title.as_deref(), &report);
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value).unwrap_or_default()
-        );
-    } else {
-        print!("{}", tp::report::render_check(&title, &report));
-    }
+    emit(
+        args.common.json,
+        || tp::report::check_to_json(program.title.as_deref(), &report),
+        || tp::report::render_check(&title, &report),
+    );
     if !report.pass() {
         // A failed verdict is a result, not an error: the report is printed in full and
         // the exit status (1) tells scripts.
@@ -760,15 +761,11 @@ fn depth_simulate(
         ..tp::depth::simulate::DepthSweepOptions::default()
     };
     let sweep = tp::depth::sweep::run_sweep(program, &opts)?;
-    if args.common.json {
-        let value = tp::report::depth::depth_sweep_json(program, &sweep);
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value).unwrap_or_default()
-        );
-    } else {
-        print!("{}", tp::report::depth::render_depth_sweep(program, &sweep));
-    }
+    emit(
+        args.common.json,
+        || tp::report::depth::depth_sweep_json(program, &sweep),
+        || tp::report::depth::render_depth_sweep(program, &sweep),
+    );
     Ok(())
 }
 
@@ -811,18 +808,11 @@ fn depth_check(program: &tp::depth::DepthProgram, args: &CheckArgs) -> Result<()
         mutation,
     };
     let report = tp::check::depth_program::run_depth_check(program, &opts)?;
-    if args.common.json {
-        let value = tp::report::depth::depth_check_json(program, &report);
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value).unwrap_or_default()
-        );
-    } else {
-        print!(
-            "{}",
-            tp::report::depth::render_depth_check(program, &report)
-        );
-    }
+    emit(
+        args.common.json,
+        || tp::report::depth::depth_check_json(program, &report),
+        || tp::report::depth::render_depth_check(program, &report),
+    );
     if !report.pass() {
         let _ = std::io::stdout().flush();
         std::process::exit(1);
@@ -841,18 +831,11 @@ fn depth_limit(program: &tp::depth::DepthProgram, args: &LimitArgs) -> Result<()
         Some(limit) => tp::depth::evaluate::evaluate(program, limit, &opts)?,
         None => tp::depth::evaluate::DepthValues::default(),
     };
-    if args.common.json {
-        let value = tp::report::depth::depth_limit_json(program, &derivation, &values);
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value).unwrap_or_default()
-        );
-    } else {
-        print!(
-            "{}",
-            tp::report::depth::render_depth_limit(program, &derivation, &values, args.latex)
-        );
-    }
+    emit(
+        args.common.json,
+        || tp::report::depth::depth_limit_json(program, &derivation, &values),
+        || tp::report::depth::render_depth_limit(program, &derivation, &values, args.latex),
+    );
     Ok(())
 }
 
@@ -863,27 +846,19 @@ fn run(cli: Cli) -> Result<(), tp::TpError> {
             let program = match tp::load_any(&args.common.file, &overrides)? {
                 tp::Compiled::Width(p) => p,
                 tp::Compiled::Depth(p) => {
-                    if args.common.json {
-                        let value = tp::report::depth::depth_show_json(&p);
-                        println!(
-                            "{}",
-                            serde_json::to_string_pretty(&value).unwrap_or_default()
-                        );
-                    } else {
-                        print!("{}", tp::report::depth::render_depth_program(&p));
-                    }
+                    emit(
+                        args.common.json,
+                        || tp::report::depth::depth_show_json(&p),
+                        || tp::report::depth::render_depth_program(&p),
+                    );
                     return Ok(());
                 }
             };
-            if args.common.json {
-                let value = tp::ir::program_to_json(&program);
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&value).unwrap_or_default()
-                );
-            } else {
-                print!("{}", tp::ir::render_program(&program));
-            }
+            emit(
+                args.common.json,
+                || tp::ir::program_to_json(&program),
+                || tp::ir::render_program(&program),
+            );
             Ok(())
         }
         Command::Scale(args) => {
@@ -906,15 +881,11 @@ fn run(cli: Cli) -> Result<(), tp::TpError> {
                                 reason,
                             })?;
                     }
-                    if args.common.json {
-                        let value = tp::report::depth::depth_scale_json(&p, &derivation);
-                        println!(
-                            "{}",
-                            serde_json::to_string_pretty(&value).unwrap_or_default()
-                        );
-                    } else {
-                        print!("{}", tp::report::depth::render_depth_scale(&p, &derivation));
-                    }
+                    emit(
+                        args.common.json,
+                        || tp::report::depth::depth_scale_json(&p, &derivation),
+                        || tp::report::depth::render_depth_scale(&p, &derivation),
+                    );
                     return Ok(());
                 }
             };
@@ -925,15 +896,11 @@ fn run(cli: Cli) -> Result<(), tp::TpError> {
                 });
             }
             let report = tp::scale::analyze(&program)?;
-            if args.common.json {
-                let value = report.to_json();
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&value).unwrap_or_default()
-                );
-            } else {
-                print!("{}", report.render(args.trace));
-            }
+            emit(
+                args.common.json,
+                || report.to_json(),
+                || report.render(args.trace),
+            );
             Ok(())
         }
         Command::Simulate(args) => simulate(args),

@@ -150,10 +150,14 @@ fn scale_reports_the_regime_and_exponents_of_the_sde_program() {
     // One layer moves h by the Brownian part s ΔW x ~ L^-1/2; the trend's L^-1 is smaller.
     assert_eq!(v["regime"]["step"], "-1/2", "{v:#}");
     assert_eq!(v["regime"]["error_rate"], "-1/2", "{v:#}");
-    let text = v.to_string();
     // Cont–Rossier–Xu Thm 3: at α = 0, β = 1 the trend, the Brownian part and the Itô
     // correction are all of order L^0.
-    assert!(text.contains("\"sde\"") || text.contains("SDE"), "{v:#}");
+    assert_eq!(v["regime"]["id"], "sde", "{v:#}");
+    assert_eq!(
+        v["regime"]["kept"],
+        serde_json::json!(["linear", "noise", "ito"]),
+        "{v:#}"
+    );
     let (code, text) = run(&["scale", "programs/resnet_sde.tp"]);
     assert_eq!(code, Some(0), "{text}");
     assert!(
@@ -178,7 +182,9 @@ fn limit_prints_the_ito_corrected_sde_in_text_and_latex() {
     assert_eq!(v["schema"], "tp-depth-limit/1");
     let latex = v.to_string();
     assert!(
-        latex.contains("\\\\left[") && latex.contains("dB^A_t"),
+        latex.contains("\\\\left[")
+            && latex.contains("dB^A_t")
+            && latex.contains("0.5\\\\,(s^2 \\\\lVert H_t \\\\rVert^2 + s_b^2)"),
         "no LaTeX: {latex}"
     );
 }

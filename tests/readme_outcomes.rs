@@ -16,6 +16,27 @@ fn depth_table() -> Vec<(String, bool, usize)> {
     table_after("Expected outcomes of the depth programs")
 }
 
+/// The `.tp` files under `programs/`, each with whether it is a depth program.
+fn shipped_programs() -> Vec<(String, bool)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("programs");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("programs/") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .to_string();
+        if name.ends_with(".tp") {
+            let depth = matches!(
+                tp::load_any(&dir.join(&name), &[]),
+                Ok(tp::Compiled::Depth(_))
+            );
+            out.push((name, depth));
+        }
+    }
+    out
+}
+
 /// The first two columns of the table following the paragraph that starts `heading`.
 fn table_after(heading: &str) -> Vec<(String, bool, usize)> {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
@@ -46,18 +67,10 @@ fn table_after(heading: &str) -> Vec<(String, bool, usize)> {
 #[test]
 fn the_table_has_every_numeric_shipped_program() {
     let rows = table();
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/programs");
-    for entry in std::fs::read_dir(dir).expect("programs/") {
-        let name = entry
-            .expect("entry")
-            .file_name()
-            .to_string_lossy()
-            .to_string();
-        // The table is of `tp check` on width programs; depth programs (`resnet`) are
-        // not read by it.
-        let path = std::path::Path::new(dir).join(&name);
-        let depth = matches!(tp::load_any(&path, &[]), Ok(tp::Compiled::Depth(_)));
-        if name.ends_with(".tp") && name != "mlp_abc_symbolic.tp" && !depth {
+    // The table is of `tp check` on width programs; depth programs (`resnet`) have
+    // their own.
+    for (name, depth) in shipped_programs() {
+        if name != "mlp_abc_symbolic.tp" && !depth {
             assert!(
                 rows.iter().any(|(f, _, _)| *f == name),
                 "{name} is missing from the README's table"
@@ -92,15 +105,8 @@ fn every_row_of_the_table_is_what_tp_check_does() {
 #[test]
 fn the_depth_table_has_every_depth_program() {
     let rows = depth_table();
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/programs");
-    for entry in std::fs::read_dir(dir).expect("programs/") {
-        let name = entry
-            .expect("entry")
-            .file_name()
-            .to_string_lossy()
-            .to_string();
-        let path = std::path::Path::new(dir).join(&name);
-        if matches!(tp::load_any(&path, &[]), Ok(tp::Compiled::Depth(_))) {
+    for (name, depth) in shipped_programs() {
+        if depth {
             assert!(
                 rows.iter().any(|(f, _, _)| *f == name),
                 "{name} is missing from the README's depth table"

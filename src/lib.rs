@@ -18,6 +18,7 @@ pub mod ir;
 pub mod limit;
 pub mod report;
 pub mod scale;
+pub mod shaped;
 pub mod sim;
 pub mod solve;
 pub mod syntax;

@@ -1,0 +1,9 @@
+//! Shaped networks in the proportional limit: an MLP whose activation tends to the
+//! identity as the width n grows, run to a depth d = τ n, whose Gram matrix follows the
+//! neural covariance SDE in τ (Li, Nica & Roy 2022).
+
+pub mod model;
+pub mod poly;
+
+pub use model::{NumericKind, NumericShaped, ShapedAct, ShapedError, ShapedProgram, SmoothAct};
+pub use poly::{Atom, Func, Monomial, Poly};

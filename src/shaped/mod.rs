@@ -2,7 +2,10 @@
 //! identity as the width n grows, run to a depth d = τ n, whose Gram matrix follows the
 //! neural covariance SDE in τ (Li, Nica & Roy 2022).
 
+pub mod canon;
+pub mod derive;
 pub mod model;
+pub mod moments;
 pub mod poly;
 
 pub use model::{NumericKind, NumericShaped, ShapedAct, ShapedError, ShapedProgram, SmoothAct};

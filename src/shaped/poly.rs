@@ -272,6 +272,21 @@ impl Poly {
         Some(out)
     }
 
+    /// ∂/∂atom, exactly (rational exponents: d x^e = e x^{e−1}).
+    pub fn diff(&self, atom: &Atom) -> Poly {
+        let mut out = Poly::zero();
+        for (m, c) in &self.0 {
+            let e = m.exponent(atom);
+            if e.is_zero() {
+                continue;
+            }
+            let mut rest = Poly::zero();
+            rest.add_term(m.without(atom), c * &e);
+            out = out.add(&rest.mul(&Poly::atom_pow(atom.clone(), e - Rational::one())));
+        }
+        out
+    }
+
     /// Every atom that occurs.
     pub fn atoms(&self) -> Vec<Atom> {
         let mut out: Vec<Atom> = self.0.keys().flat_map(|m| m.0.keys().cloned()).collect();

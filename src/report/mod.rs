@@ -2,6 +2,7 @@
 
 mod check;
 pub mod depth;
+pub mod shaped;
 mod json;
 pub mod phase_plot;
 pub mod plot;

@@ -7,6 +7,7 @@ pub mod derive;
 pub mod model;
 pub mod moments;
 pub mod poly;
+pub mod render;
 
 pub use model::{NumericKind, NumericShaped, ShapedAct, ShapedError, ShapedProgram, SmoothAct};
 pub use poly::{Atom, Func, Monomial, Poly};

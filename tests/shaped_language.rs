@@ -347,6 +347,13 @@ fn taylor_data_of_user_formulas_is_exact() {
     // An exact float constant of a formula (0.5 = 1/2) stays exact.
     let (_, t) = user("x + 0.25*x^3", "");
     assert_eq!(t[3], Poly::frac(3, 2));
+    // Formulas that call built-in activations: 2σ(x) − 1 = tanh(x/2), normalized to
+    // 2 tanh(x/2); gelu(x)·2 is the normalized GELU without `normalize`.
+    let (raw, t) = user("2*sigmoid(x) - 1", ", normalize = yes");
+    assert_eq!((&raw[0], &raw[1]), (&Poly::zero(), &Poly::frac(1, 2)));
+    assert_eq!((t[2].clone(), t[3].clone(), b(&t)), normalized("sigmoid"));
+    let (_, t) = user("2*gelu(x)", "");
+    assert_eq!((t[2].clone(), t[3].clone(), b(&t)), normalized("gelu"));
 }
 
 #[test]

@@ -842,8 +842,8 @@ impl Elab<'_> {
                  `act = relu` (the shaped ReLU, with `c_plus` and `c_minus`)"
             }
             _ => {
-                "give the Taylor data at 0 directly instead of `act`: `taylor = [phi(0), \
-                 phi'(0), phi''(0), phi'''(0)]` (exact numbers or symbolic parameters)"
+                "write `taylor = [phi(0), phi'(0), phi''(0), phi'''(0)]` in place of `act`, \
+                 with exact numbers or symbolic parameters (`param u, v symbolic`)"
             }
         };
         self.error(

@@ -46,7 +46,8 @@ pub enum TaylorError {
     /// A value at the expansion point has no exact form in the algebra.
     #[error(
         "{what} has no exact value here (exact values are rationals, powers of pi and of \
-         primes, log and exp of rationals)"
+         primes, log and exp of rationals); give the Taylor data directly with `taylor = \
+         [phi(0), phi'(0), phi''(0), phi'''(0)]`"
     )]
     NotExact {
         /// What could not be written exactly.

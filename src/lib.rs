@@ -4,8 +4,9 @@
 //! is one module. Start reading at [`syntax`] and [`elaborate`], which turn a `.tp`
 //! file into the [`ir::Program`] every later stage consumes; [`compile`] and
 //! [`load`] run both. A file with a `resnet` statement is a depth program instead
-//! ([`depth::DepthProgram`], whose size is the depth L); [`compile_any`] and
-//! [`load_any`] read both kinds.
+//! ([`depth::DepthProgram`], whose size is the depth L), and one with a `shaped`
+//! statement a shaped network ([`shaped::ShapedProgram`], depth d = τ n);
+//! [`compile_any`] and [`load_any`] read every kind.
 
 pub mod bounds;
 pub mod check;
@@ -76,6 +77,8 @@ pub enum Compiled {
     Width(ir::Program),
     /// A residual network whose size is the depth L (`resnet`).
     Depth(depth::DepthProgram),
+    /// A shaped MLP whose depth d = τ n grows with its width (`shaped`).
+    Shaped(shaped::ShapedProgram),
 }
 
 impl From<Elaborated> for Compiled {
@@ -83,6 +86,7 @@ impl From<Elaborated> for Compiled {
         match e {
             Elaborated::Width(p) => Compiled::Width(p),
             Elaborated::Depth(p) => Compiled::Depth(p),
+            Elaborated::Shaped(p) => Compiled::Shaped(p),
         }
     }
 }
@@ -97,8 +101,9 @@ pub fn compile(file: &str, text: &str, overrides: &[Override]) -> Result<ir::Pro
     Ok(elaborate::elaborate(&src, &ast, overrides)?)
 }
 
-/// Parses and elaborates program text of either family: a file with a `resnet` statement
-/// becomes [`Compiled::Depth`], any other exactly what [`compile`] returns.
+/// Parses and elaborates program text of any family: a file with a `shaped` statement
+/// becomes [`Compiled::Shaped`], one with a `resnet` statement [`Compiled::Depth`], any
+/// other exactly what [`compile`] returns.
 pub fn compile_any(file: &str, text: &str, overrides: &[Override]) -> Result<Compiled, TpError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let ast = syntax::parse(file, text)?;

@@ -19,6 +19,7 @@ fn depth_with(text: &str, sets: &[&str]) -> DepthProgram {
     match tp::compile_any("test.tp", text, &overrides) {
         Ok(Compiled::Depth(p)) => p,
         Ok(Compiled::Width(_)) => panic!("a width program:\n{text}"),
+        Ok(Compiled::Shaped(_)) => panic!("a shaped network:\n{text}"),
         Err(e) => panic!("unexpected error:\n{e}\nin\n{text}"),
     }
 }
@@ -307,6 +308,7 @@ fn dim_reads_as_a_number_and_in_width_programs() {
     match tp::compile_any("test.tp", text, &[]) {
         Ok(Compiled::Width(p)) => assert!(p.lookup("q").is_some()),
         Ok(Compiled::Depth(_)) => panic!("a depth program"),
+        Ok(Compiled::Shaped(_)) => panic!("a shaped network"),
         Err(e) => panic!("{e}"),
     }
 }
@@ -337,6 +339,8 @@ fn every_shipped_program_compiles_to_its_family() {
         let compiled = compiled.unwrap_or_else(|e| panic!("{name}: {e}"));
         let is_depth = matches!(compiled, Compiled::Depth(_));
         assert_eq!(is_depth, name.starts_with("resnet_"), "{name}");
+        let is_shaped = matches!(compiled, Compiled::Shaped(_));
+        assert_eq!(is_shaped, name.starts_with("shaped_"), "{name}");
         if let Compiled::Width(p) = compiled {
             // Exactly what the width-only path gives.
             let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -361,6 +365,7 @@ fn shipped_depth_programs_have_the_stated_settings() {
         match tp::load_any(&path, &[]) {
             Ok(Compiled::Depth(p)) => p,
             Ok(Compiled::Width(_)) => panic!("{name}: a width program"),
+            Ok(Compiled::Shaped(_)) => panic!("{name}: a shaped network"),
             Err(e) => panic!("{name}: {e}"),
         }
     };

@@ -90,8 +90,13 @@ fn engines_agree_on_every_shipped_program() {
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".tp"))
-        // Depth programs (`resnet`) have no width limit to compare.
-        .filter(|n| !matches!(tp::load_any(&dir.join(n), &[]), Ok(tp::Compiled::Depth(_))))
+        // Depth programs (`resnet`) and shaped networks have no width limit to compare.
+        .filter(|n| {
+            !matches!(
+                tp::load_any(&dir.join(n), &[]),
+                Ok(tp::Compiled::Depth(_) | tp::Compiled::Shaped(_))
+            )
+        })
         .collect();
     names.sort();
     assert!(names.len() >= 12, "{names:?}");

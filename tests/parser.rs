@@ -656,9 +656,18 @@ fn check_spans(src: &str, f: &File) {
             }
             ItemKind::Resnet {
                 name_span, args, ..
+            }
+            | ItemKind::Shaped {
+                name_span, args, ..
             } => {
                 cspan(src, *name_span);
                 args.iter().for_each(|a| cexpr(src, &a.value))
+            }
+            ItemKind::TiedDepth {
+                name_span, value, ..
+            } => {
+                cspan(src, *name_span);
+                cexpr(src, value);
             }
             ItemKind::Dim {
                 name_span, value, ..

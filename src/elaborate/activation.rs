@@ -6,8 +6,9 @@ use crate::syntax::ast;
 use crate::syntax::Diagnostic;
 
 /// Names of the built-in activations (besides the elementary functions of [`Func`]).
-pub const BUILTIN_ACTIVATIONS: [&str; 11] = [
+pub const BUILTIN_ACTIVATIONS: [&str; 12] = [
     "identity", "relu", "tanh", "sigmoid", "erf", "gelu", "silu", "softplus", "sin", "cos", "exp",
+    "atan",
 ];
 
 /// The body of a built-in activation in terms of `Expr::Arg`.

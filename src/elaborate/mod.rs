@@ -7,22 +7,26 @@
 //! with weight updates kept as sums of outer products.
 //!
 //! A file with a `resnet` statement is a depth program instead: the same declarations
-//! are read, and the network becomes a [`DepthProgram`] (see `resnet.rs`);
-//! [`elaborate_any`] chooses between the two.
+//! are read, and the network becomes a [`DepthProgram`] (see `resnet.rs`). A file with a
+//! `shaped` statement is a shaped network, a [`ShapedProgram`] (see `shaped.rs`).
+//! [`elaborate_any`] chooses between the three.
 
 mod activation;
 mod network;
 mod parameterization;
 mod raw;
 mod resnet;
+mod shaped;
 mod value;
 
+pub use activation::builtin_body;
 pub use value::Val;
 
 use crate::bounds::{MAX_FIXED_DIM, MAX_INSTRUCTIONS, MAX_LOOP_ITERATIONS, MAX_NAME_CHARS};
 use crate::depth::DepthProgram;
 use crate::exponent::Exponent;
 use crate::ir::{ActId, MatrixId, Program, SourceId, ValueId};
+use crate::shaped::ShapedProgram;
 use crate::syntax::ast::{self, ExprKind, ItemKind, NamePart, Span};
 use crate::syntax::{Diagnostic, Stage};
 use std::collections::{BTreeMap, HashMap};
@@ -78,6 +82,9 @@ struct Scope {
     width: Option<String>,
     /// The name of the `depth` size.
     depth: Option<String>,
+    /// `depth d = tau * n`: where the name was written and the right-hand side, read by a
+    /// `shaped` network once every parameter is known.
+    tied_depth: Option<(Span, ast::Expr)>,
     /// Fixed dimensions (`dim d = 4`), which read as their value in expressions.
     dims: BTreeMap<String, usize>,
     params: BTreeMap<String, Val>,
@@ -109,17 +116,23 @@ pub enum Elaborated {
     Width(Program),
     /// A `resnet` statement: the residual network.
     Depth(DepthProgram),
+    /// A `shaped` statement: the shaped MLP in the proportional limit d/n → τ.
+    Shaped(ShapedProgram),
 }
 
-/// Elaborates a parsed file of either family, applying `overrides` first: a file with a
-/// `resnet` statement (anywhere, so that a misplaced one gets its own message) is a depth
-/// program; any other file takes exactly the path of [`elaborate`].
+/// Elaborates a parsed file of any family, applying `overrides` first: a file with a
+/// `shaped` statement is a shaped network; else a file with a `resnet` statement
+/// (anywhere, so that a misplaced one gets its own message) is a depth program; any other
+/// file takes exactly the path of [`elaborate`].
 pub fn elaborate_any(
     src: &SourceText<'_>,
     file: &ast::File,
     overrides: &[Override],
 ) -> Result<Elaborated, Diagnostic> {
-    if resnet::first_resnet(&file.items).is_some() {
+    if shaped::first_shaped(&file.items).is_some() {
+        let mut elab = Elab::new(src);
+        Ok(Elaborated::Shaped(elab.shaped_program(file, overrides)?))
+    } else if resnet::first_resnet(&file.items).is_some() {
         let mut elab = Elab::new(src);
         Ok(Elaborated::Depth(elab.depth_program(file, overrides)?))
     } else {
@@ -135,6 +148,21 @@ pub fn elaborate(
     file: &ast::File,
     overrides: &[Override],
 ) -> Result<Program, Diagnostic> {
+    if let Some(item) = shaped::first_shaped(&file.items) {
+        return Err(Diagnostic::new(
+            Stage::Semantic,
+            src.file,
+            src.text,
+            item.span,
+            "this is a shaped network (a `shaped` statement, whose depth grows with its \
+             width), but this command reads width programs only",
+            Some(
+                "use the commands that read every kind (in the library: `tp::compile_any` \
+                 or `tp::load_any`)"
+                    .into(),
+            ),
+        ));
+    }
     if let Some(item) = resnet::first_resnet(&file.items) {
         return Err(Diagnostic::new(
             Stage::Semantic,
@@ -153,6 +181,20 @@ pub fn elaborate(
     let mut elab = Elab::new(src);
     // Only a `resnet` reads the depth size. Checked before anything else, so that an
     // `mlp` reading `L` as its number of layers does not report the symptom instead.
+    if let Some((item, name)) = file.items.iter().find_map(|i| match &i.kind {
+        ItemKind::TiedDepth { name, .. } => Some((i, name)),
+        _ => None,
+    }) {
+        return Err(elab.error(
+            item.span,
+            format!("the depth `{name}` is tied to the width, but there is no `shaped` network"),
+            Some(format!(
+                "`depth {name} = tau * n` is the depth of a `shaped` network; the number of \
+                 layers of an `mlp` is a number: `param {name} = 3` and `mlp net(depth = \
+                 {name}, …)`"
+            )),
+        ));
+    }
     if let Some((item, name)) = file.items.iter().find_map(|i| match &i.kind {
         ItemKind::Depth(name) => Some((i, name)),
         _ => None,
@@ -307,6 +349,22 @@ impl<'a> Elab<'a> {
                     }
                     self.check_fresh(name, item.span)?;
                     self.scope.depth = Some(name.clone());
+                }
+                ItemKind::TiedDepth {
+                    name,
+                    name_span,
+                    value,
+                } => {
+                    if let Some(previous) = &self.scope.depth {
+                        return Err(self.error(
+                            item.span,
+                            format!("the depth is already called `{previous}`"),
+                            Some("declare `depth` once".into()),
+                        ));
+                    }
+                    self.check_fresh(name, *name_span)?;
+                    self.scope.depth = Some(name.clone());
+                    self.scope.tied_depth = Some((*name_span, value.clone()));
                 }
                 ItemKind::Dim {
                     name,
@@ -540,7 +598,7 @@ impl<'a> Elab<'a> {
                 let x = self.static_eval(&args[0])?;
                 match f.as_str() {
                     "sqrt" => lift(x.sqrt()),
-                    "exp" | "log" | "tanh" | "erf" | "sin" | "cos" | "abs" => {
+                    "exp" | "log" | "tanh" | "erf" | "sin" | "cos" | "abs" | "atan" | "arctan" => {
                         let v = x.as_f64().ok_or_else(|| {
                             self.error(e.span, format!("`{f}` needs a number here"), None)
                         })?;
@@ -782,7 +840,8 @@ impl<'a> Elab<'a> {
             | ItemKind::Activation { .. }
             | ItemKind::Input { .. }
             | ItemKind::Dim { .. }
-            | ItemKind::Depth(_) => {
+            | ItemKind::Depth(_)
+            | ItemKind::TiedDepth { .. } => {
                 if !self.scope.loop_vars.is_empty() {
                     return Err(self.error(
                         item.span,
@@ -794,6 +853,14 @@ impl<'a> Elab<'a> {
                         ),
                     ));
                 }
+            }
+            ItemKind::Shaped { .. } => {
+                // `elaborate` refuses files with a `shaped` network before this pass.
+                return Err(self.error(
+                    item.span,
+                    "internal error: a `shaped` network reached the width elaborator",
+                    Some("this is a bug in tp; please report it with this input".into()),
+                ));
             }
             ItemKind::Resnet { .. } => {
                 // `elaborate` refuses files with a `resnet` before this pass.

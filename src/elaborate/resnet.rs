@@ -93,7 +93,7 @@ fn all_resnets<'f>(items: &'f [ast::Item], in_loop: bool, out: &mut Vec<(&'f ast
 
 /// The first symbolic parameter an expression reads, with where (symbols are exponents;
 /// a formula evaluated at every layer needs numbers).
-fn symbol_in<'e>(e: &'e ast::Expr, symbols: &[String]) -> Option<(&'e str, Span)> {
+pub(super) fn symbol_in<'e>(e: &'e ast::Expr, symbols: &[String]) -> Option<(&'e str, Span)> {
     match &e.kind {
         ExprKind::Number(_) => None,
         ExprKind::Name(n) => n
@@ -187,6 +187,20 @@ impl Elab<'_> {
                 Some("put each network in a file of its own".into()),
             ));
         }
+        if let Some((item, name)) = file.items.iter().find_map(|i| match &i.kind {
+            ItemKind::TiedDepth { name, .. } => Some((i, name)),
+            _ => None,
+        }) {
+            return Err(self.error(
+                item.span,
+                format!("the depth `{name}` of a `resnet` is tied to the width"),
+                Some(format!(
+                    "the depth of a residual network is a size of its own: write `depth \
+                     {name}`; a depth tied to the width (`depth {name} = tau * n`) is for \
+                     `shaped` networks"
+                )),
+            ));
+        }
         for item in &file.items {
             let what = match &item.kind {
                 ItemKind::Mlp { .. } => "an `mlp`",
@@ -216,7 +230,7 @@ impl Elab<'_> {
     }
 
     /// The 1-based line a span starts on, for messages that mention another statement.
-    fn line_of(&self, span: Span) -> usize {
+    pub(super) fn line_of(&self, span: Span) -> usize {
         let before = self.src.text.get(..span.start).unwrap_or("");
         before.matches('\n').count() + 1
     }
@@ -383,7 +397,7 @@ impl Elab<'_> {
     }
 
     /// Checks that `key = …` names the declared size `name` (the depth or the width).
-    fn size_name(
+    pub(super) fn size_name(
         &self,
         arg: &NamedArg,
         name: &str,
@@ -431,7 +445,7 @@ impl Elab<'_> {
     }
 
     /// An optional exact exponent, `default` when absent.
-    fn exponent_or(
+    pub(super) fn exponent_or(
         &self,
         args: &[NamedArg],
         key: &str,

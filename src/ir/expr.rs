@@ -35,11 +35,13 @@ pub enum Func {
     Abs,
     /// sign of x (0 at 0)
     Sign,
+    /// arctangent (`atan`, also written `arctan`)
+    Atan,
 }
 
 impl Func {
     /// Every function, for name lookup.
-    pub const ALL: [Func; 11] = [
+    pub const ALL: [Func; 12] = [
         Func::Exp,
         Func::Log,
         Func::Sqrt,
@@ -51,6 +53,7 @@ impl Func {
         Func::Step,
         Func::Abs,
         Func::Sign,
+        Func::Atan,
     ];
 
     /// The name used in `.tp` files and in printing.
@@ -67,11 +70,16 @@ impl Func {
             Func::Step => "step",
             Func::Abs => "abs",
             Func::Sign => "sign",
+            Func::Atan => "atan",
         }
     }
 
     /// Looks a function up by its name.
     pub fn from_name(name: &str) -> Option<Func> {
+        // `arctan` is the other common spelling (Li, Nica & Roy write it so).
+        if name == "arctan" {
+            return Some(Func::Atan);
+        }
         Func::ALL.iter().copied().find(|f| f.name() == name)
     }
 
@@ -94,6 +102,7 @@ impl Func {
                 }
             }
             Func::Abs => x.abs(),
+            Func::Atan => x.atan(),
             Func::Sign => {
                 if x > 0.0 {
                     1.0
@@ -126,6 +135,11 @@ impl Func {
             ),
             Func::Sin => Expr::call(Func::Cos, u.clone()),
             Func::Cos => Expr::neg(Expr::call(Func::Sin, u.clone())),
+            // atan'(u) = 1 / (1 + u²)
+            Func::Atan => Expr::pow(
+                Expr::add(Expr::Const(1.0), Expr::pow(u.clone(), two)),
+                -Rational::one(),
+            ),
             Func::Relu => Expr::call(Func::Step, u.clone()),
             Func::Abs => Expr::call(Func::Sign, u.clone()),
             Func::Step | Func::Sign => {

@@ -367,6 +367,7 @@ fn tex_expr(e: &Expr, names: &[String], acts: &[String]) -> (String, u8) {
                 Func::Tanh => "\\tanh".to_string(),
                 Func::Sin => "\\sin".to_string(),
                 Func::Cos => "\\cos".to_string(),
+                Func::Atan => "\\arctan".to_string(),
                 Func::Sqrt => return (format!("\\sqrt{{{}}}", tex_expr(a, names, acts).0), ATOM),
                 other => format!("\\operatorname{{{}}}", other.name()),
             };

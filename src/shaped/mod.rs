@@ -8,6 +8,8 @@ pub mod model;
 pub mod moments;
 pub mod poly;
 pub mod render;
+pub mod taylor;
 
 pub use model::{NumericKind, NumericShaped, ShapedAct, ShapedError, ShapedProgram, SmoothAct};
 pub use poly::{Atom, Func, Monomial, Poly};
+pub use taylor::{taylor_at_zero, TaylorError};

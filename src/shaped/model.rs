@@ -86,7 +86,9 @@ impl SmoothAct {
     /// when asked for, in which case φ(0) = 0 and φ'(0) = 1 exactly.
     pub fn normalized_taylor(&self) -> Result<[Poly; 4], ShapedError> {
         if self.normalize {
-            let inv = self.taylor[1].inverse_series(0).ok_or(ShapedError::ZeroSlope)?;
+            let inv = self.taylor[1]
+                .inverse_series(0)
+                .ok_or(ShapedError::ZeroSlope)?;
             if self.taylor[1].is_zero() {
                 return Err(ShapedError::ZeroSlope);
             }
@@ -137,16 +139,25 @@ impl ShapedProgram {
                 .copied()
                 .ok_or_else(|| ShapedError::Symbolic(name.to_string()))
         };
+        // The opaque constants of the Taylor data (log 2 for softplus) have values of
+        // their own; every other symbol needs one from `values`.
         let eval = |p: &Poly| -> Result<f64, ShapedError> {
             let missing = p.atoms().into_iter().find_map(|a| match a {
-                super::poly::Atom::Sym(s) if !values.contains_key(&s) => Some(s),
+                super::poly::Atom::Sym(s)
+                    if !values.contains_key(&s) && !super::taylor::is_opaque(&s) =>
+                {
+                    Some(s)
+                }
                 _ => None,
             });
             if let Some(s) = missing {
                 return Err(ShapedError::Symbolic(s));
             }
             p.eval(&|atom| match atom {
-                super::poly::Atom::Sym(s) => values.get(s).copied(),
+                super::poly::Atom::Sym(s) => values
+                    .get(s)
+                    .copied()
+                    .or_else(|| super::taylor::opaque_value(s)),
                 _ => None,
             })
             .ok_or_else(|| ShapedError::Symbolic(format!("{p}")))
@@ -171,10 +182,7 @@ impl ShapedProgram {
                     eval(&s.taylor[3])?,
                 ];
                 let normalized = s.normalized_taylor()?;
-                let cubic = [
-                    eval(&normalized[2])?,
-                    eval(&normalized[3])?,
-                ];
+                let cubic = [eval(&normalized[2])?, eval(&normalized[3])?];
                 NumericKind::Smooth {
                     act: s.act,
                     raw,

@@ -278,6 +278,7 @@ fn call(f: Func, a: Arr<'_>) -> Arr<'_> {
         Func::Sin => unary(a, f64::sin),
         Func::Cos => unary(a, f64::cos),
         Func::Abs => unary(a, f64::abs),
+        Func::Atan => unary(a, f64::atan),
         Func::Relu => unary(a, |x| if x > 0.0 || x.is_nan() { x } else { 0.0 }),
         Func::Step => unary(a, |x| {
             if x > 0.0 {

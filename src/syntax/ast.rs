@@ -126,7 +126,7 @@ pub struct ListItem {
     pub repeat: bool,
 }
 
-/// `name = value` inside `(…)` after `mlp`, `resnet`, `train`, or a preset.
+/// `name = value` inside `(…)` after `mlp`, `resnet`, `shaped`, `train`, or a preset.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NamedArg {
     /// Argument name.
@@ -310,6 +310,17 @@ pub enum ItemKind {
     },
     /// `depth L`: the depth of a `resnet`, a size that grows (it has no value).
     Depth(String),
+    /// `depth d = tau * n`: a depth tied to the width, d/n → τ (the proportional limit of
+    /// a `shaped` network). A variant of its own rather than an option of [`ItemKind::Depth`]
+    /// so that `depth L` keeps its one meaning for residual networks.
+    TiedDepth {
+        /// The depth's name.
+        name: String,
+        /// Where the name was written.
+        name_span: Span,
+        /// The right-hand side, τ times the width (checked by the elaborator).
+        value: Expr,
+    },
     /// `dim d = 4`: a fixed dimension, independent of every size.
     Dim {
         /// The dimension's name.
@@ -326,6 +337,16 @@ pub enum ItemKind {
         /// Where the name was written.
         name_span: Span,
         /// Options (which ones depend on `kind`).
+        args: Vec<NamedArg>,
+    },
+    /// `shaped net(width = n, depth = d, act = tanh, input = x)`: a shaped MLP in the
+    /// proportional limit (Li, Nica & Roy 2022).
+    Shaped {
+        /// Network name.
+        name: String,
+        /// Where the name was written.
+        name_span: Span,
+        /// Options (which ones depend on the activation).
         args: Vec<NamedArg>,
     },
 }

@@ -46,7 +46,7 @@ use crate::bounds::MAX_NESTING;
 use crate::bounds::{MAX_CHAIN_OPERANDS, MAX_EXPR_DEPTH, MAX_NAME_CHARS};
 
 /// Words that start a statement, in the order used in hints.
-const STATEMENT_KEYWORDS: [&str; 15] = [
+const STATEMENT_KEYWORDS: [&str; 16] = [
     "program",
     "width",
     "param",
@@ -62,10 +62,11 @@ const STATEMENT_KEYWORDS: [&str; 15] = [
     "depth",
     "dim",
     "resnet",
+    "shaped",
 ];
 
 /// Reserved words: statement keywords plus the words used inside statements.
-const RESERVED: [&str; 19] = [
+const RESERVED: [&str; 20] = [
     "program",
     "width",
     "param",
@@ -85,6 +86,7 @@ const RESERVED: [&str; 19] = [
     "depth",
     "dim",
     "resnet",
+    "shaped",
 ];
 
 /// Parses a whole `.tp` file. `file` is the name used in diagnostics.
@@ -542,9 +544,11 @@ impl Expect {
             | R::depth_stmt
             | R::dim_stmt
             | R::resnet_stmt
+            | R::shaped_stmt
             | R::kw_depth
             | R::kw_dim
             | R::kw_resnet
+            | R::kw_shaped
             | R::kw_program
             | R::kw_width
             | R::kw_param
@@ -699,12 +703,16 @@ fn statement_example(kw: &str) -> Option<&'static str> {
              `parameterization abc { a = 0, b = 1/2, c = 0 }`"
         }
         "train" => "`train sgd(steps = 3, lr = eta, loss = mse, data = [xi0])`",
-        "depth" => "`depth L`",
+        "depth" => "`depth L` (a resnet), or `depth d = tau * n` (a shaped network)",
         "dim" => "`dim d = 4`",
         "resnet" => {
             "`resnet net(kind = crx, depth = L, dim = d, act = tanh, input = x, alpha = 1, \
              beta = 0)` or `resnet net(kind = hayou1, depth = L, width = n, act = relu, \
              input = x)`"
+        }
+        "shaped" => {
+            "`shaped net(width = n, depth = d, act = tanh, input = x)` or `shaped \
+             net(width = n, depth = d, act = relu, c_minus = -1, inputs = [xa, xb])`"
         }
         _ => return None,
     })
@@ -1167,11 +1175,17 @@ impl<'s> Builder<'s> {
                     args,
                 }
             }
-            Rule::depth_stmt => ItemKind::Depth(
-                self.take(&mut inner, Rule::plain_name, span)?
-                    .as_str()
-                    .to_string(),
-            ),
+            Rule::depth_stmt => {
+                let name = self.take(&mut inner, Rule::plain_name, span)?;
+                match inner.find(|p| p.as_rule() == Rule::expr) {
+                    Some(e) => ItemKind::TiedDepth {
+                        name: name.as_str().to_string(),
+                        name_span: span_of(&name),
+                        value: self.expr(e)?.0,
+                    },
+                    None => ItemKind::Depth(name.as_str().to_string()),
+                }
+            }
             Rule::dim_stmt => {
                 let name = self.take(&mut inner, Rule::plain_name, span)?;
                 let value = self.expr(self.take(&mut inner, Rule::expr, span)?)?.0;
@@ -1185,6 +1199,15 @@ impl<'s> Builder<'s> {
                 let name = self.take(&mut inner, Rule::plain_name, span)?;
                 let args = self.named_args(self.take(&mut inner, Rule::named_args, span)?)?;
                 ItemKind::Resnet {
+                    name: name.as_str().to_string(),
+                    name_span: span_of(&name),
+                    args,
+                }
+            }
+            Rule::shaped_stmt => {
+                let name = self.take(&mut inner, Rule::plain_name, span)?;
+                let args = self.named_args(self.take(&mut inner, Rule::named_args, span)?)?;
+                ItemKind::Shaped {
                     name: name.as_str().to_string(),
                     name_span: span_of(&name),
                     args,

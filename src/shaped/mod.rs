@@ -2,8 +2,10 @@
 //! identity as the width n grows, run to a depth d = τ n, whose Gram matrix follows the
 //! neural covariance SDE in τ (Li, Nica & Roy 2022).
 
+pub mod blowup;
 pub mod model;
 pub mod poly;
+pub mod simulate;
 
 pub use model::{NumericKind, NumericShaped, ShapedAct, ShapedError, ShapedProgram, SmoothAct};
 pub use poly::{Atom, Func, Monomial, Poly};

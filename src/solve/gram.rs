@@ -21,6 +21,19 @@
 //! N(log Φ^{αα}_0 − τ, 2τ) exactly, whatever the step. Because all entries share ΔB, the
 //! joint noise is still Σ to first order.
 //!
+//! **Staying in the cone.** The plain off-diagonal step can overshoot |ρ| ≤ 1 (the
+//! noise of ρ vanishes only at first order at ρ = ±1), after which Σ(Φ) is indefinite
+//! and the log-diagonal noise explodes. After every step, a Φ outside the positive
+//! semidefinite cone is therefore projected back with its diagonal kept: the
+//! correlation matrix R = D^{-1/2} Φ D^{-1/2} has its negative eigenvalues set to 0 and
+//! is rescaled to unit diagonal (for m = 2: ρ clamped to [−1, 1]). The diagonal is never
+//! touched, so its exact law survives; the projection fires with a probability that
+//! vanishes with the step away from ρ = ±1, and is counted per path
+//! ([`GramPath::projected_steps`]). Note that the log-diagonal step does not preserve a
+//! singular Φ exactly (ρ = 1 is absorbing for the shaped-ReLU SDE, but the scheme's
+//! diagonal and off-diagonal updates differ at second order): 1 − ρ then wanders by
+//! O(h) in mean.
+//!
 //! **Determinism.** Path `i` of seed `s` draws from a ChaCha8 stream keyed by (s, i)
 //! alone, so a set of paths is bit-identical whatever the thread count.
 
@@ -169,6 +182,116 @@ pub fn psd_cholesky(a: &[f64], k: usize, l: &mut [f64]) -> Result<PsdFactor, Sol
     })
 }
 
+/// Projects the packed Φ (m×m) onto the positive semidefinite matrices with the same
+/// diagonal, if it is not one beyond rounding: the correlation matrix R gets its
+/// negative eigenvalues set to 0 (nearest PSD matrix in the Frobenius norm) and is
+/// rescaled to unit diagonal. Returns whether Φ was changed. `corr` and `vectors` are
+/// m×m scratch. A diagonal that is not positive is left to the stop checks.
+fn project_to_psd(m: usize, phi: &mut [f64], corr: &mut [f64], vectors: &mut [f64]) -> bool {
+    if m < 2 {
+        return false;
+    }
+    let d: Vec<f64> = (0..m).map(|a| phi[packed_index(m, a, a)]).collect();
+    if d.iter().any(|x| !(*x > 0.0 && x.is_finite())) || phi.iter().any(|x| !x.is_finite()) {
+        return false;
+    }
+    for a in 0..m {
+        for b in 0..m {
+            corr[a * m + b] = if a == b {
+                1.0
+            } else {
+                phi[packed_index(m, a, b)] / (d[a] * d[b]).sqrt()
+            };
+        }
+    }
+    if m == 2 {
+        // The common case in closed form: R is PSD iff |ρ| ≤ 1.
+        let r = corr[1];
+        if r.abs() <= 1.0 {
+            return false;
+        }
+        phi[1] = r.signum() * (d[0] * d[1]).sqrt();
+        return true;
+    }
+    let mut scratch = corr.to_vec();
+    let eig = jacobi_eigen(m, &mut scratch, vectors);
+    let smallest = eig.iter().copied().fold(f64::INFINITY, f64::min);
+    if smallest >= -PIVOT_TOLERANCE * m as f64 {
+        return false;
+    }
+    // R' = V max(Λ, 0) Vᵀ, then unit diagonal.
+    for a in 0..m {
+        for b in 0..m {
+            corr[a * m + b] = (0..m)
+                .map(|j| vectors[a * m + j] * eig[j].max(0.0) * vectors[b * m + j])
+                .sum();
+        }
+    }
+    for a in 0..m {
+        for b in a + 1..m {
+            let norm = (corr[a * m + a] * corr[b * m + b]).sqrt();
+            let r = if norm > 0.0 {
+                corr[a * m + b] / norm
+            } else {
+                0.0
+            };
+            phi[packed_index(m, a, b)] = r.clamp(-1.0, 1.0) * (d[a] * d[b]).sqrt();
+        }
+    }
+    true
+}
+
+/// The eigenvalues of the symmetric m×m row-major `a` (destroyed) by cyclic Jacobi
+/// rotations, with the eigenvectors as the columns of `v`. Small m only (here m ≤ a
+/// handful of inputs): each sweep costs O(m³) and a few sweeps reach rounding.
+fn jacobi_eigen(m: usize, a: &mut [f64], v: &mut [f64]) -> Vec<f64> {
+    for i in 0..m {
+        for j in 0..m {
+            v[i * m + j] = if i == j { 1.0 } else { 0.0 };
+        }
+    }
+    for _sweep in 0..64 {
+        let off: f64 = (0..m)
+            .flat_map(|i| (0..m).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i * m + j] * a[i * m + j])
+            .sum();
+        let scale: f64 = (0..m).map(|i| a[i * m + i] * a[i * m + i]).sum();
+        if off <= f64::EPSILON * f64::EPSILON * scale.max(f64::MIN_POSITIVE) {
+            break;
+        }
+        for p in 0..m {
+            for q in p + 1..m {
+                let apq = a[p * m + q];
+                if apq == 0.0 {
+                    continue;
+                }
+                // The rotation angle that zeroes a_pq (Rutishauser's stable form).
+                let theta = (a[q * m + q] - a[p * m + p]) / (2.0 * apq);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for k in 0..m {
+                    let (akp, akq) = (a[k * m + p], a[k * m + q]);
+                    a[k * m + p] = c * akp - s * akq;
+                    a[k * m + q] = s * akp + c * akq;
+                }
+                for k in 0..m {
+                    let (apk, aqk) = (a[p * m + k], a[q * m + k]);
+                    a[p * m + k] = c * apk - s * aqk;
+                    a[q * m + k] = s * apk + c * aqk;
+                }
+                for k in 0..m {
+                    let (vkp, vkq) = (v[k * m + p], v[k * m + q]);
+                    v[k * m + p] = c * vkp - s * vkq;
+                    v[k * m + q] = s * vkp + c * vkq;
+                }
+            }
+        }
+    }
+    (0..m).map(|i| a[i * m + i]).collect()
+}
+
 /// The coefficients of a Gram SDE: `drift(Φ, out)` writes b(Φ) and `covariance(Φ, out)`
 /// writes Σ(Φ) (k×k row-major), both in the packed order of the module.
 #[derive(Clone, Copy, Debug)]
@@ -230,9 +353,10 @@ pub struct GramPath {
     pub stop: Option<GramStop>,
     /// Steps taken.
     pub steps: usize,
-    /// Steps at which Σ(Φ) had a negative pivot beyond rounding (Φ left the PSD cone,
-    /// which a finite step can do near ρ = ±1): the negative directions got no noise.
-    pub indefinite_steps: usize,
+    /// Steps after which Φ had left the positive semidefinite cone (a finite step can
+    /// overshoot near ρ = ±1) and was projected back onto it, diagonal kept (see the
+    /// module documentation).
+    pub projected_steps: usize,
 }
 
 impl GramPath {
@@ -318,7 +442,9 @@ struct Walker {
     sigma: Vec<f64>,
     factor: Vec<f64>,
     noise: Vec<f64>,
-    indefinite_steps: usize,
+    projected: usize,
+    corr: Vec<f64>,
+    vectors: Vec<f64>,
 }
 
 impl Walker {
@@ -339,7 +465,9 @@ impl Walker {
             sigma: vec![0.0; k * k],
             factor: vec![0.0; k * k],
             noise: vec![0.0; k],
-            indefinite_steps: 0,
+            projected: 0,
+            corr: vec![0.0; m * m],
+            vectors: vec![0.0; m * m],
         }
     }
 
@@ -352,12 +480,9 @@ impl Walker {
         let k = self.phi.len();
         (sde.drift)(&self.phi, &mut self.drift);
         (sde.covariance)(&self.phi, &mut self.sigma);
-        // The lengths are fixed by construction, so the factorization cannot refuse.
-        if let Ok(f) = psd_cholesky(&self.sigma, k, &mut self.factor) {
-            if f.worst_negative < 0.0 {
-                self.indefinite_steps += 1;
-            }
-        }
+        // The lengths are fixed by construction, so the factorization cannot refuse;
+        // Φ is kept PSD (below), so Σ(Φ) is PSD for the Li–Nica–Roy Σ.
+        let _ = psd_cholesky(&self.sigma, k, &mut self.factor);
         for i in 0..k {
             self.noise[i] = (0..=i).map(|j| self.factor[i * k + j] * db[j]).sum();
         }
@@ -370,6 +495,9 @@ impl Walker {
             } else {
                 self.phi[i] += self.drift[i] * h + self.noise[i];
             }
+        }
+        if project_to_psd(self.m, &mut self.phi, &mut self.corr, &mut self.vectors) {
+            self.projected += 1;
         }
     }
 
@@ -395,7 +523,7 @@ impl Walker {
             states: Vec::new(),
             stop: None,
             steps: 0,
-            indefinite_steps: 0,
+            projected_steps: 0,
         }
     }
 }
@@ -549,7 +677,7 @@ where
         }
     }
     for (path, walker) in paths.iter_mut().zip(&walkers) {
-        path.indefinite_steps = walker.indefinite_steps;
+        path.projected_steps = walker.projected;
     }
     // `paths` has exactly L elements by construction, so the conversion cannot fail.
     paths.try_into().map_err(|_| SolveError::ZeroSteps)

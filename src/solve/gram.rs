@@ -791,3 +791,130 @@ where
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// L Lᵀ as a row-major k×k matrix.
+    fn product(l: &[f64], k: usize) -> Vec<f64> {
+        let mut out = vec![0.0; k * k];
+        for i in 0..k {
+            for j in 0..k {
+                out[i * k + j] = (0..k).map(|p| l[i * k + p] * l[j * k + p]).sum();
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn lnr_covariance_of_a_two_by_two_gram() {
+        // Φ = [[a, c], [c, b]]: the 3×3 Σ in the order (11, 12, 22), by hand.
+        let (a, c, b) = (2.0, 0.5, 3.0);
+        let mut s = vec![0.0; 9];
+        lnr_covariance(&[a, c, b], &mut s);
+        let expected = [
+            2.0 * a * a,
+            2.0 * a * c,
+            2.0 * c * c,
+            2.0 * a * c,
+            a * b + c * c,
+            2.0 * c * b,
+            2.0 * c * c,
+            2.0 * c * b,
+            2.0 * b * b,
+        ];
+        assert_eq!(s, expected);
+        let mut bad = vec![0.0; 4];
+        lnr_covariance(&[1.0, 2.0], &mut bad);
+        assert!(bad.iter().all(|x| x.is_nan()));
+    }
+
+    #[test]
+    fn psd_cholesky_factors_singular_matrices_without_nan() {
+        // Σ at a rank-one Φ (ρ = 1) has rank 1.
+        let mut s = vec![0.0; 9];
+        lnr_covariance(&[1.0, 2.0, 4.0], &mut s);
+        let mut l = vec![0.0; 9];
+        let f = psd_cholesky(&s, 3, &mut l).unwrap();
+        assert_eq!(f.rank, 1);
+        assert!(l.iter().all(|x| x.is_finite()));
+        for (x, y) in product(&l, 3).iter().zip(&s) {
+            assert!((x - y).abs() < 1e-12 * 32.0, "{x} vs {y}");
+        }
+        // Entries of very different scales keep their noise.
+        let mut s = vec![0.0; 9];
+        lnr_covariance(&[1e6, 0.0, 1e-6], &mut s);
+        let f = psd_cholesky(&s, 3, &mut l).unwrap();
+        assert_eq!(f.rank, 3);
+        assert!((l[8] - 2f64.sqrt() * 1e-6).abs() < 1e-18);
+        // An indefinite matrix is reported.
+        let f = psd_cholesky(&[1.0, 2.0, 2.0, 1.0], 2, &mut l[..4]).unwrap();
+        assert!(f.worst_negative < -1.0 && f.rank == 1);
+    }
+
+    #[test]
+    fn projection_restores_a_psd_gram_and_keeps_its_diagonal() {
+        // Three pairwise correlations 0.9, 0.9, −0.9 cannot coexist.
+        let m = 3;
+        let d = [1.0, 4.0, 9.0];
+        let r = [[1.0, 0.9, 0.9], [0.9, 1.0, -0.9], [0.9, -0.9, 1.0]];
+        let mut phi = vec![0.0; 6];
+        for a in 0..m {
+            for b in a..m {
+                phi[packed_index(m, a, b)] = r[a][b] * (d[a] * d[b] as f64).sqrt();
+            }
+        }
+        let (mut corr, mut v) = (vec![0.0; 9], vec![0.0; 9]);
+        assert!(project_to_psd(m, &mut phi, &mut corr, &mut v));
+        for a in 0..m {
+            assert_eq!(phi[packed_index(m, a, a)], d[a]);
+        }
+        let mut full = vec![0.0; 9];
+        for a in 0..m {
+            for b in 0..m {
+                full[a * m + b] = phi[packed_index(m, a, b)];
+            }
+        }
+        let mut scratch = full.clone();
+        let eig = jacobi_eigen(m, &mut scratch, &mut v);
+        assert!(eig.iter().all(|&e| e > -1e-9), "{eig:?}");
+        // A PSD Gram is left alone, bit for bit.
+        let mut ok = vec![2.0, 0.3, 1.0, 0.1, 0.2, 3.0];
+        let before = ok.clone();
+        assert!(!project_to_psd(m, &mut ok, &mut corr, &mut v));
+        assert_eq!(ok, before);
+    }
+
+    #[test]
+    fn jacobi_finds_known_eigenvalues() {
+        // [[2, 1, 0], [1, 2, 1], [0, 1, 2]]: 2 − √2, 2, 2 + √2.
+        let mut a = vec![2.0, 1.0, 0.0, 1.0, 2.0, 1.0, 0.0, 1.0, 2.0];
+        let mut v = vec![0.0; 9];
+        let mut e = jacobi_eigen(3, &mut a, &mut v);
+        e.sort_by(f64::total_cmp);
+        let r2 = 2f64.sqrt();
+        for (x, y) in e.iter().zip([2.0 - r2, 2.0, 2.0 + r2]) {
+            assert!((x - y).abs() < 1e-13, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn bad_requests_are_refused() {
+        let sde = GramSde::lnr(1, |_: &[f64], out: &mut [f64]| out[0] = 0.0);
+        let mut rng = path_rng(0, 0, 0);
+        let opts = GramEmOptions::new(vec![0.5, 0.2], 0.1);
+        assert!(gram_em_path(&sde, &[1.0], &opts, &mut rng).is_err());
+        let opts = GramEmOptions::new(vec![1.0], 0.0);
+        assert!(gram_em_path(&sde, &[1.0], &opts, &mut rng).is_err());
+        let opts = GramEmOptions::new(vec![1.0], 0.1);
+        assert!(gram_em_path(&sde, &[-1.0], &opts, &mut rng).is_err());
+        assert!(gram_em_path(&sde, &[1.0, 2.0], &opts, &mut rng).is_err());
+        // Recording at 0 gives Φ₀ itself and τ hits every recording time exactly.
+        let opts = GramEmOptions::new(vec![0.0, 0.35, 1.0], 0.1);
+        let p = gram_em_path(&sde, &[1.5], &opts, &mut rng).unwrap();
+        assert_eq!(p.times, vec![0.0, 0.35, 1.0]);
+        assert_eq!(p.state(0).unwrap(), &[1.5]);
+        assert_eq!(p.steps, 4 + 7);
+    }
+}

@@ -494,3 +494,38 @@ fn chain_reports_blowup_with_its_layer() {
     assert_eq!((stop.kind, stop.layer), (GramStopKind::BlowUp, 1));
     assert!(r.layers.is_empty());
 }
+
+/// The cost of one chain sample at n = 512, τ = 1, m = 2 (d = 512 layers): prints the
+/// time per sample. Run with `cargo test --release --test shaped_numerics -- --ignored
+/// chain_cost --nocapture`.
+#[test]
+#[ignore]
+fn chain_cost_at_width_512() {
+    let shaped = relu_shaped(0.0, -1.0);
+    let n = 512;
+    let (c, _) = normalization_c(&shaped, n).unwrap();
+    let samples = 20;
+    let start = std::time::Instant::now();
+    let mut total = 0.0;
+    for s in 0..samples {
+        let r = sample_chain(
+            &shaped,
+            c,
+            &[1.0, 0.3, 1.0],
+            2,
+            n,
+            n,
+            &[n],
+            &ChainLimits::default(),
+            &mut chain_rng(9, n, s),
+        );
+        total += r.states[1];
+    }
+    let per = start.elapsed().as_secs_f64() / samples as f64;
+    eprintln!(
+        "n = 512, d = 512, m = 2: {:.2} ms per sample (mean Φ12 {:.3})",
+        per * 1e3,
+        total / samples as f64
+    );
+    assert!(total.is_finite());
+}

@@ -175,17 +175,17 @@ pub fn pack_gram(gram: &[Vec<f64>]) -> Result<Vec<f64>, ShapedSimError> {
         return Err(ShapedSimError::ZeroSize { what: "inputs" });
     }
     let mut packed = vec![0.0; packed_len(m)];
-    for a in 0..m {
-        if gram[a].len() != m {
+    for (a, row) in gram.iter().enumerate() {
+        if row.len() != m {
             return Err(ShapedSimError::BadGram(format!(
                 "row {a} has {} entries, not {m}",
-                gram[a].len()
+                row.len()
             )));
         }
-        if !(gram[a][a] > 0.0 && gram[a][a].is_finite()) {
+        if !(row[a] > 0.0 && row[a].is_finite()) {
             return Err(ShapedSimError::BadGram(format!(
                 "diagonal entry {a} is {}",
-                gram[a][a]
+                row[a]
             )));
         }
     }

@@ -159,7 +159,7 @@ pub fn psd_cholesky(a: &[f64], k: usize, l: &mut [f64]) -> Result<PsdFactor, Sol
             worst_negative = worst_negative.min(-1.0);
             continue;
         }
-        if !(diag > 0.0) || d <= PIVOT_TOLERANCE * diag {
+        if diag.is_nan() || diag == 0.0 || d <= PIVOT_TOLERANCE * diag {
             if d < -PIVOT_TOLERANCE * diag {
                 worst_negative = worst_negative.min(d / diag);
             }
@@ -722,6 +722,9 @@ where
         .collect()
 }
 
+/// A right-hand side f(t, x, out) behind a reference, for the two RK4 runs.
+type Rhs<'a> = dyn FnMut(f64, &[f64], &mut [f64]) + 'a;
+
 /// The deterministic limit ∂τΦ = b(Φ) by RK4.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GramOde {
@@ -752,7 +755,7 @@ where
 {
     let mut f = |_t: f64, x: &[f64], out: &mut [f64]| drift(x, out);
     let crossed = |x: &[f64]| x.iter().any(|v| !v.is_finite() || v.abs() > blowup);
-    let run = |f: &mut dyn FnMut(f64, &[f64], &mut [f64]), n: usize, record: bool| {
+    let run = |f: &mut Rhs<'_>, n: usize, record: bool| {
         let mut times = Vec::new();
         let mut states = Vec::new();
         let mut stop = None;
@@ -857,12 +860,12 @@ mod tests {
     fn projection_restores_a_psd_gram_and_keeps_its_diagonal() {
         // Three pairwise correlations 0.9, 0.9, −0.9 cannot coexist.
         let m = 3;
-        let d = [1.0, 4.0, 9.0];
+        let d = [1.0f64, 4.0, 9.0];
         let r = [[1.0, 0.9, 0.9], [0.9, 1.0, -0.9], [0.9, -0.9, 1.0]];
         let mut phi = vec![0.0; 6];
         for a in 0..m {
             for b in a..m {
-                phi[packed_index(m, a, b)] = r[a][b] * (d[a] * d[b] as f64).sqrt();
+                phi[packed_index(m, a, b)] = r[a][b] * (d[a] * d[b]).sqrt();
             }
         }
         let (mut corr, mut v) = (vec![0.0; 9], vec![0.0; 9]);

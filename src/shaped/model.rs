@@ -86,9 +86,7 @@ impl SmoothAct {
     /// when asked for, in which case φ(0) = 0 and φ'(0) = 1 exactly.
     pub fn normalized_taylor(&self) -> Result<[Poly; 4], ShapedError> {
         if self.normalize {
-            let inv = self.taylor[1]
-                .inverse_series(0)
-                .ok_or(ShapedError::ZeroSlope)?;
+            let inv = self.taylor[1].inverse_series(0).ok_or(ShapedError::ZeroSlope)?;
             if self.taylor[1].is_zero() {
                 return Err(ShapedError::ZeroSlope);
             }
@@ -173,7 +171,10 @@ impl ShapedProgram {
                     eval(&s.taylor[3])?,
                 ];
                 let normalized = s.normalized_taylor()?;
-                let cubic = [eval(&normalized[2])?, eval(&normalized[3])?];
+                let cubic = [
+                    eval(&normalized[2])?,
+                    eval(&normalized[3])?,
+                ];
                 NumericKind::Smooth {
                     act: s.act,
                     raw,

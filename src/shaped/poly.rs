@@ -397,7 +397,10 @@ mod tests {
         let eps = Poly::atom(Atom::Eps);
         let x = Poly::int(1).add(&eps);
         let inv = x.inverse_series(3).expect("invertible");
-        let expected = Poly::int(1).sub(&eps).add(&eps.pow(2)).sub(&eps.pow(3));
+        let expected = Poly::int(1)
+            .sub(&eps)
+            .add(&eps.pow(2))
+            .sub(&eps.pow(3));
         assert_eq!(inv, expected);
         assert_eq!(inv.mul(&x).truncate_eps(3), Poly::int(1));
     }

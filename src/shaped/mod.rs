@@ -4,11 +4,14 @@
 
 pub mod canon;
 pub mod derive;
+pub mod blowup;
 pub mod model;
 pub mod moments;
 pub mod poly;
 pub mod render;
 pub mod taylor;
+pub mod simulate;
+pub mod evaluate;
 
 pub use model::{NumericKind, NumericShaped, ShapedAct, ShapedError, ShapedProgram, SmoothAct};
 pub use poly::{Atom, Func, Monomial, Poly};

@@ -1,6 +1,7 @@
 //! Small numerical solvers for the depth limits: classical Runge–Kutta for ODEs
 //! ([`ode`]), Euler–Maruyama and Milstein steps for SDEs whose Brownian increments the
-//! caller supplies ([`sde`]), and deterministic Brownian increments ([`brownian`]).
+//! caller supplies ([`sde`]), deterministic Brownian increments ([`brownian`]), and
+//! Euler–Maruyama and RK4 for the SDE of a Gram matrix ([`gram`]).
 //!
 //! The SDE steps take the increments as arguments instead of drawing them, so that one
 //! set of increments can drive both a finite network and its limit equation (a
@@ -10,6 +11,7 @@
 //! allocates nothing per step.
 
 pub mod brownian;
+pub mod gram;
 pub mod ode;
 pub mod sde;
 
@@ -43,6 +45,12 @@ pub enum SolveError {
         t0: String,
         /// Its end, as printed.
         t1: String,
+    },
+    /// The recording times, step or starting point of a Gram SDE make no sense.
+    #[error("bad integration grid: {detail}")]
+    BadGrid {
+        /// What is wrong, as printed.
+        detail: String,
     },
     /// A path was asked for at every `every`-th step, which does not divide `steps`.
     #[error("recording every {every} steps does not divide {steps} steps")]

@@ -206,8 +206,7 @@ fn simulate(args: SimulateArgs) -> Result<(), tp::TpError> {
     let program = match tp::load_any(&args.common.file, &overrides)? {
         tp::Compiled::Width(p) => p,
         tp::Compiled::Depth(p) => return depth_simulate(&p, &args),
-        // issue 12: replaced by the shaped handlers
-        tp::Compiled::Shaped(_) => return Err(shaped_unsupported("simulate")),
+        tp::Compiled::Shaped(p) => return shaped_simulate(&p, &args),
     };
     if !args.depths.is_empty() {
         return Err(tp::TpError::BadOptions {
@@ -475,8 +474,7 @@ fn limit(args: LimitArgs) -> Result<(), tp::TpError> {
     let program = match tp::load_any(&args.common.file, &overrides)? {
         tp::Compiled::Width(p) => p,
         tp::Compiled::Depth(p) => return depth_limit(&p, &args),
-        // issue 12: replaced by the shaped handlers
-        tp::Compiled::Shaped(_) => return Err(shaped_unsupported("limit")),
+        tp::Compiled::Shaped(p) => return shaped_limit(&p, &args),
     };
     let opts = tp::limit::EvalOptions {
         samples: args.samples as usize,
@@ -666,8 +664,7 @@ fn check(args: CheckArgs) -> Result<(), tp::TpError> {
     let program = match tp::load_any(&args.common.file, &overrides)? {
         tp::Compiled::Width(p) => p,
         tp::Compiled::Depth(p) => return depth_check(&p, &args),
-        // issue 12: replaced by the shaped handlers
-        tp::Compiled::Shaped(_) => return Err(shaped_unsupported("check")),
+        tp::Compiled::Shaped(p) => return shaped_check(&p, &args),
     };
     if args.mutation.is_some() || !args.depths.is_empty() {
         return Err(tp::TpError::BadOptions {
@@ -845,13 +842,158 @@ fn depth_limit(program: &tp::depth::DepthProgram, args: &LimitArgs) -> Result<()
     Ok(())
 }
 
-// issue 12: replaced by the shaped handlers
-/// The error of a command that cannot read shaped programs yet.
-fn shaped_unsupported(command: &str) -> tp::TpError {
-    tp::TpError::BadOptions {
-        message: format!("shaped programs are not supported by `tp {command}` in this build"),
-        hint: "the program compiles; the shaped-network commands come with issue 12".into(),
+/// The derivation of a shaped program, or the reason it has none as a user error.
+fn shaped_derivation(
+    program: &tp::shaped::ShapedProgram,
+    mutation: Option<tp::shaped::derive::ShapedMutation>,
+) -> Result<tp::shaped::derive::ShapedDerivation, tp::TpError> {
+    tp::shaped::derive::derive(program, mutation).map_err(|e| tp::TpError::BadOptions {
+        message: format!("cannot derive the Gram SDE: {e}"),
+        hint: "see the shaped-network section of the README for what the activation needs".into(),
+    })
+}
+
+/// `tp limit` on a shaped program: the regime, the Gram SDE and, when every symbol has
+/// a value and the regime has a limit, its numbers and the blow-up analysis.
+fn shaped_limit(program: &tp::shaped::ShapedProgram, args: &LimitArgs) -> Result<(), tp::TpError> {
+    use tp::shaped::derive::ShapedRegime;
+    let mut derivation = shaped_derivation(program, None)?;
+    let regime = tp::report::shaped::regime_at(program, &derivation);
+    let mut values = None;
+    if program.symbols.is_empty() && regime != Some(ShapedRegime::Degenerate) {
+        let mut eval_d = derivation.clone();
+        if regime == Some(ShapedRegime::Linear) {
+            eval_d.drift_offdiag = tp::shaped::Poly::zero();
+            eval_d.drift_diag = tp::shaped::Poly::zero();
+        }
+        let opts = tp::shaped::evaluate::LimitOptions {
+            seed: args.seed,
+            ..tp::shaped::evaluate::LimitOptions::default()
+        };
+        values = Some(
+            tp::shaped::evaluate::evaluate(program, &eval_d, &opts).map_err(|e| {
+                tp::TpError::BadOptions {
+                    message: format!("cannot evaluate the limit: {e}"),
+                    hint: "give every symbol a value with --set NAME=VALUE".into(),
+                }
+            })?,
+        );
+        if regime == Some(ShapedRegime::Linear) {
+            derivation = eval_d;
+        }
     }
+    emit(
+        args.common.json,
+        || tp::report::shaped::shaped_limit_json(program, &derivation, values.as_ref()),
+        || {
+            tp::report::shaped::render_shaped_limit(
+                program,
+                &derivation,
+                values.as_ref(),
+                args.latex,
+            )
+        },
+    );
+    Ok(())
+}
+
+/// Parses `--mutation` for a shaped program, refusing one that changes nothing in it.
+fn shaped_mutation(
+    program: &tp::shaped::ShapedProgram,
+    name: Option<&str>,
+) -> Result<Option<tp::shaped::derive::ShapedMutation>, tp::TpError> {
+    let Some(name) = name else { return Ok(None) };
+    let all = tp::shaped::derive::ShapedMutation::all();
+    let names: Vec<&str> = all.iter().map(|m| m.name()).collect();
+    match all.into_iter().find(|m| m.name() == name) {
+        Some(m) if m.applies_to(program) => Ok(Some(m)),
+        Some(_) => Err(tp::TpError::BadOptions {
+            message: format!("the mutation `{name}` changes nothing in this program"),
+            hint: "lecture-nu-sign needs a shaped ReLU, no-normalization a smooth shaping; drift-times-two applies to both".into(),
+        }),
+        None => Err(tp::TpError::BadOptions {
+            message: format!("unknown mutation `{name}` for a shaped program"),
+            hint: format!("use one of {}", names.join(", ")),
+        }),
+    }
+}
+
+/// `tp check` on a shaped program: networks at d = τn against the derived Gram SDE.
+fn shaped_check(program: &tp::shaped::ShapedProgram, args: &CheckArgs) -> Result<(), tp::TpError> {
+    use std::io::Write;
+    let defaults = tp::check::shaped::ShapedCheckOptions::default();
+    let opts = tp::check::shaped::ShapedCheckOptions {
+        widths: if args.widths.is_empty() {
+            defaults.widths.clone()
+        } else {
+            args.widths.clone()
+        },
+        samples: args.seeds.map(|s| s as usize).unwrap_or(defaults.samples),
+        seed: args.seed,
+        threads: args.threads.map(|t| t as usize),
+        mutation: shaped_mutation(program, args.mutation.as_deref())?,
+        ..defaults
+    };
+    let report = tp::check::shaped::run_shaped_check(program, &opts).map_err(|e| {
+        tp::TpError::BadOptions {
+            message: format!("cannot check the shaped program: {e}"),
+            hint: "see `tp check --help`".into(),
+        }
+    })?;
+    emit(
+        args.common.json,
+        || tp::report::shaped::shaped_check_json(program, &report),
+        || tp::report::shaped::render_shaped_check(program, &report),
+    );
+    let total: usize = report.points.iter().map(|p| p.verdicts.len()).sum();
+    if report.failures > 0 || total == 0 {
+        let _ = std::io::stdout().flush();
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// `tp simulate` on a shaped program: the Gram chain at every width and sample.
+fn shaped_simulate(
+    program: &tp::shaped::ShapedProgram,
+    args: &SimulateArgs,
+) -> Result<(), tp::TpError> {
+    let numeric = program
+        .numeric(&std::collections::BTreeMap::new())
+        .map_err(|e| tp::TpError::BadOptions {
+            message: format!("cannot simulate: {e}"),
+            hint: "give every symbol a value with --set NAME=VALUE".into(),
+        })?;
+    let defaults = tp::shaped::simulate::ShapedSweepOptions::default();
+    let opts = tp::shaped::simulate::ShapedSweepOptions {
+        widths: if args.widths.is_empty() {
+            defaults.widths.clone()
+        } else {
+            args.widths.clone()
+        },
+        samples: args.seeds as usize,
+        seed: args.seed,
+        threads: args.threads.map(|t| t as usize),
+        taus: vec![
+            0.0,
+            0.25 * program.tau_f64(),
+            0.5 * program.tau_f64(),
+            0.75 * program.tau_f64(),
+        ],
+        ..defaults
+    };
+    let sweep = tp::shaped::simulate::sweep(program, &numeric, &opts).map_err(|e| {
+        tp::TpError::BadOptions {
+            message: format!("cannot simulate: {e}"),
+            hint: "fewer widths or samples (`--widths`, `--seeds`)".into(),
+        }
+    })?;
+    emit(
+        args.common.json,
+        || tp::report::shaped::shaped_sweep_json(program, &sweep),
+        || tp::report::shaped::render_shaped_sweep(program, &sweep),
+    );
+    Ok(())
 }
 
 fn run(cli: Cli) -> Result<(), tp::TpError> {
@@ -868,8 +1010,14 @@ fn run(cli: Cli) -> Result<(), tp::TpError> {
                     );
                     return Ok(());
                 }
-                // issue 12: replaced by the shaped handlers
-                tp::Compiled::Shaped(_) => return Err(shaped_unsupported("show")),
+                tp::Compiled::Shaped(p) => {
+                    emit(
+                        args.common.json,
+                        || tp::report::shaped::shaped_show_json(&p),
+                        || tp::report::shaped::render_shaped_program(&p),
+                    );
+                    return Ok(());
+                }
             };
             emit(
                 args.common.json,
@@ -905,8 +1053,15 @@ fn run(cli: Cli) -> Result<(), tp::TpError> {
                     );
                     return Ok(());
                 }
-                // issue 12: replaced by the shaped handlers
-                tp::Compiled::Shaped(_) => return Err(shaped_unsupported("scale")),
+                tp::Compiled::Shaped(p) => {
+                    let derivation = shaped_derivation(&p, None)?;
+                    emit(
+                        args.common.json,
+                        || tp::report::shaped::shaped_scale_json(&p, &derivation),
+                        || tp::report::shaped::render_shaped_scale(&p, &derivation),
+                    );
+                    return Ok(());
+                }
             };
             if args.plot.is_some() {
                 return Err(tp::TpError::BadOptions {

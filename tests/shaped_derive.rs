@@ -63,9 +63,8 @@ fn symbolic_smooth() -> ShapedProgram {
 /// (c₊ − c₋)²/(2π) [√(1−ρ²) − ρ arccos ρ]: the corrected ν of the reference notes.
 fn corrected_nu() -> Poly {
     let diff = Poly::sym("c_plus").sub(&Poly::sym("c_minus"));
-    let bracket = Poly::atom(Atom::Func(Func::SqrtOneMinusSq, 0, 1)).sub(
-        &Poly::atom(Atom::Corr(0, 1)).mul(&Poly::atom(Atom::Func(Func::Arccos, 0, 1))),
-    );
+    let bracket = Poly::atom(Atom::Func(Func::SqrtOneMinusSq, 0, 1))
+        .sub(&Poly::atom(Atom::Corr(0, 1)).mul(&Poly::atom(Atom::Func(Func::Arccos, 0, 1))));
     diff.mul(&diff)
         .mul(&bracket)
         .mul(&Poly::atom_pow(Atom::Pi, q(-1, 1)))
@@ -78,7 +77,8 @@ fn shaped_relu_drift_is_the_corrected_nu() {
     assert_eq!(d.family, Family::Relu);
     assert_eq!(d.drift_order, Some(2), "the drift is O(n^-2p)");
     assert_eq!(d.nu.as_ref(), Some(&corrected_nu()));
-    let sqrt = Poly::atom_pow(Atom::Gram(0, 0), q(1, 2)).mul(&Poly::atom_pow(Atom::Gram(1, 1), q(1, 2)));
+    let sqrt =
+        Poly::atom_pow(Atom::Gram(0, 0), q(1, 2)).mul(&Poly::atom_pow(Atom::Gram(1, 1), q(1, 2)));
     assert_eq!(d.drift_offdiag, sqrt.mul(&corrected_nu()));
     // ν(1) = 0: no drift on the diagonal, at any order computed.
     assert!(d.diag_series.iter().all(Poly::is_zero));
@@ -88,8 +88,11 @@ fn shaped_relu_drift_is_the_corrected_nu() {
 #[test]
 fn nu_takes_the_reference_values_and_the_lecture_sign_does_not() {
     let d = derive(&relu(Poly::int(1), Poly::int(0)), None).expect("derives");
-    let wrong = derive(&relu(Poly::int(1), Poly::int(0)), Some(ShapedMutation::LectureNuSign))
-        .expect("derives");
+    let wrong = derive(
+        &relu(Poly::int(1), Poly::int(0)),
+        Some(ShapedMutation::LectureNuSign),
+    )
+    .expect("derives");
     let at = |p: &Poly, rho: f64| {
         p.eval(&|a| match a {
             Atom::Corr(..) => Some(rho),
@@ -101,16 +104,35 @@ fn nu_takes_the_reference_values_and_the_lecture_sign_does_not() {
     };
     let nu = d.nu.as_ref().expect("relu");
     // ν/(c₊−c₋)² at ρ = 1, 0.5, 0, −0.5, −1 (reference §4.2).
-    for (rho, want) in [(1.0, 0.0), (0.5, 0.054499), (0.0, 0.159155), (-0.5, 0.304499), (-1.0, 0.5)] {
-        assert!((at(nu, rho) - want).abs() < 5e-6, "nu({rho}) = {}", at(nu, rho));
+    for (rho, want) in [
+        (1.0, 0.0),
+        (0.5, 0.054499),
+        (0.0, 0.159155),
+        (-0.5, 0.304499),
+        (-1.0, 0.5),
+    ] {
+        assert!(
+            (at(nu, rho) - want).abs() < 5e-6,
+            "nu({rho}) = {}",
+            at(nu, rho)
+        );
     }
     // The misprinted sign gives ν(−1) = −1/2, impossible since cK₁(−1) > −1.
     assert!((at(wrong.nu.as_ref().expect("relu"), -1.0) + 0.5).abs() < 1e-12);
     // n (cK₁(ρ) − ρ) at n = 10^6, c± = ±1, from the exact shaped kernel (reference §4.2).
     let two = derive(&relu(Poly::int(1), Poly::int(-1)), None).expect("derives");
-    for (rho, want) in [(-0.9, 1.8191), (-0.5, 1.2180), (0.0, 0.6366), (0.3, 0.3655), (0.8, 0.05424)] {
+    for (rho, want) in [
+        (-0.9, 1.8191),
+        (-0.5, 1.2180),
+        (0.0, std::f64::consts::FRAC_2_PI),
+        (0.3, 0.3655),
+        (0.8, 0.05424),
+    ] {
         let got = at(two.nu.as_ref().expect("relu"), rho);
-        assert!((got - want).abs() < 2e-3 * want.max(0.1), "rho {rho}: {got} vs {want}");
+        assert!(
+            (got - want).abs() < 2e-3 * want.max(0.1),
+            "rho {rho}: {got} vs {want}"
+        );
     }
 }
 
@@ -133,7 +155,12 @@ fn smooth_drift_matches_the_expansion_with_the_normalization_constant() {
     let b = u.mul(&u).scale(&q(3, 4)).add(&v);
     assert_eq!(d.b.as_ref(), Some(&b));
     // Scalar drift (b/a²) Φ(Φ − 1).
-    assert_eq!(d.drift_diag, b.mul(&a2_inv).mul(&phi(0, 0)).mul(&phi(0, 0).sub(&Poly::int(1))));
+    assert_eq!(
+        d.drift_diag,
+        b.mul(&a2_inv)
+            .mul(&phi(0, 0))
+            .mul(&phi(0, 0).sub(&Poly::int(1)))
+    );
     // c = 1 − b ε²/a² + O(ε³), with no odd orders (φ_S − x is even at first order).
     let eps2 = Poly::atom_pow(Atom::Eps, q(2, 1));
     assert_eq!(d.c_series, Poly::int(1).sub(&b.mul(&a2_inv).mul(&eps2)));
@@ -154,7 +181,10 @@ fn correlation_sde_follows_from_ito() {
     let rho = Poly::atom(Atom::Corr(0, 1));
     let one_minus = Poly::int(1).sub(&rho.mul(&rho));
     // dρ = [ν(ρ) − ½ρ(1−ρ²)] dτ + (1−ρ²) dW.
-    assert_eq!(drift, corrected_nu().sub(&rho.mul(&one_minus).scale(&q(1, 2))));
+    assert_eq!(
+        drift,
+        corrected_nu().sub(&rho.mul(&one_minus).scale(&q(1, 2)))
+    );
     assert_eq!(variance, one_minus.mul(&one_minus));
 }
 
@@ -167,8 +197,14 @@ fn mutations_change_what_they_say() {
     let raw = derive(&p, Some(ShapedMutation::NoNormalization)).expect("derives");
     // Without c the diagonal drift loses its −bΦ part: (3u²/4 + v) Φ² / a².
     let a2_inv = Poly::atom_pow(Atom::Sym("a".into()), q(-2, 1));
-    let b = Poly::sym("u").mul(&Poly::sym("u")).scale(&q(3, 4)).add(&Poly::sym("v"));
-    assert_eq!(raw.drift_diag, b.mul(&a2_inv).mul(&phi(0, 0)).mul(&phi(0, 0)));
+    let b = Poly::sym("u")
+        .mul(&Poly::sym("u"))
+        .scale(&q(3, 4))
+        .add(&Poly::sym("v"));
+    assert_eq!(
+        raw.drift_diag,
+        b.mul(&a2_inv).mul(&phi(0, 0)).mul(&phi(0, 0))
+    );
 }
 
 #[test]
@@ -207,7 +243,11 @@ fn weak_rate_is_derived_from_the_first_mean_correction() {
 
 #[test]
 fn canonical_forms_expand_back_to_the_derived_polynomials() {
-    for prog in [symbolic_relu(), symbolic_smooth(), relu(Poly::int(0), Poly::int(-1))] {
+    for prog in [
+        symbolic_relu(),
+        symbolic_smooth(),
+        relu(Poly::int(0), Poly::int(-1)),
+    ] {
         let d = derive(&prog, None).expect("derives");
         for p in [&d.drift_offdiag, &d.drift_diag, &d.diffusion, &d.c_series] {
             assert_eq!(&canonical(p).expand(), p);

@@ -15,6 +15,7 @@ mod law;
 mod limit;
 pub mod mutation;
 mod program;
+pub mod shaped;
 pub mod stats;
 mod verdict;
 

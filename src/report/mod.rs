@@ -2,10 +2,10 @@
 
 mod check;
 pub mod depth;
-pub mod shaped;
 mod json;
 pub mod phase_plot;
 pub mod plot;
+pub mod shaped;
 mod simulation;
 mod table;
 

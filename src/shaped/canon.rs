@@ -52,7 +52,11 @@ impl Canonical {
     pub fn expand(&self) -> Poly {
         let mut total = Poly::zero();
         for g in &self.groups {
-            let sq = g.squared.as_ref().map(|s| s.mul(s)).unwrap_or_else(|| Poly::int(1));
+            let sq = g
+                .squared
+                .as_ref()
+                .map(|s| s.mul(s))
+                .unwrap_or_else(|| Poly::int(1));
             total = total.add(&g.factor.mul(&g.outer).mul(&sq).mul(&g.common).mul(&g.inner));
         }
         total
@@ -130,7 +134,11 @@ pub fn canonical(p: &Poly) -> Canonical {
 
 fn degree(p: &Poly) -> Rational {
     p.0.keys()
-        .map(|m| m.0.values().filter(|e| e.is_positive()).fold(Rational::zero(), |a, e| a + e))
+        .map(|m| {
+            m.0.values()
+                .filter(|e| e.is_positive())
+                .fold(Rational::zero(), |a, e| a + e)
+        })
         .max()
         .unwrap_or_else(Rational::zero)
 }
@@ -221,12 +229,12 @@ fn common_monomial(p: &Poly, negative: bool) -> Monomial {
     let mut common: Option<BTreeMap<Atom, Rational>> = None;
     for m in p.0.keys() {
         common = Some(match common {
-            None => m
-                .0
-                .iter()
-                .filter(|(a, e)| !matches!(a, Atom::Prime(_)) && (negative || e.is_positive()))
-                .map(|(a, e)| (a.clone(), e.clone()))
-                .collect(),
+            None => {
+                m.0.iter()
+                    .filter(|(a, e)| !matches!(a, Atom::Prime(_)) && (negative || e.is_positive()))
+                    .map(|(a, e)| (a.clone(), e.clone()))
+                    .collect()
+            }
             Some(c) => c
                 .into_iter()
                 .filter_map(|(atom, e)| {
@@ -270,7 +278,9 @@ fn proportional(a: &Poly, b: &Poly) -> Option<Rational> {
 fn pull_out(p: &Poly) -> (Rational, Poly, Poly) {
     let content = rational_content(p);
     let common = common_monomial(p, false);
-    let rest = p.mul(&inverse_monomial(&common)).scale(&(Rational::one() / &content));
+    let rest = p
+        .mul(&inverse_monomial(&common))
+        .scale(&(Rational::one() / &content));
     (content, mono(&common), rest)
 }
 
@@ -297,7 +307,11 @@ fn total_degree(m: &Monomial) -> Rational {
 /// term of a product is the product of the leading terms).
 fn leading(p: &Poly) -> Option<(Monomial, Rational)> {
     p.0.iter()
-        .max_by(|(a, _), (b, _)| total_degree(a).cmp(&total_degree(b)).then_with(|| lex(a, b)))
+        .max_by(|(a, _), (b, _)| {
+            total_degree(a)
+                .cmp(&total_degree(b))
+                .then_with(|| lex(a, b))
+        })
         .map(|(m, c)| (m.clone(), c.clone()))
 }
 
@@ -447,7 +461,11 @@ fn power(name: &str, e: &Rational, style: Style) -> String {
     }
     match style {
         Style::Text => {
-            let base = if needs_parens(name) { format!("({name})") } else { name.to_string() };
+            let base = if needs_parens(name) {
+                format!("({name})")
+            } else {
+                name.to_string()
+            };
             if e.is_integer() {
                 format!("{base}^{e}")
             } else {
@@ -455,7 +473,11 @@ fn power(name: &str, e: &Rational, style: Style) -> String {
             }
         }
         Style::Latex => {
-            let base = if name.contains('^') { format!("\\left({name}\\right)") } else { name.to_string() };
+            let base = if name.contains('^') {
+                format!("\\left({name}\\right)")
+            } else {
+                name.to_string()
+            };
             format!("{base}^{{{e}}}")
         }
     }
@@ -488,14 +510,22 @@ fn monomial_text(m: &Monomial, c: &Rational, names: &Names, style: Style) -> (bo
         Style::Text => parts.join(" "),
         Style::Latex => parts.join(" "),
     };
-    let top = if num.is_empty() { "1".to_string() } else { join(&num) };
+    let top = if num.is_empty() {
+        "1".to_string()
+    } else {
+        join(&num)
+    };
     let text = if den.is_empty() {
         top
     } else {
         match style {
             Style::Text => {
                 let bottom = join(&den);
-                let bottom = if den.len() > 1 { format!("({bottom})") } else { bottom };
+                let bottom = if den.len() > 1 {
+                    format!("({bottom})")
+                } else {
+                    bottom
+                };
                 format!("{top}/{bottom}")
             }
             Style::Latex => format!("\\frac{{{top}}}{{{}}}", join(&den)),
@@ -508,7 +538,11 @@ fn monomial_text(m: &Monomial, c: &Rational, names: &Names, style: Style) -> (bo
 /// (√(1−ρ²) before ρ arccos ρ), then higher degree, positive before negative, then
 /// lexicographically.
 fn print_order(p: &Poly) -> Vec<(&Monomial, &Rational)> {
-    let functions = |m: &Monomial| m.0.keys().filter(|a| matches!(a, Atom::Corr(..) | Atom::Func(..))).count();
+    let functions = |m: &Monomial| {
+        m.0.keys()
+            .filter(|a| matches!(a, Atom::Corr(..) | Atom::Func(..)))
+            .count()
+    };
     let mut terms: Vec<(&Monomial, &Rational)> = p.0.iter().collect();
     terms.sort_by(|(a, ca), (b, cb)| {
         functions(a)
@@ -529,7 +563,11 @@ pub fn render_sum(p: &Poly, names: &Names, style: Style) -> String {
     let mut out = String::new();
     for (k, (m, c)) in terms.into_iter().enumerate() {
         let (neg, text) = monomial_text(m, c, names, style);
-        let text = if text == "1" && !m.0.is_empty() { String::new() } else { text };
+        let text = if text == "1" && !m.0.is_empty() {
+            String::new()
+        } else {
+            text
+        };
         match (k, neg) {
             (0, false) => out.push_str(&text),
             (0, true) => out.push_str(&format!("-{text}")),

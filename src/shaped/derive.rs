@@ -16,7 +16,7 @@ use crate::exponent::{Cond, Exp, Exponent, Rational};
 use num_traits::{One, Zero};
 
 /// The order in ε to which one layer is expanded.
-const ORDER: i64 = 3;
+pub const ORDER: i64 = 3;
 
 /// What the derivation found.
 #[derive(Clone, Debug)]
@@ -77,6 +77,15 @@ impl ShapedMutation {
         }
     }
 
+    /// Whether the mutation changes the derivation of `prog`.
+    pub fn applies_to(self, prog: &ShapedProgram) -> bool {
+        match self {
+            ShapedMutation::LectureNuSign => matches!(prog.act, ShapedAct::Relu { .. }),
+            ShapedMutation::NoNormalization => matches!(prog.act, ShapedAct::Smooth(_)),
+            ShapedMutation::DriftTimesTwo => true,
+        }
+    }
+
     /// Every mutation.
     pub fn all() -> [ShapedMutation; 3] {
         [
@@ -110,8 +119,12 @@ pub fn derive(
                 .substitute(&Atom::Gram(0, 0), &Poly::int(1))
                 .unwrap_or_default();
             let c = inverse(&second, normalized)?;
-            let off = c.mul(&moments::piecewise_moment(&phi, 0, &phi, 1)).truncate_eps(ORDER);
-            let diag = c.mul(&moments::piecewise_moment(&phi, 0, &phi, 0)).truncate_eps(ORDER);
+            let off = c
+                .mul(&moments::piecewise_moment(&phi, 0, &phi, 1))
+                .truncate_eps(ORDER);
+            let diag = c
+                .mul(&moments::piecewise_moment(&phi, 0, &phi, 0))
+                .truncate_eps(ORDER);
             (Family::Relu, off, diag, c)
         }
         ShapedAct::Smooth(s) => {
@@ -130,8 +143,12 @@ pub fn derive(
                 .substitute(&Atom::Gram(0, 0), &Poly::int(1))
                 .unwrap_or_default();
             let c = inverse(&second, normalized)?;
-            let off = c.mul(&moments::pair_moment(&phi, 0, &phi, 1)).truncate_eps(ORDER);
-            let diag = c.mul(&moments::pair_moment(&phi, 0, &phi, 0)).truncate_eps(ORDER);
+            let off = c
+                .mul(&moments::pair_moment(&phi, 0, &phi, 1))
+                .truncate_eps(ORDER);
+            let diag = c
+                .mul(&moments::pair_moment(&phi, 0, &phi, 0))
+                .truncate_eps(ORDER);
             (Family::Smooth, off, diag, c)
         }
     };
@@ -154,14 +171,18 @@ pub fn derive(
             *d = relu_form(d).unwrap_or_else(|| d.clone());
         }
     }
-    let drift_order = (1..=ORDER).find(|&k| {
-        !offdiag_series[k as usize].is_zero() || !diag_series[k as usize].is_zero()
-    });
-    let pick = |s: &[Poly]| drift_order.map(|k| s[k as usize].clone()).unwrap_or_default();
+    let drift_order = (1..=ORDER)
+        .find(|&k| !offdiag_series[k as usize].is_zero() || !diag_series[k as usize].is_zero());
+    let pick = |s: &[Poly]| {
+        drift_order
+            .map(|k| s[k as usize].clone())
+            .unwrap_or_default()
+    };
     let mut drift_offdiag = pick(&offdiag_series);
     let mut drift_diag = pick(&diag_series);
     let correction_order = drift_order.and_then(|k| {
-        (k + 1..=ORDER).find(|&j| !offdiag_series[j as usize].is_zero() || !diag_series[j as usize].is_zero())
+        (k + 1..=ORDER)
+            .find(|&j| !offdiag_series[j as usize].is_zero() || !diag_series[j as usize].is_zero())
     });
     let sqrt_prod = Poly::atom_pow(Atom::Gram(0, 0), moments::half_q())
         .mul(&Poly::atom_pow(Atom::Gram(1, 1), moments::half_q()));
@@ -255,7 +276,9 @@ fn divide_by_shape(p: &Poly, shape: &Poly) -> Option<Poly> {
         for (m, c) in &q.0 {
             if m.exponent(&Atom::Gram(0, 0)) == e {
                 let mut one = Poly::zero();
-                one = one.add(&Poly::constant(c.clone()).mul(&monomial_poly(&m.without(&Atom::Gram(0, 0)))));
+                one = one.add(
+                    &Poly::constant(c.clone()).mul(&monomial_poly(&m.without(&Atom::Gram(0, 0)))),
+                );
                 out = out.add(&one);
             }
         }
@@ -349,8 +372,14 @@ pub fn regimes(d: &ShapedDerivation, p: &Exponent) -> Vec<(ShapedRegime, Cond)> 
     let zero = Exp::Affine(Exponent::zero());
     let e = Exp::Affine(e);
     vec![
-        (ShapedRegime::CriticalSde, Cond::eq(e.clone(), zero.clone()).simplify()),
-        (ShapedRegime::Linear, Cond::lt(e.clone(), zero.clone()).simplify()),
+        (
+            ShapedRegime::CriticalSde,
+            Cond::eq(e.clone(), zero.clone()).simplify(),
+        ),
+        (
+            ShapedRegime::Linear,
+            Cond::lt(e.clone(), zero.clone()).simplify(),
+        ),
         (ShapedRegime::Degenerate, Cond::lt(zero, e).simplify()),
     ]
     .into_iter()
@@ -391,7 +420,9 @@ pub fn correlation_sde(d: &ShapedDerivation) -> Option<(Poly, Poly)> {
         }
     };
     let sigma = |(i, j): (usize, usize), (k, l): (usize, usize)| {
-        gram(i, k).mul(&gram(j, l)).add(&gram(i, l).mul(&gram(j, k)))
+        gram(i, k)
+            .mul(&gram(j, l))
+            .add(&gram(i, l).mul(&gram(j, k)))
     };
     let mut drift = Poly::zero();
     let mut variance = Poly::zero();

@@ -2,16 +2,16 @@
 //! identity as the width n grows, run to a depth d = τ n, whose Gram matrix follows the
 //! neural covariance SDE in τ (Li, Nica & Roy 2022).
 
+pub mod blowup;
 pub mod canon;
 pub mod derive;
-pub mod blowup;
+pub mod evaluate;
 pub mod model;
 pub mod moments;
 pub mod poly;
 pub mod render;
-pub mod taylor;
 pub mod simulate;
-pub mod evaluate;
+pub mod taylor;
 
 pub use model::{NumericKind, NumericShaped, ShapedAct, ShapedError, ShapedProgram, SmoothAct};
 pub use poly::{Atom, Func, Monomial, Poly};

@@ -291,3 +291,42 @@ pub fn one_half() -> Rational {
 pub fn is_constant(e: &Exponent, q: &Rational) -> bool {
     e.as_constant().is_some_and(|c| c == q) || (q.is_zero() && e.is_zero())
 }
+
+impl ShapedProgram {
+    /// The program with the symbols in `values` replaced by their exact values (in the
+    /// shaping exponent, the ReLU slopes, the scale a and the Taylor data).
+    pub fn at_point(&self, values: &BTreeMap<String, Rational>) -> ShapedProgram {
+        let subst = |p: &Poly| -> Poly {
+            let mut out = p.clone();
+            for (name, q) in values {
+                let atom = super::poly::Atom::Sym(name.clone());
+                if let Some(s) = out.substitute(&atom, &Poly::constant(q.clone())) {
+                    out = s;
+                }
+            }
+            out
+        };
+        let mut prog = self.clone();
+        prog.p = self
+            .p
+            .substitute(&|s| values.get(s).map(|q| Exponent::constant(q.clone())));
+        prog.act = match &self.act {
+            ShapedAct::Relu { c_plus, c_minus } => ShapedAct::Relu {
+                c_plus: subst(c_plus),
+                c_minus: subst(c_minus),
+            },
+            ShapedAct::Smooth(s) => ShapedAct::Smooth(SmoothAct {
+                taylor: [
+                    subst(&s.taylor[0]),
+                    subst(&s.taylor[1]),
+                    subst(&s.taylor[2]),
+                    subst(&s.taylor[3]),
+                ],
+                a: subst(&s.a),
+                ..s.clone()
+            }),
+        };
+        prog.symbols.retain(|s| !values.contains_key(s));
+        prog
+    }
+}

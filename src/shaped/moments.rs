@@ -81,9 +81,11 @@ pub fn piecewise_moment(f: &PiecewiseLinear, i: usize, h: &PiecewiseLinear, j: u
         gram(i, i).mul(&half)
     } else {
         let sqrt = |k: usize| Poly::atom_pow(Atom::Gram(k, k), half_q());
-        sqrt(i)
-            .mul(&sqrt(j))
-            .mul(&Poly::atom(Atom::Func(Func::ArcCosKernel, i.min(j), i.max(j))))
+        sqrt(i).mul(&sqrt(j)).mul(&Poly::atom(Atom::Func(
+            Func::ArcCosKernel,
+            i.min(j),
+            i.max(j),
+        )))
     };
     f.lin
         .mul(&h.lin)
@@ -128,9 +130,17 @@ mod tests {
     #[test]
     fn univariate_moments_are_double_factorials() {
         // E g^6 = 15 Φ³.
-        assert_eq!(isserlis(&[0; 6]), gram(0, 0).pow(3).scale(&Rational::from_integer(15.into())));
+        assert_eq!(
+            isserlis(&[0; 6]),
+            gram(0, 0).pow(3).scale(&Rational::from_integer(15.into()))
+        );
         // E g_α² g_β² = Φ^{αα}Φ^{ββ} + 2(Φ^{αβ})².
         let m = isserlis(&[0, 0, 1, 1]);
-        assert_eq!(m, gram(0, 0).mul(&gram(1, 1)).add(&gram(0, 1).pow(2).scale(&Rational::from_integer(2.into()))));
+        assert_eq!(
+            m,
+            gram(0, 0)
+                .mul(&gram(1, 1))
+                .add(&gram(0, 1).pow(2).scale(&Rational::from_integer(2.into())))
+        );
     }
 }

@@ -6,7 +6,7 @@ use super::derive::{correlation_sde, ShapedDerivation};
 use super::model::{ShapedAct, ShapedProgram};
 use super::poly::{Atom, Poly};
 use crate::exponent::Rational;
-use num_traits::One;
+use num_traits::{One, Signed};
 
 /// One displayed equation.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -21,7 +21,10 @@ pub struct Equation {
 
 fn both(p: &Poly) -> (String, String) {
     let names = Names::default();
-    (render(p, &names, Style::Text), render(p, &names, Style::Latex))
+    (
+        render(p, &names, Style::Text),
+        render(p, &names, Style::Latex),
+    )
 }
 
 fn eq(label: &str, text: String, latex: String) -> Equation {
@@ -43,7 +46,11 @@ pub fn log_diagonal_drift(d: &ShapedDerivation) -> Option<Poly> {
         s = s.substitute(&Atom::Gram(i, j), &phi)?;
     }
     let half = Rational::one() / Rational::from_integer(2.into());
-    Some(d.drift_diag.mul(&inv).sub(&s.mul(&inv).mul(&inv).scale(&half)))
+    Some(
+        d.drift_diag
+            .mul(&inv)
+            .sub(&s.mul(&inv).mul(&inv).scale(&half)),
+    )
 }
 
 /// The equations of the limit: the Gram SDE, its drift and diffusion, and the derived
@@ -70,7 +77,11 @@ pub fn equations(prog: &ShapedProgram, d: &ShapedDerivation) -> Vec<Equation> {
                 "b^{\\alpha\\beta} = \\sqrt{\\Phi^{\\alpha\\alpha}\\Phi^{\\beta\\beta}}\\,\\nu(\\rho^{\\alpha\\beta}),\\quad b^{\\alpha\\alpha} = 0".into(),
             ));
             let (nt, nl) = both(nu);
-            out.push(eq("nu", format!("nu(rho) = {nt}"), format!("\\nu(\\rho) = {nl}")));
+            out.push(eq(
+                "nu",
+                format!("nu(rho) = {nt}"),
+                format!("\\nu(\\rho) = {nl}"),
+            ));
             if let Some((drift, variance)) = correlation_sde(d) {
                 let rest = drift.sub(nu);
                 let rt = render(&rest, &names, Style::Text);
@@ -91,7 +102,10 @@ pub fn equations(prog: &ShapedProgram, d: &ShapedDerivation) -> Vec<Equation> {
                 out.push(eq(
                     "correlation SDE (Ito)",
                     format!("drho = [nu(rho) {}] dtau + {vt} dW", signed(&rt)),
-                    format!("d\\rho = \\left[\\nu(\\rho) {}\\right] d\\tau + {vl}\\, dW", signed(&rl)),
+                    format!(
+                        "d\\rho = \\left[\\nu(\\rho) {}\\right] d\\tau + {vl}\\, dW",
+                        signed(&rl)
+                    ),
                 ));
             }
         }
@@ -122,21 +136,28 @@ pub fn equations(prog: &ShapedProgram, d: &ShapedDerivation) -> Vec<Equation> {
         let (lt, ll) = both(&ld);
         match ld.as_rational() {
             Some(q) => {
-                let qt = crate::exponent::format_rational(&q);
+                let qt = crate::exponent::format_rational(&q.abs());
+                let sign = if q < Rational::from_integer(0.into()) {
+                    "-"
+                } else {
+                    "+"
+                };
                 out.push(eq(
                     "diagonal (exact law)",
                     format!(
-                        "dlog Phi^aa = {lt} dtau + sqrt(2) dB, so log Phi^aa_tau ~ N(log Phi^aa_0 + ({qt}) tau, 2 tau)"
+                        "dlog Phi^aa = {lt} dtau + sqrt(2) dB, so log Phi^aa_tau ~ N(log Phi^aa_0 {sign} {qt} tau, 2 tau)"
                     ),
                     format!(
-                        "d\\log\\Phi^{{\\alpha\\alpha}} = {ll}\\,d\\tau + \\sqrt2\\,dB,\\quad \\log\\Phi^{{\\alpha\\alpha}}_\\tau \\sim \\mathcal N\\!\\left(\\log\\Phi^{{\\alpha\\alpha}}_0 + ({qt})\\tau,\\ 2\\tau\\right)"
+                        "d\\log\\Phi^{{\\alpha\\alpha}} = {ll}\\,d\\tau + \\sqrt2\\,dB,\\quad \\log\\Phi^{{\\alpha\\alpha}}_\\tau \\sim \\mathcal N\\!\\left(\\log\\Phi^{{\\alpha\\alpha}}_0 {sign} {qt}\\tau,\\ 2\\tau\\right)"
                     ),
                 ));
             }
             None => out.push(eq(
                 "diagonal (log coordinates)",
                 format!("dlog Phi^aa = [{lt}] dtau + sqrt(2) dB"),
-                format!("d\\log\\Phi^{{\\alpha\\alpha}} = \\left[{ll}\\right] d\\tau + \\sqrt2\\,dB"),
+                format!(
+                    "d\\log\\Phi^{{\\alpha\\alpha}} = \\left[{ll}\\right] d\\tau + \\sqrt2\\,dB"
+                ),
             )),
         }
     }

@@ -16,8 +16,28 @@ fn depth_table() -> Vec<(String, bool, usize)> {
     table_after("Expected outcomes of the depth programs")
 }
 
-/// The `.tp` files under `programs/` but the shaped networks (which have no table yet),
-/// each with whether it is a depth program.
+/// The same columns from the README's table of shaped programs.
+fn shaped_table() -> Vec<(String, bool, usize)> {
+    table_after("Expected outcomes of the shaped programs")
+}
+
+/// The `.tp` files under `programs/` that are shaped networks.
+fn shaped_programs() -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("programs");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("programs/") {
+        let name = entry.expect("entry").file_name().to_string_lossy().to_string();
+        if name.ends_with(".tp")
+            && matches!(tp::load_any(&dir.join(&name), &[]), Ok(tp::Compiled::Shaped(_)))
+        {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// The `.tp` files under `programs/` but the shaped networks (which have their own
+/// table), each with whether it is a depth program.
 fn shipped_programs() -> Vec<(String, bool)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("programs");
     let mut out = Vec::new();
@@ -142,5 +162,34 @@ fn every_row_of_the_depth_table_is_what_tp_check_does() {
             Some(if pass { 0 } else { 1 }),
             "{file}: {summary}"
         );
+    }
+}
+
+#[test]
+fn the_shaped_table_has_every_shaped_program() {
+    let rows = shaped_table();
+    for name in shaped_programs() {
+        assert!(
+            rows.iter().any(|(f, _, _)| *f == name),
+            "{name} is missing from the README's shaped table"
+        );
+    }
+}
+
+#[test]
+#[ignore = "slow: every shaped program checked at the default settings (about 20 s)"]
+fn every_row_of_the_shaped_table_is_what_tp_check_does() {
+    for (file, pass, count) in shaped_table() {
+        let path = format!("programs/{file}");
+        let out = common::tp(&["check", &path, "--seed", "0"]);
+        let text = common::stdout(&out);
+        let summary = text.lines().last().unwrap_or_default().to_string();
+        let want = if pass { "PASS: 0 of " } else { "FAIL: " };
+        assert!(summary.starts_with(want), "{file}: {summary}");
+        assert!(
+            summary.contains(&format!(" of {count} verdicts failed")),
+            "{file}: {summary}"
+        );
+        assert_eq!(out.status.code(), Some(if pass { 0 } else { 1 }), "{file}: {summary}");
     }
 }

@@ -277,6 +277,10 @@ fn blowup_lines(
         }
         return out;
     }
+    out.push(
+        "Feller's test on dPhi^aa = beta Phi^aa(Phi^aa - 1) dtau + sqrt(2) Phi^aa dB: no blow-up iff beta <= 0 (beta = 0 included); for beta > 0 blow-up has probability P_reg(beta + 1, beta Phi_0) < 1, otherwise Phi -> 0"
+            .into(),
+    );
     for bl in &v.blowup {
         let who = format!(
             "Phi^{0}{0} (Phi_0 = {1})",
@@ -359,7 +363,17 @@ pub fn render_shaped_limit(
         }
     }
     if let Some(v) = values {
-        let _ = writeln!(out, "\nvalues at tau = {}:", v.tau);
+        if v.hit.0 > 0.0 || v.collapsed > 0.0 {
+            let _ = writeln!(
+                out,
+                "\nvalues at tau = {} (over the paths that did not stop: {:.1}% reached the level, {:.1}% collapsed):",
+                v.tau,
+                100.0 * v.hit.0,
+                100.0 * v.collapsed
+            );
+        } else {
+            let _ = writeln!(out, "\nvalues at tau = {}:", v.tau);
+        }
         let w = v.stats.iter().map(|s| s.name.len()).max().unwrap_or(4);
         for s in &v.stats {
             let _ = writeln!(
@@ -482,7 +496,7 @@ pub fn render_shaped_check(prog: &ShapedProgram, c: &crate::check::shaped::Shape
         }
         let _ = writeln!(
             out,
-            "level {} (both sides stop there); fits mu + C n^-{} over the widths",
+            "level {} (both sides stop there); fits mu + C1 n^-r + C2 n^-2r over the widths, r = {}",
             crate::ir::render_number(p.level),
             p.rate.as_deref().unwrap_or("?")
         );

@@ -573,10 +573,12 @@ semantics, symbolic parameters, a sweep that does not fit in memory).";
 struct CheckArgs {
     #[command(flatten)]
     common: Common,
-    /// Widths to run, comma-separated [default: 64,128,256,512,1024,2048,4096].
+    /// Widths to run, comma-separated [default: 64,128,256,512,1024,2048,4096; 32,64,...,512
+    /// for a shaped program].
     #[arg(long, value_delimiter = ',', value_name = "N,N,...")]
     widths: Vec<usize>,
-    /// Number of seeds per width [default: 10; 32 for a depth program].
+    /// Number of seeds per width [default: 10; 32 for a depth program; 600 networks per
+    /// width for a shaped program].
     #[arg(long, value_parser = clap::value_parser!(u64).range(2..=100_000))]
     seeds: Option<u64>,
     /// First seed: the seeds are S, S+1, ..., S+K-1.
@@ -593,8 +595,9 @@ struct CheckArgs {
     #[arg(long, default_value_t = 8, value_name = "R",
           value_parser = clap::value_parser!(u64).range(1..=64))]
     refine: u64,
-    /// Check a deliberately wrong derivation of a depth program, to measure the check's
-    /// power (it should FAIL): no-ito, alpha-plus-quarter, zheng-report-sde.
+    /// Check a deliberately wrong derivation, to measure the check's power (it should
+    /// FAIL). Depth programs: no-ito, alpha-plus-quarter, zheng-report-sde; shaped
+    /// programs: lecture-nu-sign, drift-times-two, no-normalization.
     #[arg(long, value_name = "NAME")]
     mutation: Option<String>,
     /// How far a slope may be from the derived exponent when the exponent is outside its

@@ -26,9 +26,16 @@ fn shaped_programs() -> Vec<String> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("programs");
     let mut out = Vec::new();
     for entry in std::fs::read_dir(&dir).expect("programs/") {
-        let name = entry.expect("entry").file_name().to_string_lossy().to_string();
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .to_string();
         if name.ends_with(".tp")
-            && matches!(tp::load_any(&dir.join(&name), &[]), Ok(tp::Compiled::Shaped(_)))
+            && matches!(
+                tp::load_any(&dir.join(&name), &[]),
+                Ok(tp::Compiled::Shaped(_))
+            )
         {
             out.push(name);
         }
@@ -190,6 +197,10 @@ fn every_row_of_the_shaped_table_is_what_tp_check_does() {
             summary.contains(&format!(" of {count} verdicts failed")),
             "{file}: {summary}"
         );
-        assert_eq!(out.status.code(), Some(if pass { 0 } else { 1 }), "{file}: {summary}");
+        assert_eq!(
+            out.status.code(),
+            Some(if pass { 0 } else { 1 }),
+            "{file}: {summary}"
+        );
     }
 }

@@ -52,26 +52,7 @@ fn agree(what: &str, a: (f64, f64), b: (f64, f64), k: f64) {
 
 /// The two-sample Kolmogorov–Smirnov statistic D and its asymptotic p-value.
 fn ks(a: &[f64], b: &[f64]) -> (f64, f64) {
-    let (mut a, mut b) = (a.to_vec(), b.to_vec());
-    a.sort_by(f64::total_cmp);
-    b.sort_by(f64::total_cmp);
-    let (na, nb) = (a.len() as f64, b.len() as f64);
-    let (mut i, mut j, mut d) = (0, 0, 0.0f64);
-    while i < a.len() && j < b.len() {
-        let x = a[i].min(b[j]);
-        while i < a.len() && a[i] <= x {
-            i += 1;
-        }
-        while j < b.len() && b[j] <= x {
-            j += 1;
-        }
-        d = d.max((i as f64 / na - j as f64 / nb).abs());
-    }
-    let en = (na * nb / (na + nb)).sqrt();
-    (
-        d,
-        tp::check::depth::kolmogorov_tail((en + 0.12 + 0.11 / en) * d),
-    )
+    tp::check::depth::ks_two_sample(a, b)
 }
 
 /// ν(ρ) of the shaped ReLU with c₊ − c₋ = `gap`: gap²/(2π) (√(1 − ρ²) − ρ arccos ρ).

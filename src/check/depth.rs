@@ -316,12 +316,33 @@ impl SplitMix {
 /// largest gap D between the two empirical distribution functions, with the asymptotic
 /// p-value of √(k k'/(k + k')) D (Kolmogorov's series, Stephens' small-sample factor).
 pub fn judge_ks(quantity: &str, at: &str, xs: &[f64], reference: &[f64]) -> DepthVerdict {
-    let mut a: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
-    let mut b: Vec<f64> = reference
+    let a: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
+    let b: Vec<f64> = reference
         .iter()
         .copied()
         .filter(|x| x.is_finite())
         .collect();
+    let (d, p) = ks_two_sample(&a, &b);
+    verdict(
+        quantity,
+        at,
+        DepthRule::Law,
+        format!("law of the limit ({} samples)", b.len()),
+        format!("D = {d:.3} over {} runs", a.len()),
+        p,
+        format!(
+            "Kolmogorov–Smirnov D = {d:.3} ({} runs vs {} limit samples)",
+            a.len(),
+            b.len()
+        ),
+    )
+}
+
+/// The two-sample Kolmogorov–Smirnov statistic D of two samples and its asymptotic
+/// p-value (Kolmogorov's series at (√(k k'/(k + k')) + 0.12 + 0.11/√(…)) D, Stephens'
+/// small-sample factor).
+pub fn ks_two_sample(a: &[f64], b: &[f64]) -> (f64, f64) {
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
     a.sort_by(f64::total_cmp);
     b.sort_by(f64::total_cmp);
     let (na, nb) = (a.len() as f64, b.len() as f64);
@@ -337,21 +358,7 @@ pub fn judge_ks(quantity: &str, at: &str, xs: &[f64], reference: &[f64]) -> Dept
         d = d.max((i as f64 / na - j as f64 / nb).abs());
     }
     let en = (na * nb / (na + nb)).sqrt();
-    let lambda = (en + 0.12 + 0.11 / en) * d;
-    let p = kolmogorov_tail(lambda);
-    verdict(
-        quantity,
-        at,
-        DepthRule::Law,
-        format!("law of the limit ({} samples)", b.len()),
-        format!("D = {d:.3} over {} runs", a.len()),
-        p,
-        format!(
-            "Kolmogorov–Smirnov D = {d:.3} ({} runs vs {} limit samples)",
-            a.len(),
-            b.len()
-        ),
-    )
+    (d, kolmogorov_tail((en + 0.12 + 0.11 / en) * d))
 }
 
 /// P(K > λ) for Kolmogorov's distribution: 2 Σ_{j≥1} (−1)^{j−1} e^{−2 j² λ²}.

@@ -255,7 +255,8 @@ fn normal_p(z: f64) -> f64 {
 /// corrections of a series in ε = n^{-1/2} whose first nonzero term is n^{-r}) with weights
 /// 1/se_w²: (μ, se(μ), χ², degrees of freedom). The second term matters at the smallest
 /// widths, where n^{-2r} is not yet small against n^{-r} (GELU's blow-up frequency at
-/// n = 32 sits far below its limit).
+/// n = 32 sits far below its limit). With three widths only the first correction is
+/// fitted.
 fn fit_mu(ns: &[usize], ys: &[(f64, f64)], r: f64) -> Option<(f64, f64, f64, usize)> {
     let pts: Vec<(f64, f64, f64)> = ns
         .iter()
@@ -265,26 +266,54 @@ fn fit_mu(ns: &[usize], ys: &[(f64, f64)], r: f64) -> Option<(f64, f64, f64, usi
         .collect();
     const P: usize = 3;
     if pts.len() < P + 1 {
-        return None;
+        return fit_one_term(&pts);
     }
     let mut a = [[0.0f64; P]; P];
     let mut b = [0.0f64; P];
     for &(x, y, w) in &pts {
         let row = [1.0, x, x * x];
-        for i in 0..P {
-            b[i] += w * row[i] * y;
-            for j in 0..P {
-                a[i][j] += w * row[i] * row[j];
+        for ((ai, bi), ri) in a.iter_mut().zip(b.iter_mut()).zip(row) {
+            *bi += w * ri * y;
+            for (aij, rj) in ai.iter_mut().zip(row) {
+                *aij += w * ri * rj;
             }
         }
     }
     let inv = invert3(&a)?;
-    let coef: Vec<f64> = (0..P).map(|i| (0..P).map(|j| inv[i][j] * b[j]).sum()).collect();
+    let coef: Vec<f64> = (0..P)
+        .map(|i| (0..P).map(|j| inv[i][j] * b[j]).sum())
+        .collect();
     let chi2: f64 = pts
         .iter()
         .map(|&(x, y, w)| w * (y - coef[0] - coef[1] * x - coef[2] * x * x).powi(2))
         .sum();
     Some((coef[0], inv[0][0].sqrt(), chi2, pts.len() - P))
+}
+
+/// μ + C x by weighted least squares, for three widths (too few for two corrections).
+fn fit_one_term(pts: &[(f64, f64, f64)]) -> Option<(f64, f64, f64, usize)> {
+    if pts.len() < 3 {
+        return None;
+    }
+    let (mut s0, mut s1, mut s2, mut t0, mut t1) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for &(x, y, w) in pts {
+        s0 += w;
+        s1 += w * x;
+        s2 += w * x * x;
+        t0 += w * y;
+        t1 += w * x * y;
+    }
+    let det = s0 * s2 - s1 * s1;
+    if det.abs() <= 1e-300 {
+        return None;
+    }
+    let mu = (s2 * t0 - s1 * t1) / det;
+    let c = (s0 * t1 - s1 * t0) / det;
+    let chi2: f64 = pts
+        .iter()
+        .map(|&(x, y, w)| w * (y - mu - c * x).powi(2))
+        .sum();
+    Some((mu, (s2 / det).sqrt(), chi2, pts.len() - 2))
 }
 
 /// The inverse of a symmetric positive definite 3×3 matrix (None when singular).
@@ -296,15 +325,15 @@ fn invert3(a: &[[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
     if !(det.abs() > 1e-300 && det.abs() > 1e-14 * scale.powi(3)) {
         return None;
     }
-    let mut inv = [[0.0; 3]; 3];
-    for i in 0..3 {
-        for j in 0..3 {
-            let (r0, r1) = ((j + 1) % 3, (j + 2) % 3);
-            let (c0, c1) = ((i + 1) % 3, (i + 2) % 3);
-            inv[i][j] = (a[r0][c0] * a[r1][c1] - a[r0][c1] * a[r1][c0]) / det;
-        }
-    }
-    Some(inv)
+    // The adjugate by cyclic cofactors: inv[i][j] = C(j, i)/det.
+    let cofactor = |i: usize, j: usize| {
+        let (r0, r1) = ((j + 1) % 3, (j + 2) % 3);
+        let (c0, c1) = ((i + 1) % 3, (i + 2) % 3);
+        (a[r0][c0] * a[r1][c1] - a[r0][c1] * a[r1][c0]) / det
+    };
+    Some(std::array::from_fn(|i| {
+        std::array::from_fn(|j| cofactor(i, j))
+    }))
 }
 
 fn mean_se(xs: &[f64]) -> (f64, f64) {
@@ -335,6 +364,7 @@ fn extrapolated_verdict(
     reference_se: f64,
     rule: DepthRule,
     reference_method: &str,
+    judge_rate: bool,
 ) -> Vec<DepthVerdict> {
     let against = format!("n = {}…{}", widths[0], widths[widths.len() - 1]);
     let Some((mu, se, chi2, df)) = fit_mu(widths, ys, r) else {
@@ -355,7 +385,7 @@ fn extrapolated_verdict(
             "networks extrapolated to n → ∞ differ from the SDE by {z:.2} standard errors"
         ),
     }];
-    if rule == DepthRule::Mean && df > 0 {
+    if judge_rate && rule == DepthRule::Mean && df > 0 {
         let p_fit = 1.0 - chi_square_cdf(chi2, df);
         out.push(DepthVerdict {
             quantity: format!("rate of {quantity}"),
@@ -380,15 +410,18 @@ fn check_point(
     let regime = regime_at(prog, &d);
     let m = prog.inputs_len();
     // Where the derivation allows a blow-up, both sides stop at a level a few times the
-    // inputs' variances (the drift then dominates, so stopping there loses nothing) and
-    // the frequency of reaching it is judged; elsewhere paths are never stopped.
+    // inputs' variances and the frequency of reaching it is judged; elsewhere paths are
+    // never stopped.
     let blowup_possible = match scalar_beta(&d) {
         Ok(Some(beta)) => beta > 0.0,
         Ok(None) => !d.drift_diag.is_zero(),
         Err(_) => true,
     };
+    // The level is 5 max(Φ₀^{αα}, 1): well inside the expansion's range Φ ≪ S² = a²n at
+    // n = 32 (at 10 Φ₀ the smallest widths leave it, and their blow-up frequency stops
+    // following the correction series), and far enough up that the drift dominates.
     let level = if blowup_possible {
-        10.0 * prog
+        5.0 * prog
             .gram0
             .iter()
             .enumerate()
@@ -438,6 +471,17 @@ fn check_point(
             pc.note = Some("the regime depends on symbols without values".into());
             return Ok(pc);
         }
+    };
+    // With a blow-up level, every statistic is a functional of a first passage observed
+    // at the layers (a grid of step 1/n in τ), and discrete monitoring of a barrier has an
+    // error of order √step (Broadie, Glasserman & Kou 1997): the corrections then start
+    // at n^-1/2 whatever the drift's expansion gives, and their shape at moderate n is not
+    // derived, so only the extrapolated values are judged (no rate verdict).
+    let half = Rational::new(1.into(), 2.into());
+    let rate = if blowup_possible && rate > half {
+        half
+    } else {
+        rate
     };
     let r = rate.to_f64().unwrap_or(0.5);
     pc.rate = Some(crate::exponent::format_rational(&rate));
@@ -519,6 +563,7 @@ fn check_point(
             ref_se,
             DepthRule::Mean,
             "SDE",
+            !blowup_possible,
         ));
         let vars: Vec<(f64, f64)> = values[i].iter().map(|v| mean_se(&sq_dev(v))).collect();
         let ref_var_se = (summary.var_se.powi(2) + summary.var_step_bias.powi(2)).sqrt();
@@ -531,6 +576,7 @@ fn check_point(
             ref_var_se,
             DepthRule::Variance,
             "SDE",
+            !blowup_possible,
         ));
         if let Some(last) = values[i].last() {
             let widest = sw.widths[sw.widths.len() - 1];
@@ -562,6 +608,7 @@ fn check_point(
             ref_se,
             DepthRule::Mean,
             "SDE",
+            !blowup_possible,
         ));
     }
     pc.verdicts = verdicts;
@@ -594,9 +641,9 @@ mod tests {
     fn invert3_inverts() {
         let a = [[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]];
         let inv = invert3(&a).expect("invertible");
-        for i in 0..3 {
+        for (i, row) in a.iter().enumerate() {
             for j in 0..3 {
-                let p: f64 = (0..3).map(|k| a[i][k] * inv[k][j]).sum();
+                let p: f64 = row.iter().zip(&inv).map(|(x, r)| x * r[j]).sum();
                 assert!((p - if i == j { 1.0 } else { 0.0 }).abs() < 1e-12);
             }
         }

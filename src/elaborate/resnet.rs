@@ -396,6 +396,23 @@ impl Elab<'_> {
         })
     }
 
+    /// The declared width that the option `width = …` must name.
+    pub(super) fn declared_width(&self, arg: &NamedArg) -> Result<String, Diagnostic> {
+        let Some(width) = self.scope.width.clone() else {
+            return Err(self.error(
+                arg.value.span,
+                "the program declares no width",
+                Some(
+                    "declare the growing width before the network, `width n`, and write \
+                     `width = n`"
+                        .into(),
+                ),
+            ));
+        };
+        self.size_name(arg, &width, "width", "the width is a size that grows")?;
+        Ok(width)
+    }
+
     /// Checks that `key = …` names the declared size `name` (the depth or the width).
     pub(super) fn size_name(
         &self,
@@ -757,18 +774,7 @@ impl Elab<'_> {
             Some(n) => format!("add `width = {n}` (the declared width)"),
             None => "declare `width n` and add `width = n`".into(),
         })?;
-        let Some(width) = self.scope.width.clone() else {
-            return Err(self.error(
-                width_arg.value.span,
-                "the program declares no width",
-                Some(
-                    "declare the growing width before the network, `width n`, and write \
-                     `width = n`"
-                        .into(),
-                ),
-            ));
-        };
-        self.size_name(width_arg, &width, "width", "the width is a size that grows")?;
+        let width = self.declared_width(width_arg)?;
         let branch = self.exponent_or(args, "branch", Exponent::ratio(1, 2))?;
         let gain = self.number_or(
             args,

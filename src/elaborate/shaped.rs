@@ -353,19 +353,7 @@ impl Elab<'_> {
                 }),
             )
         })?;
-        let Some(width) = self.scope.width.clone() else {
-            return Err(self.error(
-                arg.value.span,
-                "the program declares no width",
-                Some(
-                    "declare the growing width before the network, `width n`, and write \
-                     `width = n`"
-                        .into(),
-                ),
-            ));
-        };
-        self.size_name(arg, &width, "width", "the width is a size that grows")?;
-        Ok(width)
+        self.declared_width(arg)
     }
 
     /// `depth = d`: the declared depth's name and the exact ratio τ of `depth d = tau * n`.

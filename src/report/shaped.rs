@@ -514,6 +514,10 @@ pub fn render_shaped_check(prog: &ShapedProgram, c: &crate::check::shaped::Shape
         }
     }
     let total: usize = c.points.iter().map(|p| p.verdicts.len()).sum();
+    if total == 0 {
+        let _ = writeln!(out, "\nNOT JUDGED: no verdicts (see above); exit status 1");
+        return out;
+    }
     let _ = writeln!(
         out,
         "\n{}: {} of {} verdicts failed (Holm, family-wise level {})",

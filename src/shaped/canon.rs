@@ -83,11 +83,7 @@ fn split(m: &Monomial) -> (Monomial, Monomial) {
 }
 
 fn mono(m: &Monomial) -> Poly {
-    let mut out = Poly::int(1);
-    for (atom, e) in &m.0 {
-        out = out.mul(&Poly::atom_pow(atom.clone(), e.clone()));
-    }
-    out
+    Poly::monomial(m)
 }
 
 /// Finds the canonical form of `p`.

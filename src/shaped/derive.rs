@@ -277,7 +277,7 @@ fn divide_by_shape(p: &Poly, shape: &Poly) -> Option<Poly> {
             if m.exponent(&Atom::Gram(0, 0)) == e {
                 let mut one = Poly::zero();
                 one = one.add(
-                    &Poly::constant(c.clone()).mul(&monomial_poly(&m.without(&Atom::Gram(0, 0)))),
+                    &Poly::constant(c.clone()).mul(&Poly::monomial(&m.without(&Atom::Gram(0, 0)))),
                 );
                 out = out.add(&one);
             }
@@ -297,20 +297,12 @@ fn divide_by_shape(p: &Poly, shape: &Poly) -> Option<Poly> {
     (q.mul(shape) == *p).then_some(q)
 }
 
-fn monomial_poly(m: &super::poly::Monomial) -> Poly {
-    let mut out = Poly::int(1);
-    for (atom, e) in &m.0 {
-        out = out.mul(&Poly::atom_pow(atom.clone(), e.clone()));
-    }
-    out
-}
-
 /// ν with the sign of its ρ arccos ρ term flipped (the lecture notes' misprint).
 fn flip_arccos_sign(nu: &Poly) -> Poly {
     let arccos = Atom::Func(super::poly::Func::Arccos, 0, 1);
     let mut out = Poly::zero();
     for (m, c) in &nu.0 {
-        let mut term = monomial_poly(m).scale(c);
+        let mut term = Poly::monomial(m).scale(c);
         if !m.exponent(&arccos).is_zero() {
             term = term.neg();
         }

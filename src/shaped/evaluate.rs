@@ -359,7 +359,11 @@ pub fn evaluate(
     )?;
     let deterministic = match ode.blowup {
         Some((t, _)) => Err(t),
-        None => Ok(ode.states[ode.states.len() - packed_len(m)..].to_vec()),
+        None => Ok(ode
+            .states
+            .get(ode.states.len().saturating_sub(packed_len(m))..)
+            .map(<[f64]>::to_vec)
+            .unwrap_or_default()),
     };
     let mut blowup = Vec::new();
     if let Some(beta) = scalar_beta(d)? {

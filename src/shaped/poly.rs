@@ -107,6 +107,14 @@ impl Poly {
         out
     }
 
+    /// The monomial `m` with coefficient 1 (primes normalized).
+    pub fn monomial(m: &Monomial) -> Poly {
+        let (mono, coef) = split_primes(m.clone());
+        let mut out = Poly::zero();
+        out.add_term(mono, coef);
+        out
+    }
+
     /// `atom` to the first power.
     pub fn atom(atom: Atom) -> Poly {
         Poly::atom_pow(atom, Rational::one())

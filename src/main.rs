@@ -864,11 +864,11 @@ fn shaped_limit(program: &tp::shaped::ShapedProgram, args: &LimitArgs) -> Result
     let regime = tp::report::shaped::regime_at(program, &derivation);
     let mut values = None;
     if program.symbols.is_empty() && regime != Some(ShapedRegime::Degenerate) {
-        let mut eval_d = derivation.clone();
-        if regime == Some(ShapedRegime::Linear) {
-            eval_d.drift_offdiag = tp::shaped::Poly::zero();
-            eval_d.drift_diag = tp::shaped::Poly::zero();
-        }
+        let eval_d = if regime == Some(ShapedRegime::Linear) {
+            derivation.without_drift()
+        } else {
+            derivation.clone()
+        };
         let opts = tp::shaped::evaluate::LimitOptions {
             seed: args.seed,
             ..tp::shaped::evaluate::LimitOptions::default()

@@ -50,7 +50,7 @@ fn constant_term(widths: &[usize], means: &[f64], orders: &[f64]) -> Option<f64>
 }
 
 /// Gaussian elimination with partial pivoting on a small dense system.
-fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
+pub(crate) fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
     let p = b.len();
     let scale = a
         .iter()

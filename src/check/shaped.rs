@@ -12,7 +12,8 @@
 //! the frequency of paths reaching the blow-up level with the SDE's. All verdicts share
 //! one Holm correction.
 
-use super::depth::{holm, judge_ks, DepthRule, DepthVerdict};
+use super::depth::{holm, judge_ks, mean_se, DepthRule, DepthVerdict};
+use super::extrapolate::solve;
 use super::law::chi_square_cdf;
 use crate::exponent::Rational;
 use crate::report::shaped::regime_at;
@@ -264,86 +265,35 @@ fn fit_mu(ns: &[usize], ys: &[(f64, f64)], r: f64) -> Option<(f64, f64, f64, usi
         .filter(|(_, (y, s))| y.is_finite() && s.is_finite() && *s > 0.0)
         .map(|(&n, &(y, s))| ((n as f64).powf(-r), y, 1.0 / (s * s)))
         .collect();
-    const P: usize = 3;
-    if pts.len() < P + 1 {
-        return fit_one_term(&pts);
-    }
-    let mut a = [[0.0f64; P]; P];
-    let mut b = [0.0f64; P];
-    for &(x, y, w) in &pts {
-        let row = [1.0, x, x * x];
-        for ((ai, bi), ri) in a.iter_mut().zip(b.iter_mut()).zip(row) {
-            *bi += w * ri * y;
-            for (aij, rj) in ai.iter_mut().zip(row) {
-                *aij += w * ri * rj;
-            }
-        }
-    }
-    let inv = invert3(&a)?;
-    let coef: Vec<f64> = (0..P)
-        .map(|i| (0..P).map(|j| inv[i][j] * b[j]).sum())
-        .collect();
-    let chi2: f64 = pts
-        .iter()
-        .map(|&(x, y, w)| w * (y - coef[0] - coef[1] * x - coef[2] * x * x).powi(2))
-        .sum();
-    Some((coef[0], inv[0][0].sqrt(), chi2, pts.len() - P))
-}
-
-/// μ + C x by weighted least squares, for three widths (too few for two corrections).
-fn fit_one_term(pts: &[(f64, f64, f64)]) -> Option<(f64, f64, f64, usize)> {
     if pts.len() < 3 {
         return None;
     }
-    let (mut s0, mut s1, mut s2, mut t0, mut t1) = (0.0, 0.0, 0.0, 0.0, 0.0);
-    for &(x, y, w) in pts {
-        s0 += w;
-        s1 += w * x;
-        s2 += w * x * x;
-        t0 += w * y;
-        t1 += w * x * y;
+    let terms = if pts.len() >= 4 { 3 } else { 2 };
+    let row = |x: f64| -> Vec<f64> { (0..terms).map(|k| x.powi(k as i32)).collect() };
+    let mut a = vec![vec![0.0; terms]; terms];
+    let mut b = vec![0.0; terms];
+    for &(x, y, w) in &pts {
+        let rx = row(x);
+        for (i, ri) in rx.iter().enumerate() {
+            b[i] += w * ri * y;
+            for (j, rj) in rx.iter().enumerate() {
+                a[i][j] += w * ri * rj;
+            }
+        }
     }
-    let det = s0 * s2 - s1 * s1;
-    if det.abs() <= 1e-300 {
-        return None;
-    }
-    let mu = (s2 * t0 - s1 * t1) / det;
-    let c = (s0 * t1 - s1 * t0) / det;
+    let coef = solve(a.clone(), b)?;
+    // Var(μ) is the (0, 0) entry of (XᵀWX)⁻¹: the first entry of the solution for e₀.
+    let mut e0 = vec![0.0; terms];
+    e0[0] = 1.0;
+    let var_mu = solve(a, e0)?[0];
     let chi2: f64 = pts
         .iter()
-        .map(|&(x, y, w)| w * (y - mu - c * x).powi(2))
+        .map(|&(x, y, w)| {
+            let fit: f64 = row(x).iter().zip(&coef).map(|(r, c)| r * c).sum();
+            w * (y - fit).powi(2)
+        })
         .sum();
-    Some((mu, (s2 / det).sqrt(), chi2, pts.len() - 2))
-}
-
-/// The inverse of a symmetric positive definite 3×3 matrix (None when singular).
-fn invert3(a: &[[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
-    let det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1])
-        - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0])
-        + a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
-    let scale = a.iter().flatten().fold(0.0f64, |m, x| m.max(x.abs()));
-    if !(det.abs() > 1e-300 && det.abs() > 1e-14 * scale.powi(3)) {
-        return None;
-    }
-    // The adjugate by cyclic cofactors: inv[i][j] = C(j, i)/det.
-    let cofactor = |i: usize, j: usize| {
-        let (r0, r1) = ((j + 1) % 3, (j + 2) % 3);
-        let (c0, c1) = ((i + 1) % 3, (i + 2) % 3);
-        (a[r0][c0] * a[r1][c1] - a[r0][c1] * a[r1][c0]) / det
-    };
-    Some(std::array::from_fn(|i| {
-        std::array::from_fn(|j| cofactor(i, j))
-    }))
-}
-
-fn mean_se(xs: &[f64]) -> (f64, f64) {
-    let k = xs.len() as f64;
-    if xs.len() < 2 {
-        return (f64::NAN, f64::NAN);
-    }
-    let m = xs.iter().sum::<f64>() / k;
-    let v = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (k - 1.0);
-    (m, (v / k).sqrt())
+    Some((coef[0], var_mu.sqrt(), chi2, pts.len() - terms))
 }
 
 /// Per-sample squared deviations scaled so that their mean is the unbiased variance.
@@ -452,8 +402,7 @@ fn check_point(
             let e = total_drift_exponent(&d, &prog.p)
                 .and_then(|e| e.as_constant().cloned())
                 .unwrap_or_else(Rational::zero);
-            d.drift_offdiag = Poly::zero();
-            d.drift_diag = Poly::zero();
+            d = d.without_drift();
             let r = -e;
             if r < Rational::one() {
                 r
@@ -635,17 +584,5 @@ mod tests {
         assert!(chi2 < 1e-12 && df == 2);
         // The error of μ exceeds the per-width error: extrapolation costs precision.
         assert!(se > 0.01, "{se}");
-    }
-
-    #[test]
-    fn invert3_inverts() {
-        let a = [[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]];
-        let inv = invert3(&a).expect("invertible");
-        for (i, row) in a.iter().enumerate() {
-            for j in 0..3 {
-                let p: f64 = row.iter().zip(&inv).map(|(x, r)| x * r[j]).sum();
-                assert!((p - if i == j { 1.0 } else { 0.0 }).abs() < 1e-12);
-            }
-        }
     }
 }

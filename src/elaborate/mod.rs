@@ -129,10 +129,10 @@ pub fn elaborate_any(
     file: &ast::File,
     overrides: &[Override],
 ) -> Result<Elaborated, Diagnostic> {
-    if shaped::first_shaped(&file.items).is_some() {
+    if first_item(&file.items, shaped::is_shaped).is_some() {
         let mut elab = Elab::new(src);
         Ok(Elaborated::Shaped(elab.shaped_program(file, overrides)?))
-    } else if resnet::first_resnet(&file.items).is_some() {
+    } else if first_item(&file.items, resnet::is_resnet).is_some() {
         let mut elab = Elab::new(src);
         Ok(Elaborated::Depth(elab.depth_program(file, overrides)?))
     } else {
@@ -148,7 +148,7 @@ pub fn elaborate(
     file: &ast::File,
     overrides: &[Override],
 ) -> Result<Program, Diagnostic> {
-    if let Some(item) = shaped::first_shaped(&file.items) {
+    if let Some(item) = first_item(&file.items, shaped::is_shaped) {
         return Err(Diagnostic::new(
             Stage::Semantic,
             src.file,
@@ -163,7 +163,7 @@ pub fn elaborate(
             ),
         ));
     }
-    if let Some(item) = resnet::first_resnet(&file.items) {
+    if let Some(item) = first_item(&file.items, resnet::is_resnet) {
         return Err(Diagnostic::new(
             Stage::Semantic,
             src.file,
@@ -941,5 +941,32 @@ impl<'a> Elab<'a> {
             }
         }
         Ok(())
+    }
+}
+
+/// The first item of a kind in document order, looking inside loop bodies too: a
+/// `resnet` or `shaped` statement in a loop is an error, but it still decides the file's
+/// family, so that the error is the one about the loop.
+fn first_item(items: &[ast::Item], is: fn(&ast::ItemKind) -> bool) -> Option<&ast::Item> {
+    items.iter().find_map(|item| match &item.kind {
+        kind if is(kind) => Some(item),
+        ast::ItemKind::For { body, .. } => first_item(body, is),
+        _ => None,
+    })
+}
+
+/// Every item of a kind, with whether it stands inside a loop.
+fn items_where<'f>(
+    items: &'f [ast::Item],
+    is: fn(&ast::ItemKind) -> bool,
+    in_loop: bool,
+    out: &mut Vec<(&'f ast::Item, bool)>,
+) {
+    for item in items {
+        match &item.kind {
+            kind if is(kind) => out.push((item, in_loop)),
+            ast::ItemKind::For { body, .. } => items_where(body, is, true, out),
+            _ => {}
+        }
     }
 }

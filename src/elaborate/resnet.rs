@@ -69,26 +69,9 @@ impl Family {
     }
 }
 
-/// The first `resnet` statement in document order, looking inside loop bodies too (a
-/// `resnet` in a loop is an error, but it still makes the file a depth program, so that
-/// the error is the one about the loop).
-pub(super) fn first_resnet(items: &[ast::Item]) -> Option<&ast::Item> {
-    items.iter().find_map(|item| match &item.kind {
-        ItemKind::Resnet { .. } => Some(item),
-        ItemKind::For { body, .. } => first_resnet(body),
-        _ => None,
-    })
-}
-
-/// Every `resnet` statement, with whether it stands inside a loop.
-fn all_resnets<'f>(items: &'f [ast::Item], in_loop: bool, out: &mut Vec<(&'f ast::Item, bool)>) {
-    for item in items {
-        match &item.kind {
-            ItemKind::Resnet { .. } => out.push((item, in_loop)),
-            ItemKind::For { body, .. } => all_resnets(body, true, out),
-            _ => {}
-        }
-    }
+/// Whether an item is a `resnet` statement.
+pub(super) fn is_resnet(kind: &ItemKind) -> bool {
+    matches!(kind, ItemKind::Resnet { .. })
 }
 
 /// The first symbolic parameter an expression reads, with where (symbols are exponents;
@@ -158,7 +141,7 @@ impl Elab<'_> {
     /// the statement that breaks that rule.
     fn depth_shape<'f>(&self, file: &'f ast::File) -> Result<&'f ast::Item, Diagnostic> {
         let mut resnets = Vec::new();
-        all_resnets(&file.items, false, &mut resnets);
+        super::items_where(&file.items, is_resnet, false, &mut resnets);
         if let Some((item, _)) = resnets.iter().find(|(_, in_loop)| *in_loop) {
             return Err(self.error(
                 item.span,

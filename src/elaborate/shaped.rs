@@ -59,25 +59,9 @@ impl Kind {
     }
 }
 
-/// The first `shaped` statement in document order, looking inside loop bodies too (so
-/// that a misplaced one still makes the file a shaped program and gets its own message).
-pub(super) fn first_shaped(items: &[ast::Item]) -> Option<&ast::Item> {
-    items.iter().find_map(|item| match &item.kind {
-        ItemKind::Shaped { .. } => Some(item),
-        ItemKind::For { body, .. } => first_shaped(body),
-        _ => None,
-    })
-}
-
-/// Every `shaped` statement, with whether it stands inside a loop.
-fn all_shaped<'f>(items: &'f [ast::Item], in_loop: bool, out: &mut Vec<(&'f ast::Item, bool)>) {
-    for item in items {
-        match &item.kind {
-            ItemKind::Shaped { .. } => out.push((item, in_loop)),
-            ItemKind::For { body, .. } => all_shaped(body, true, out),
-            _ => {}
-        }
-    }
+/// Whether an item is a `shaped` statement.
+pub(super) fn is_shaped(kind: &ItemKind) -> bool {
+    matches!(kind, ItemKind::Shaped { .. })
 }
 
 /// "1 entry", "3 entries".
@@ -117,7 +101,7 @@ impl Elab<'_> {
     /// or the statement that breaks that rule.
     fn shaped_shape<'f>(&self, file: &'f ast::File) -> Result<&'f ast::Item, Diagnostic> {
         let mut found = Vec::new();
-        all_shaped(&file.items, false, &mut found);
+        super::items_where(&file.items, is_shaped, false, &mut found);
         if let Some((item, _)) = found.iter().find(|(_, in_loop)| *in_loop) {
             return Err(self.error(
                 item.span,

@@ -82,10 +82,6 @@ fn split(m: &Monomial) -> (Monomial, Monomial) {
     (Monomial(constant), Monomial(structure))
 }
 
-fn mono(m: &Monomial) -> Poly {
-    Poly::monomial(m)
-}
-
 /// Finds the canonical form of `p`.
 pub fn canonical(p: &Poly) -> Canonical {
     if p.is_zero() {
@@ -96,7 +92,7 @@ pub fn canonical(p: &Poly) -> Canonical {
     for (m, c) in &p.0 {
         let (k, s) = split(m);
         let e = by_structure.entry(s).or_default();
-        *e = e.add(&mono(&k).scale(c));
+        *e = e.add(&Poly::monomial(&k).scale(c));
     }
     if by_structure.len() > 1 {
         if let Some(g) = as_product(&by_structure) {
@@ -108,14 +104,14 @@ pub fn canonical(p: &Poly) -> Canonical {
     for (m, c) in &p.0 {
         let (k, s) = split(m);
         let e = by_constant.entry(k).or_default();
-        *e = e.add(&mono(&s).scale(c));
+        *e = e.add(&Poly::monomial(&s).scale(c));
     }
     let mut groups: Vec<Group> = by_constant
         .into_iter()
         .map(|(k, inner)| {
             let (content, common, rest) = pull_out(&inner);
             orient(Group {
-                factor: mono(&k).scale(&content),
+                factor: Poly::monomial(&k).scale(&content),
                 outer: Poly::int(1),
                 squared: None,
                 common,
@@ -147,7 +143,7 @@ fn as_product(by_structure: &BTreeMap<Monomial, Poly>) -> Option<Group> {
     let mut inner = Poly::zero();
     for (s, coef) in by_structure {
         let ratio = proportional(coef, base)?;
-        inner = inner.add(&mono(s).scale(&ratio));
+        inner = inner.add(&Poly::monomial(s).scale(&ratio));
     }
     let (inner_content, common, inner_rest) = pull_out(&inner);
     let outer = base.scale(&inner_content);
@@ -155,7 +151,7 @@ fn as_product(by_structure: &BTreeMap<Monomial, Poly>) -> Option<Group> {
     let outer = outer.mul(&inverse_monomial(&shared));
     if let Some(q) = outer.as_rational() {
         return Some(orient(Group {
-            factor: mono(&shared).scale(&q),
+            factor: Poly::monomial(&shared).scale(&q),
             outer: Poly::int(1),
             squared: None,
             common,
@@ -173,14 +169,14 @@ fn as_product(by_structure: &BTreeMap<Monomial, Poly>) -> Option<Group> {
     };
     let group = match sqrt_poly(&prim) {
         Some(root) => Group {
-            factor: mono(&shared).scale(&(content * sign)),
+            factor: Poly::monomial(&shared).scale(&(content * sign)),
             outer: Poly::int(1),
             squared: Some(orient_root(root)),
             common,
             inner: inner_rest,
         },
         None => Group {
-            factor: mono(&shared),
+            factor: Poly::monomial(&shared),
             outer,
             squared: None,
             common,
@@ -277,7 +273,7 @@ fn pull_out(p: &Poly) -> (Rational, Poly, Poly) {
     let rest = p
         .mul(&inverse_monomial(&common))
         .scale(&(Rational::one() / &content));
-    (content, mono(&common), rest)
+    (content, Poly::monomial(&common), rest)
 }
 
 /// gcd of numerators / lcm of denominators (positive).
@@ -333,14 +329,15 @@ pub fn sqrt_poly(p: &Poly) -> Option<Poly> {
     for (atom, e) in &m.0 {
         root_m.insert(atom.clone(), e / Rational::from_integer(2.into()));
     }
-    let lead = mono(&Monomial(root_m.clone())).scale(&root_c);
+    let lead = Poly::monomial(&Monomial(root_m.clone())).scale(&root_c);
     let mut root = lead.clone();
     let two_lead_inv = {
         let mut inv = BTreeMap::new();
         for (atom, e) in &root_m {
             inv.insert(atom.clone(), -e.clone());
         }
-        mono(&Monomial(inv)).scale(&(Rational::one() / (root_c * Rational::from_integer(2.into()))))
+        Poly::monomial(&Monomial(inv))
+            .scale(&(Rational::one() / (root_c * Rational::from_integer(2.into()))))
     };
     for _ in 0..p.0.len() + 1 {
         let rest = p.sub(&root.mul(&root));
@@ -348,7 +345,7 @@ pub fn sqrt_poly(p: &Poly) -> Option<Poly> {
             return Some(root);
         }
         let (rm, rc) = leading(&rest)?;
-        let next = mono(&rm).scale(&rc).mul(&two_lead_inv);
+        let next = Poly::monomial(&rm).scale(&rc).mul(&two_lead_inv);
         if next.0.keys().any(|k| k.0.values().any(|e| e.is_negative())) {
             return None;
         }

@@ -207,10 +207,8 @@ pub fn derive(
     let b = match (&prog.act, family) {
         (ShapedAct::Smooth(s), Family::Smooth) => {
             // The scalar drift is (b/a²) Φ(Φ − 1): read b off the diagonal drift.
-            let phi = gram(0, 0);
-            let shape = phi.mul(&phi.sub(&Poly::int(1)));
             let a2 = s.a.mul(&s.a);
-            let b = divide_by_shape(&drift_diag, &shape).map(|q| q.mul(&a2));
+            let b = logistic_coefficient(&drift_diag).map(|q| q.mul(&a2));
             b.or_else(|| Some(drift_diag.mul(&a2)))
         }
         _ => None,
@@ -253,48 +251,28 @@ fn relu_form(d: &Poly) -> Option<Poly> {
 fn divide_monomial(p: &Poly, m: &Poly) -> Poly {
     match m.0.iter().next() {
         Some((mono, c)) if m.0.len() == 1 => {
-            let mut inv = std::collections::BTreeMap::new();
-            for (atom, e) in &mono.0 {
-                inv.insert(atom.clone(), -e.clone());
-            }
-            let mut inv_poly = Poly::int(1);
-            for (atom, e) in inv {
-                inv_poly = inv_poly.mul(&Poly::atom_pow(atom, e));
-            }
-            p.mul(&inv_poly).scale(&(Rational::one() / c))
+            let inverse = super::poly::Monomial(
+                mono.0
+                    .iter()
+                    .map(|(atom, e)| (atom.clone(), -e.clone()))
+                    .collect(),
+            );
+            p.mul(&Poly::monomial(&inverse))
+                .scale(&(Rational::one() / c))
         }
         _ => p.clone(),
     }
 }
 
-/// q with q·shape = p, when p is a multiple of `shape` by a polynomial free of Φ.
-fn divide_by_shape(p: &Poly, shape: &Poly) -> Option<Poly> {
-    // Match the coefficient of the highest Φ power, then check the product.
-    let top = |q: &Poly| -> Option<(Rational, Poly)> {
-        let e = q.0.keys().map(|m| m.exponent(&Atom::Gram(0, 0))).max()?;
-        let mut out = Poly::zero();
-        for (m, c) in &q.0 {
-            if m.exponent(&Atom::Gram(0, 0)) == e {
-                let mut one = Poly::zero();
-                one = one.add(
-                    &Poly::constant(c.clone()).mul(&Poly::monomial(&m.without(&Atom::Gram(0, 0)))),
-                );
-                out = out.add(&one);
-            }
-        }
-        Some((e, out))
-    };
-    let (ep, lead_p) = top(p)?;
-    let (es, lead_s) = top(shape)?;
-    if ep != es {
-        return None;
-    }
-    let s = lead_s.as_rational()?;
-    if s.is_zero() {
-        return None;
-    }
-    let q = lead_p.scale(&(Rational::one() / s));
-    (q.mul(shape) == *p).then_some(q)
+/// β with b^{αα} = β Φ^{αα}(Φ^{αα} − 1), when the diagonal drift (atom Φ^{αα}) has
+/// that logistic form: β is read off at Φ = 2 and the product checked exactly.
+pub fn logistic_coefficient(drift_diag: &Poly) -> Option<Poly> {
+    let phi = gram(0, 0);
+    let shape = phi.mul(&phi.sub(&Poly::int(1)));
+    let beta = drift_diag
+        .substitute(&Atom::Gram(0, 0), &Poly::int(2))?
+        .scale(&moments::half_q());
+    (shape.mul(&beta) == *drift_diag).then_some(beta)
 }
 
 /// ν with the sign of its ρ arccos ρ term flipped (the lecture notes' misprint).
@@ -315,6 +293,17 @@ fn flip_arccos_sign(nu: &Poly) -> Poly {
 /// g^α g^β and g^γ g^δ by Isserlis (indices 0, 1, 2, 3).
 fn diffusion_leading() -> Poly {
     moments::isserlis(&[0, 1, 2, 3]).sub(&gram(0, 1).mul(&gram(2, 3)))
+}
+
+impl ShapedDerivation {
+    /// The limit of the linear regime (p above critical): the same diffusion, no drift.
+    pub fn without_drift(&self) -> ShapedDerivation {
+        ShapedDerivation {
+            drift_offdiag: Poly::zero(),
+            drift_diag: Poly::zero(),
+            ..self.clone()
+        }
+    }
 }
 
 /// The regimes of the shaping exponent p.

@@ -89,6 +89,8 @@ pub fn statistics(m: usize) -> Vec<Stat> {
 #[derive(Clone, Debug)]
 struct Compiled {
     terms: Vec<(f64, Vec<(Slot, f64)>)>,
+    /// Whether some factor reads the correlation.
+    needs_rho: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -140,26 +142,36 @@ impl Compiled {
             }
             terms.push((coef, factors));
         }
-        Ok(Compiled { terms })
+        let needs_rho = terms
+            .iter()
+            .flat_map(|(_, f)| f)
+            .any(|(slot, _)| !matches!(slot, Slot::Gram(..) | Slot::Constant(_)));
+        Ok(Compiled { terms, needs_rho })
     }
 
     /// The value with the formal indices 0, 1 standing for inputs a, b of `s`.
     fn eval(&self, m: usize, s: &[f64], a: usize, b: usize) -> f64 {
         let idx = |k: usize| if k == 0 { a } else { b };
         let at = |i: usize, j: usize| s[packed_index(m, idx(i), idx(j))];
-        let rho = || (at(0, 1) / (at(0, 0) * at(1, 1)).sqrt()).clamp(-1.0, 1.0);
+        // ρ once per call and only when a factor reads it: this runs at every
+        // Euler–Maruyama step of every path.
+        let rho = if self.needs_rho {
+            (at(0, 1) / (at(0, 0) * at(1, 1)).sqrt()).clamp(-1.0, 1.0)
+        } else {
+            f64::NAN
+        };
         let mut total = 0.0;
         for (c, factors) in &self.terms {
             let mut t = *c;
             for (slot, e) in factors {
                 let base = match slot {
                     Slot::Gram(i, j) => at(*i, *j),
-                    Slot::Corr => rho(),
-                    Slot::SqrtOneMinusSq => (1.0 - rho() * rho()).max(0.0).sqrt(),
-                    Slot::Arccos => rho().acos(),
-                    Slot::ArccosNeg => (-rho()).acos(),
+                    Slot::Corr => rho,
+                    Slot::SqrtOneMinusSq => (1.0 - rho * rho).max(0.0).sqrt(),
+                    Slot::Arccos => rho.acos(),
+                    Slot::ArccosNeg => (-rho).acos(),
                     Slot::ArcCosKernel => {
-                        let r = rho();
+                        let r = rho;
                         ((1.0 - r * r).max(0.0).sqrt() + r * (-r).acos())
                             / (2.0 * std::f64::consts::PI)
                     }
@@ -416,21 +428,11 @@ pub fn scalar_beta(d: &ShapedDerivation) -> Result<Option<f64>, EvalError> {
     if d.drift_diag.is_zero() {
         return Ok(None);
     }
-    let phi = Poly::atom(Atom::Gram(0, 0));
-    let shape = phi.mul(&phi.sub(&Poly::int(1)));
-    // β = b^{αα}(2)/2 when b^{αα} = β Φ(Φ − 1); checked against the polynomial exactly.
-    let Some(at_two) = d.drift_diag.substitute(&Atom::Gram(0, 0), &Poly::int(2)) else {
-        return Ok(None);
-    };
-    let beta = at_two.scale(
-        &(crate::exponent::Rational::from_integer(1.into())
-            / crate::exponent::Rational::from_integer(2.into())),
-    );
-    if shape.mul(&beta) != d.drift_diag {
-        return Ok(None);
-    }
-    match beta.eval(&|_| None) {
-        Some(x) => Ok(Some(x)),
-        None => Err(EvalError::Symbolic(format!("{beta}"))),
+    match super::derive::logistic_coefficient(&d.drift_diag) {
+        None => Ok(None),
+        Some(beta) => match beta.eval(&|_| None) {
+            Some(x) => Ok(Some(x)),
+            None => Err(EvalError::Symbolic(format!("{beta}"))),
+        },
     }
 }

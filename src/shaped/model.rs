@@ -239,29 +239,89 @@ pub enum NumericKind {
 impl NumericShaped {
     /// The shaped activation φ_S at width n, evaluated at x.
     pub fn phi_s(&self, x: f64, n: usize) -> f64 {
+        self.at_width(n).eval(x)
+    }
+
+    /// φ_S at width n with its width-dependent scales computed once: the simulator
+    /// evaluates it n·m times per layer.
+    pub fn at_width(&self, n: usize) -> ShapedAtWidth<'_> {
         let nf = n as f64;
-        match &self.kind {
+        let scale = match &self.kind {
             NumericKind::Relu { c_plus, c_minus } => {
-                let s_plus = 1.0 + c_plus * nf.powf(-self.p);
-                let s_minus = 1.0 + c_minus * nf.powf(-self.p);
+                let eps = nf.powf(-self.p);
+                Scale::Relu {
+                    s_plus: 1.0 + c_plus * eps,
+                    s_minus: 1.0 + c_minus * eps,
+                }
+            }
+            NumericKind::Smooth { a, .. } => Scale::Smooth {
+                s: a * nf.powf(self.p),
+            },
+        };
+        ShapedAtWidth {
+            shaped: self,
+            scale,
+        }
+    }
+
+    /// Whether φ_S is positively homogeneous (shaped ReLU), so that c has a closed form
+    /// and the diagonal of Φ is a product of i.i.d. factors.
+    pub fn is_relu(&self) -> bool {
+        matches!(self.kind, NumericKind::Relu { .. })
+    }
+}
+
+/// φ_S at one width (see [`NumericShaped::at_width`]).
+#[derive(Clone, Copy, Debug)]
+pub struct ShapedAtWidth<'a> {
+    shaped: &'a NumericShaped,
+    scale: Scale,
+}
+
+/// The width-dependent scales of φ_S.
+#[derive(Clone, Copy, Debug)]
+enum Scale {
+    /// S± = 1 + c± n^-p.
+    Relu { s_plus: f64, s_minus: f64 },
+    /// S = a n^p.
+    Smooth { s: f64 },
+}
+
+impl ShapedAtWidth<'_> {
+    /// S₊ and S₋ of a shaped ReLU (None for a smooth shaping).
+    pub fn relu_slopes(&self) -> Option<(f64, f64)> {
+        match self.scale {
+            Scale::Relu { s_plus, s_minus } => Some((s_plus, s_minus)),
+            Scale::Smooth { .. } => None,
+        }
+    }
+
+    /// φ_S(x).
+    #[inline]
+    pub fn eval(&self, x: f64) -> f64 {
+        match (self.scale, &self.shaped.kind) {
+            (Scale::Relu { s_plus, s_minus }, _) => {
                 if x >= 0.0 {
                     s_plus * x
                 } else {
                     s_minus * x
                 }
             }
-            NumericKind::Smooth {
-                act,
-                raw,
-                normalize,
-                cubic,
-                a,
-            } => {
-                let s = a * nf.powf(self.p);
+            (
+                Scale::Smooth { s },
+                NumericKind::Smooth {
+                    act,
+                    raw,
+                    normalize,
+                    cubic,
+                    ..
+                },
+            ) => {
                 let y = x / s;
                 let phi = match act {
                     Some(id) => {
-                        let v = self.activations[id.0].eval(0, y, &self.activations);
+                        let acts = &self.shaped.activations;
+                        let v = acts[id.0].eval(0, y, acts);
                         if *normalize {
                             (v - raw[0]) / raw[1]
                         } else {
@@ -272,13 +332,9 @@ impl NumericShaped {
                 };
                 s * phi
             }
+            // `at_width` pairs the scale with its kind.
+            (Scale::Smooth { .. }, NumericKind::Relu { .. }) => f64::NAN,
         }
-    }
-
-    /// Whether φ_S is positively homogeneous (shaped ReLU), so that c has a closed form
-    /// and the diagonal of Φ is a product of i.i.d. factors.
-    pub fn is_relu(&self) -> bool {
-        matches!(self.kind, NumericKind::Relu { .. })
     }
 }
 

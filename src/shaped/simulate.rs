@@ -15,7 +15,7 @@
 //! every sum runs in a fixed order, so a sweep is bit-identical at any thread count. Its
 //! cost is planned first ([`plan`]) and refused beyond a budget.
 
-use super::model::{NumericKind, NumericShaped, ShapedProgram};
+use super::model::{NumericShaped, ShapedProgram};
 use crate::gauss::{gauss_hermite, GaussError};
 use crate::solve::gram::{packed_index, packed_len, path_rng, psd_cholesky, GramStopKind};
 use rand::Rng;
@@ -102,43 +102,6 @@ pub enum ShapedSimError {
     },
 }
 
-/// φ_S at one width with its width-dependent constants computed once: the chain
-/// evaluates it n·m times per layer, and `NumericShaped::phi_s` recomputes n^{-p}.
-#[derive(Clone, Copy, Debug)]
-enum PreparedPhi<'a> {
-    Relu { s_plus: f64, s_minus: f64 },
-    Smooth { shaped: &'a NumericShaped, n: usize },
-}
-
-impl<'a> PreparedPhi<'a> {
-    fn new(shaped: &'a NumericShaped, n: usize) -> Self {
-        match shaped.kind {
-            NumericKind::Relu { c_plus, c_minus } => {
-                let scale = (n as f64).powf(-shaped.p);
-                PreparedPhi::Relu {
-                    s_plus: 1.0 + c_plus * scale,
-                    s_minus: 1.0 + c_minus * scale,
-                }
-            }
-            NumericKind::Smooth { .. } => PreparedPhi::Smooth { shaped, n },
-        }
-    }
-
-    #[inline]
-    fn eval(&self, x: f64) -> f64 {
-        match *self {
-            PreparedPhi::Relu { s_plus, s_minus } => {
-                if x >= 0.0 {
-                    s_plus * x
-                } else {
-                    s_minus * x
-                }
-            }
-            PreparedPhi::Smooth { shaped, n } => shaped.phi_s(x, n),
-        }
-    }
-}
-
 /// c = 1/E[φ_S(g)²], g ~ N(0, 1), at width n, with an error estimate.
 ///
 /// Shaped ReLU: E[φ_S(g)²] = (S₊² + S₋²)/2 (each half-line carries half of E g² = 1),
@@ -149,10 +112,10 @@ pub fn normalization_c(shaped: &NumericShaped, n: usize) -> Result<(f64, f64), S
     if n == 0 {
         return Err(ShapedSimError::ZeroSize { what: "width" });
     }
-    let phi = PreparedPhi::new(shaped, n);
-    let (second, error) = match phi {
-        PreparedPhi::Relu { s_plus, s_minus } => (0.5 * (s_plus * s_plus + s_minus * s_minus), 0.0),
-        PreparedPhi::Smooth { .. } => {
+    let phi = shaped.at_width(n);
+    let (second, error) = match phi.relu_slopes() {
+        Some((s_plus, s_minus)) => (0.5 * (s_plus * s_plus + s_minus * s_minus), 0.0),
+        None => {
             let low = gauss_hermite(HERMITE_ORDERS.0)?.apply(|x| phi.eval(x).powi(2));
             let high = gauss_hermite(HERMITE_ORDERS.1)?.apply(|x| phi.eval(x).powi(2));
             if !(high > 0.0 && high.is_finite() && low > 0.0 && low.is_finite()) {
@@ -275,7 +238,7 @@ pub fn sample_chain<R: Rng + ?Sized>(
     limits: &ChainLimits,
     rng: &mut R,
 ) -> ChainRecord {
-    let phi_s = PreparedPhi::new(shaped, n);
+    let phi_s = shaped.at_width(n);
     let k = packed_len(m);
     let mut phi = phi0.to_vec();
     let mut full = vec![0.0; m * m];
@@ -359,7 +322,7 @@ pub fn literal_network<R: Rng + ?Sized>(
     if n == 0 || depth == 0 {
         return Err(ShapedSimError::ZeroSize { what: "width" });
     }
-    let phi_s = PreparedPhi::new(shaped, n);
+    let phi_s = shaped.at_width(n);
     // h is n×m row-major: row i holds neuron i's value on every input.
     let mut h = vec![0.0; n * m];
     let inv_root = 1.0 / (n0 as f64).sqrt();

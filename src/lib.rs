@@ -17,6 +17,7 @@ pub mod exponent;
 pub mod gauss;
 pub mod ir;
 pub mod limit;
+pub mod meanfield;
 pub mod report;
 pub mod scale;
 pub mod shaped;

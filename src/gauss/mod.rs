@@ -40,7 +40,7 @@ pub mod monte_carlo;
 mod normal;
 mod polar;
 pub mod quadrature;
-mod recurrence;
+pub(crate) mod recurrence;
 mod stein;
 
 pub use dispatch::{expect, expect_vec, ExpectOptions};

@@ -3,6 +3,8 @@
 //! follow a McKean–Vlasov ODE (β < 1) or SDE (β = 1) (De Bortoli, Durmus, Fontaine &
 //! Şimşekli 2020, "Quantitative propagation of chaos for SGD in wide neural networks").
 
+pub mod field;
 pub mod model;
+pub mod quadrature;
 
 pub use model::{Data, Formula, InitLaw, Loss, MeanFieldProgram, XLaw};

@@ -144,3 +144,117 @@ impl MeanFieldProgram {
             .unwrap_or_else(|| format!("mean-field network with {} particles", self.size))
     }
 }
+
+/// Programs built by hand for the unit tests of the numerical modules (the language has
+/// its own tests; these keep the numerics testable without parsing).
+#[cfg(test)]
+pub(crate) mod test_programs {
+    use super::*;
+
+    fn formula(expr: Expr, text: &str) -> Formula {
+        Formula {
+            expr,
+            text: text.into(),
+        }
+    }
+
+    /// The linear–Gaussian toy F = w x, V = λw²/2, x ~ N(0, 1), y = a x + σ ε, with
+    /// μ₀ = N(1, 1/4), γ = 1/10, α = 0, β = 1, M = 1, T = 6.
+    pub(crate) fn toy(a: f64, lambda: f64, sigma: f64, loss: Loss) -> MeanFieldProgram {
+        let w = Expr::value(ValueId(0));
+        let x = Expr::value(ValueId(1));
+        MeanFieldProgram {
+            title: None,
+            size: "N".into(),
+            dim: 1,
+            x_dim: 1,
+            init: InitLaw::Gaussian {
+                mean: vec![1.0],
+                std: 0.5,
+            },
+            unit: formula(Expr::mul(w.clone(), x.clone()), "w1*x1"),
+            unit_grad: vec![x.clone()],
+            penalty: formula(
+                Expr::mul(Expr::Const(lambda / 2.0), Expr::mul(w.clone(), w.clone())),
+                "lambda*w1^2/2",
+            ),
+            penalty_grad: vec![Expr::mul(Expr::Const(lambda), w)],
+            loss,
+            data: Data::Teacher {
+                x_law: XLaw::Gaussian,
+                target: formula(Expr::mul(Expr::Const(a), x), "a*x1"),
+                noise: sigma,
+            },
+            batch: 1,
+            gamma: Rational::new(1.into(), 10.into()),
+            alpha: Exponent::zero(),
+            beta: Exponent::constant(Rational::from_integer(1.into())),
+            horizon: Rational::from_integer(6.into()),
+            symbols: vec![],
+            activations: vec![],
+        }
+    }
+
+    /// A tanh teacher–student network: F = tanh(w1 x1 + w2), V = λ|w|²/2 with λ = 1/10,
+    /// x ~ N(0, 1), y = tanh(2 x − 1/2) + 0.1 ε, μ₀ = N(0, I), γ = 1, α = 0, the given β,
+    /// M = 1, T = 2.
+    pub(crate) fn tanh_teacher(beta: Rational) -> MeanFieldProgram {
+        use crate::ir::Func;
+        let w1 = Expr::value(ValueId(0));
+        let w2 = Expr::value(ValueId(1));
+        let x = Expr::value(ValueId(2));
+        let pre = Expr::add(Expr::mul(w1.clone(), x.clone()), w2.clone());
+        let unit = Expr::call(Func::Tanh, pre.clone());
+        // d tanh(u) = 1 − tanh(u)².
+        let sech2 = Expr::sub(
+            Expr::Const(1.0),
+            Expr::pow(unit.clone(), Rational::from_integer(2.into())),
+        );
+        let lambda = 0.1;
+        MeanFieldProgram {
+            title: None,
+            size: "N".into(),
+            dim: 2,
+            x_dim: 1,
+            init: InitLaw::Gaussian {
+                mean: vec![0.0, 0.0],
+                std: 1.0,
+            },
+            unit: formula(unit, "tanh(w1*x1 + w2)"),
+            unit_grad: vec![Expr::mul(sech2.clone(), x.clone()), sech2],
+            penalty: formula(
+                Expr::mul(
+                    Expr::Const(lambda / 2.0),
+                    Expr::add(
+                        Expr::mul(w1.clone(), w1.clone()),
+                        Expr::mul(w2.clone(), w2.clone()),
+                    ),
+                ),
+                "lambda*(w1^2 + w2^2)/2",
+            ),
+            penalty_grad: vec![
+                Expr::mul(Expr::Const(lambda), w1),
+                Expr::mul(Expr::Const(lambda), w2),
+            ],
+            loss: Loss::Square,
+            data: Data::Teacher {
+                x_law: XLaw::Gaussian,
+                target: formula(
+                    Expr::call(
+                        Func::Tanh,
+                        Expr::sub(Expr::mul(Expr::Const(2.0), x), Expr::Const(0.5)),
+                    ),
+                    "tanh(2*x1 - 1/2)",
+                ),
+                noise: 0.1,
+            },
+            batch: 1,
+            gamma: Rational::from_integer(1.into()),
+            alpha: Exponent::zero(),
+            beta: Exponent::constant(beta),
+            horizon: Rational::from_integer(2.into()),
+            symbols: vec![],
+            activations: vec![],
+        }
+    }
+}

@@ -153,6 +153,8 @@ impl Field {
         };
         let mut consts = vec![vec![0.0; len]; self.x_dim];
         let mut grad = vec![vec![0.0; len]; p];
+        // Index loops: q addresses the node columns, the weights and the slopes at once.
+        #[allow(clippy::needless_range_loop)]
         for q in 0..nodes.len() {
             let c = nodes.weight[q] * slopes[q];
             if c == 0.0 && !with_cov {

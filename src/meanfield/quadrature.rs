@@ -89,7 +89,7 @@ fn per_coordinate(level: usize, dims: usize) -> usize {
     let mut q = level.max(2);
     while q > 2
         && q.checked_pow(dims as u32)
-            .is_none_or(|t| t > MAX_RULE_NODES)
+            .map_or(true, |t| t > MAX_RULE_NODES)
     {
         q -= 1;
     }

@@ -58,7 +58,7 @@ pub struct DepthVerdict {
     pub reason: String,
 }
 
-fn verdict(
+pub(crate) fn verdict(
     quantity: &str,
     against: &str,
     rule: DepthRule,

@@ -17,6 +17,7 @@ pub mod mutation;
 mod program;
 pub mod shaped;
 pub mod stats;
+pub mod terms;
 mod verdict;
 
 pub use coord::{coordinate_stats, QuantityStats};

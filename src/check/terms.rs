@@ -154,7 +154,11 @@ pub fn log_slope(data: &SizeMeans) -> Option<(f64, f64)> {
     let sw: f64 = w.iter().sum();
     let mx = pts.iter().zip(&w).map(|(p, w)| w * p.0).sum::<f64>() / sw;
     let my = pts.iter().zip(&w).map(|(p, w)| w * p.1).sum::<f64>() / sw;
-    let sxx: f64 = pts.iter().zip(&w).map(|(p, w)| w * (p.0 - mx).powi(2)).sum();
+    let sxx: f64 = pts
+        .iter()
+        .zip(&w)
+        .map(|(p, w)| w * (p.0 - mx).powi(2))
+        .sum();
     let sxy: f64 = pts
         .iter()
         .zip(&w)
@@ -183,8 +187,7 @@ mod tests {
         let fit = fit_terms(&d, &right, false).unwrap();
         assert!(fit.chi2 < 1e-10, "{fit:?}");
         assert!((fit.coef[0] - 2.0).abs() < 1e-8 && (fit.coef[1] - 5.0).abs() < 1e-6);
-        let wrong: [&dyn Fn(f64) -> f64; 2] =
-            [&|n: f64| n.powf(-0.75), &|n: f64| n.powf(-1.25)];
+        let wrong: [&dyn Fn(f64) -> f64; 2] = [&|n: f64| n.powf(-0.75), &|n: f64| n.powf(-1.25)];
         let fit = fit_terms(&d, &wrong, false).unwrap();
         assert!(fit.p_value < 1e-6, "{fit:?}");
     }

@@ -1,0 +1,429 @@
+//! Figures of mean-field runs (SVG): coordinate histograms of the particles at time T for
+//! several N (one panel per program or β, as in De Bortoli et al. 2020, Fig. 1),
+//! trajectories of independent runs (their Fig. 2), and the coupling error against N on
+//! log–log axes with the derived rate drawn dashed on top.
+//!
+//! Figures are plain data ([`HistogramPanel`], [`TrajectoryPanel`], [`ErrorPanel`]) drawn
+//! by one renderer each. Colours come from the Okabe–Ito palette (distinguishable under
+//! the common colour-vision deficiencies), the same series index the same colour in
+//! every panel; grids are light so the data stays in front.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// Okabe & Ito's qualitative palette.
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+    RGBColor(213, 94, 0),
+    RGBColor(240, 228, 66),
+    RGBColor(0, 0, 0),
+];
+
+const FONT: &str = "sans-serif";
+const PANEL_W: u32 = 420;
+const PANEL_H: u32 = 320;
+const TITLE_H: u32 = 40;
+
+/// Colour of series `i` (stable across panels).
+pub fn series_color(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// Histograms of one coordinate for several series (e.g. N = 64, 512, 4096), with an
+/// optional reference density drawn on top.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistogramPanel {
+    /// The caption.
+    pub title: String,
+    /// (legend, values) per series.
+    pub series: Vec<(String, Vec<f64>)>,
+    /// A reference density (legend, points (x, density)), drawn dashed.
+    pub reference: Option<(String, Vec<(f64, f64)>)>,
+}
+
+/// Paths of several runs against time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrajectoryPanel {
+    /// The caption.
+    pub title: String,
+    /// The y-axis label.
+    pub y_label: String,
+    /// One path per run: points (t, value).
+    pub paths: Vec<Vec<(f64, f64)>>,
+}
+
+/// A measured error against N with standard errors, and the derived rate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ErrorPanel {
+    /// The caption.
+    pub title: String,
+    /// (legend, points (N, mean, se)) per measured series.
+    pub series: Vec<(String, Vec<(f64, f64, f64)>)>,
+    /// (legend, points (N, value)) of the derived rate, drawn dashed on top.
+    pub derived: Vec<(String, Vec<(f64, f64)>)>,
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// Lays out `count` panels in at most `columns` columns under a title; calls `draw` on
+/// each panel's area.
+fn layout(
+    title: &str,
+    count: usize,
+    columns: usize,
+    mut draw: impl FnMut(usize, &DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String>,
+) -> Result<String, String> {
+    let columns = columns.clamp(1, count.max(1));
+    let rows = count.div_ceil(columns).max(1);
+    let size = (PANEL_W * columns as u32, TITLE_H + PANEL_H * rows as u32);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let (top, body) = root.split_vertically(TITLE_H);
+        top.draw(&Text::new(
+            title.to_string(),
+            (12, 10),
+            (FONT, 20).into_font().color(&BLACK),
+        ))
+        .map_err(err)?;
+        let areas = body.split_evenly((rows, columns));
+        for (i, area) in areas.iter().enumerate().take(count) {
+            draw(i, area)?;
+        }
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// Bin edges shared by every series of a panel: 40 bins over the 0.5%–99.5% range of
+/// the pooled values (the extreme tails would squeeze the bulk into a few bins).
+fn bins(panel: &HistogramPanel) -> Option<(f64, f64, usize)> {
+    let mut all: Vec<f64> = panel
+        .series
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .filter(|x| x.is_finite())
+        .collect();
+    if all.is_empty() {
+        return None;
+    }
+    all.sort_by(f64::total_cmp);
+    let at = |q: f64| all[((all.len() - 1) as f64 * q).round() as usize];
+    let (mut lo, mut hi) = (at(0.005), at(0.995));
+    if hi <= lo {
+        lo -= 0.5;
+        hi += 0.5;
+    }
+    let pad = 0.05 * (hi - lo);
+    Some((lo - pad, hi + pad, 40))
+}
+
+/// The density histogram of `values` on the bins, as a step outline.
+fn density_steps(values: &[f64], lo: f64, hi: f64, k: usize) -> Vec<(f64, f64)> {
+    let width = (hi - lo) / k as f64;
+    let mut counts = vec![0usize; k];
+    for &v in values.iter().filter(|v| v.is_finite()) {
+        if v >= lo && v < hi {
+            counts[(((v - lo) / width) as usize).min(k - 1)] += 1;
+        }
+    }
+    let total = values.len().max(1) as f64;
+    let mut pts = Vec::with_capacity(2 * k + 2);
+    pts.push((lo, 0.0));
+    for (i, c) in counts.iter().enumerate() {
+        let d = *c as f64 / (total * width);
+        pts.push((lo + i as f64 * width, d));
+        pts.push((lo + (i + 1) as f64 * width, d));
+    }
+    pts.push((hi, 0.0));
+    pts
+}
+
+/// Renders histogram panels.
+pub fn render_histograms(
+    title: &str,
+    panels: &[HistogramPanel],
+    columns: usize,
+) -> Result<String, String> {
+    layout(title, panels.len(), columns, |i, area| {
+        let panel = &panels[i];
+        let Some((lo, hi, k)) = bins(panel) else {
+            return Ok(());
+        };
+        let steps: Vec<Vec<(f64, f64)>> = panel
+            .series
+            .iter()
+            .map(|(_, v)| density_steps(v, lo, hi, k))
+            .collect();
+        let top = steps
+            .iter()
+            .flatten()
+            .map(|p| p.1)
+            .chain(panel.reference.iter().flat_map(|r| r.1.iter().map(|p| p.1)))
+            .fold(0.0f64, f64::max)
+            .max(1e-12)
+            * 1.1;
+        let mut chart = ChartBuilder::on(area)
+            .caption(&panel.title, (FONT, 16))
+            .margin(10)
+            .x_label_area_size(34)
+            .y_label_area_size(50)
+            .build_cartesian_2d(lo..hi, 0.0..top)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .light_line_style(WHITE)
+            .bold_line_style(RGBColor(232, 232, 232))
+            .label_style((FONT, 13))
+            .x_desc("coordinate 1 at T")
+            .y_desc("density")
+            .draw()
+            .map_err(err)?;
+        for (s, ((label, _), pts)) in panel.series.iter().zip(&steps).enumerate() {
+            let color = series_color(s);
+            chart
+                .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+                .map_err(err)?
+                .label(label.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+        }
+        if let Some((label, pts)) = &panel.reference {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    pts.iter().copied(),
+                    6,
+                    4,
+                    BLACK.stroke_width(2),
+                ))
+                .map_err(err)?
+                .label(label.clone())
+                .legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(200, 200, 200))
+            .label_font((FONT, 13))
+            .draw()
+            .map_err(err)
+    })
+}
+
+/// Renders trajectory panels (one colour per run).
+pub fn render_trajectories(
+    title: &str,
+    panels: &[TrajectoryPanel],
+    columns: usize,
+) -> Result<String, String> {
+    // One y range for all panels, so that collapsing and spreading compare at a glance.
+    let (ylo, yhi) = panels
+        .iter()
+        .flat_map(|p| p.paths.iter().flatten())
+        .filter(|p| p.1.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+            (lo.min(p.1), hi.max(p.1))
+        });
+    let (ylo, yhi) = if ylo < yhi {
+        let pad = 0.05 * (yhi - ylo);
+        (ylo - pad, yhi + pad)
+    } else {
+        (-1.0, 1.0)
+    };
+    layout(title, panels.len(), columns, |i, area| {
+        let panel = &panels[i];
+        let tmax = panel
+            .paths
+            .iter()
+            .flatten()
+            .map(|p| p.0)
+            .fold(0.0f64, f64::max)
+            .max(1e-12);
+        let mut chart = ChartBuilder::on(area)
+            .caption(&panel.title, (FONT, 16))
+            .margin(10)
+            .x_label_area_size(34)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0..tmax, ylo..yhi)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .light_line_style(WHITE)
+            .bold_line_style(RGBColor(232, 232, 232))
+            .label_style((FONT, 13))
+            .x_desc("time t = n γ_{α,β}(N)")
+            .y_desc(panel.y_label.clone())
+            .draw()
+            .map_err(err)?;
+        for (r, path) in panel.paths.iter().enumerate() {
+            chart
+                .draw_series(LineSeries::new(
+                    path.iter().copied(),
+                    series_color(r).stroke_width(2),
+                ))
+                .map_err(err)?;
+        }
+        Ok(())
+    })
+}
+
+/// Renders error panels on log₂–log₂ axes: measured means with ±2 SE bars, derived
+/// rates dashed and drawn last (on top).
+pub fn render_errors(title: &str, panels: &[ErrorPanel], columns: usize) -> Result<String, String> {
+    layout(title, panels.len(), columns, |i, area| {
+        let panel = &panels[i];
+        let pts: Vec<(f64, f64)> = panel
+            .series
+            .iter()
+            .flat_map(|(_, v)| v.iter().map(|p| (p.0, p.1)))
+            .chain(panel.derived.iter().flat_map(|(_, v)| v.iter().copied()))
+            .filter(|p| p.0 > 0.0 && p.1 > 0.0)
+            .map(|p| (p.0.log2(), p.1.log2()))
+            .collect();
+        if pts.is_empty() {
+            return Ok(());
+        }
+        let (xlo, xhi, ylo, yhi) = pts.iter().fold(
+            (
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+            ),
+            |a, p| (a.0.min(p.0), a.1.max(p.0), a.2.min(p.1), a.3.max(p.1)),
+        );
+        let mut chart = ChartBuilder::on(area)
+            .caption(&panel.title, (FONT, 16))
+            .margin(10)
+            .x_label_area_size(34)
+            .y_label_area_size(56)
+            .build_cartesian_2d((xlo - 0.3)..(xhi + 0.3), (ylo - 0.5)..(yhi + 0.5))
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .light_line_style(WHITE)
+            .bold_line_style(RGBColor(232, 232, 232))
+            .label_style((FONT, 13))
+            .x_desc("log2 N")
+            .y_desc("log2 error")
+            .draw()
+            .map_err(err)?;
+        for (s, (label, points)) in panel.series.iter().enumerate() {
+            let color = series_color(s);
+            let logs: Vec<(f64, f64)> = points
+                .iter()
+                .filter(|p| p.0 > 0.0 && p.1 > 0.0)
+                .map(|p| (p.0.log2(), p.1.log2()))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(logs.iter().copied(), color.stroke_width(2)))
+                .map_err(err)?
+                .label(label.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+            chart
+                .draw_series(logs.iter().map(|&p| Circle::new(p, 4, color.filled())))
+                .map_err(err)?;
+            let bars = points
+                .iter()
+                .filter(|p| p.0 > 0.0 && p.1 > 2.0 * p.2)
+                .map(|p| {
+                    let x = p.0.log2();
+                    PathElement::new(
+                        vec![(x, (p.1 - 2.0 * p.2).log2()), (x, (p.1 + 2.0 * p.2).log2())],
+                        color.stroke_width(1),
+                    )
+                });
+            chart.draw_series(bars).map_err(err)?;
+        }
+        for (label, points) in &panel.derived {
+            let logs: Vec<(f64, f64)> = points
+                .iter()
+                .filter(|p| p.0 > 0.0 && p.1 > 0.0)
+                .map(|p| (p.0.log2(), p.1.log2()))
+                .collect();
+            chart
+                .draw_series(DashedLineSeries::new(logs, 7, 4, BLACK.stroke_width(2)))
+                .map_err(err)?
+                .label(label.clone())
+                .legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(200, 200, 200))
+            .label_font((FONT, 13))
+            .draw()
+            .map_err(err)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn colours_in(svg: &str) -> std::collections::BTreeSet<String> {
+        svg.match_indices("stroke=\"#")
+            .map(|(i, _)| svg[i + 8..i + 15].to_string())
+            .collect()
+    }
+
+    #[test]
+    fn histogram_series_get_distinct_colours_and_the_reference_is_dashed() {
+        let panel = HistogramPanel {
+            title: "beta = 1/2".into(),
+            series: (0..3)
+                .map(|s| {
+                    let v = (0..500)
+                        .map(|i| (i as f64 / 500.0) + s as f64 * 0.1)
+                        .collect();
+                    (format!("N = {}", 64 << (3 * s)), v)
+                })
+                .collect(),
+            reference: Some(("limit".into(), vec![(0.0, 1.0), (1.0, 1.0)])),
+        };
+        let svg = render_histograms("t", &[panel.clone(), panel], 2).unwrap();
+        let colours = colours_in(&svg);
+        for i in 0..3 {
+            let c = series_color(i);
+            let hex = format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2);
+            assert!(colours.contains(&hex), "{hex} missing from {colours:?}");
+        }
+        assert!(svg.contains("stroke-dasharray") || svg.matches("<polyline").count() > 6);
+        assert!(svg.contains("width=\"840\""), "two columns of 420 px");
+    }
+
+    #[test]
+    fn error_panels_draw_the_derived_rate_after_the_data() {
+        let panel = ErrorPanel {
+            title: "error".into(),
+            series: vec![(
+                "eq. 6".into(),
+                vec![
+                    (64.0, 0.1, 0.01),
+                    (128.0, 0.05, 0.005),
+                    (256.0, 0.025, 0.002),
+                ],
+            )],
+            derived: vec![("N^-1".into(), vec![(64.0, 0.1), (256.0, 0.025)])],
+        };
+        let svg = render_errors("rates", &[panel], 1).unwrap();
+        let data_at = svg.find("#0072B2").unwrap();
+        let derived_at = svg.rfind("#000000").unwrap();
+        assert!(derived_at > data_at, "the derived line is drawn on top");
+    }
+}

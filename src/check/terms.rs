@@ -91,6 +91,28 @@ pub fn fit_terms(
     best
 }
 
+/// Fits `data` by Σ_i C_i basis_i(N) with coefficients of either sign and no offset: for
+/// differences that must vanish as N → ∞ but may approach 0 from either side (a risk
+/// against its limit). `None` when the fit is singular or there are too few sizes.
+pub fn fit_signed(data: &SizeMeans, basis: &[&dyn Fn(f64) -> f64]) -> Option<TermFit> {
+    let k = basis.len();
+    if data.sizes.len() <= k {
+        return None;
+    }
+    let columns: Vec<Vec<f64>> = basis
+        .iter()
+        .map(|b| data.sizes.iter().map(|&n| b(n)).collect())
+        .collect();
+    let (coef, chi2) = weighted_fit(data, &columns, false)?;
+    let dof = data.sizes.len() - k;
+    Some(TermFit {
+        coef,
+        chi2,
+        dof,
+        p_value: 1.0 - chi_square_cdf(chi2, dof),
+    })
+}
+
 /// Unconstrained weighted least squares of `data.mean` on the columns (and a constant
 /// first, with `offset`): the coefficients and χ².
 fn weighted_fit(data: &SizeMeans, columns: &[Vec<f64>], offset: bool) -> Option<(Vec<f64>, f64)> {

@@ -712,6 +712,24 @@ fn other_families_in_a_meanfield_file_are_refused() {
 }
 
 #[test]
+fn declarations_may_not_take_the_names_of_formula_variables() {
+    let text = program(&[]).replace("param lambda = 1/10", "param lambda = 1/10, w2 = 3");
+    refused(
+        &text,
+        "w2 = 3",
+        "names a variable of the mean-field formulas",
+        "another name",
+    );
+    let text = program(&[]).replace("param lambda = 1/10", "activation x1(z) = z");
+    refused(
+        &text,
+        "x1(z)",
+        "names a variable of the mean-field formulas",
+        "another name",
+    );
+}
+
+#[test]
 fn the_particle_count_must_be_declared_and_used_where_it_belongs() {
     let text = program(&[]).replace("particles N\n", "");
     refused(&text, "N,", "declares no particle count", "particles N");

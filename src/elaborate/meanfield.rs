@@ -192,6 +192,7 @@ impl Elab<'_> {
                 Some("put each network in a file of its own".into()),
             ));
         }
+        self.check_reserved_names(file)?;
         let line = self.line_of(first.span);
         for item in &file.items {
             let what = match &item.kind {
@@ -233,6 +234,36 @@ impl Elab<'_> {
             ));
         }
         Ok(first)
+    }
+
+    /// Refuses a parameter or activation named like a formula variable (`w1`, `x2`):
+    /// inside a formula the variable would win, elsewhere the declaration, so one name
+    /// would mean two things.
+    fn check_reserved_names(&self, file: &ast::File) -> Result<(), Diagnostic> {
+        for item in &file.items {
+            let names: Vec<(&str, Span)> = match &item.kind {
+                ItemKind::Param { items, .. } => {
+                    items.iter().map(|p| (p.name.as_str(), p.span)).collect()
+                }
+                ItemKind::Activation {
+                    name, name_span, ..
+                } => vec![(name.as_str(), *name_span)],
+                _ => continue,
+            };
+            for (name, span) in names {
+                if var_index(name, 'w').is_some() || var_index(name, 'x').is_some() {
+                    return Err(self.error(
+                        span,
+                        format!(
+                            "`{name}` names a variable of the mean-field formulas (w1 … wp, \
+                             x1 … xd)"
+                        ),
+                        Some("choose another name for the declaration".into()),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Reads the options of `meanfield NAME(…)`.

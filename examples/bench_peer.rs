@@ -116,7 +116,7 @@ fn run_tp(options: &Options) -> Result<(Duration, String), String> {
             let start = Instant::now();
             let program = match tp::load_any(&options.program, &[]).map_err(|e| e.to_string())? {
                 tp::Compiled::Depth(p) => p,
-                tp::Compiled::Width(_) | tp::Compiled::Shaped(_) => {
+                tp::Compiled::Width(_) | tp::Compiled::Shaped(_) | tp::Compiled::MeanField(_) => {
                     return Err("not a depth program".into())
                 }
             };

@@ -76,6 +76,7 @@ fn rates(file: &Path, runs: u64, per_run: u64) -> Result<String, String> {
             return Err("a depth program (see examples/depth_rates.rs)".into());
         }
         tp::Compiled::Shaped(_) => return Err("a shaped network (not checked here)".into()),
+        tp::Compiled::MeanField(_) => return Err("a mean-field network (not checked here)".into()),
     };
     if !program.symbols.is_empty() {
         return Err("symbolic (not checked)".into());

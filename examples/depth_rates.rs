@@ -43,7 +43,7 @@ fn main() {
     for file in &files {
         let prog = match tp::load_any(file, &[]) {
             Ok(Compiled::Depth(p)) => p,
-            Ok(Compiled::Width(_) | Compiled::Shaped(_)) => continue,
+            Ok(Compiled::Width(_) | Compiled::Shaped(_) | Compiled::MeanField(_)) => continue,
             Err(e) => {
                 eprintln!("{}: {e}", file.display());
                 continue;

@@ -61,3 +61,21 @@ pub const MAX_FIXED_DIM: usize = 256;
 /// generated ones are longer, and Rust's formatter refuses widths above 65535: a longer
 /// name is printed in full, only not padded.
 pub const MAX_COLUMN_WIDTH: usize = 512;
+
+/// Coordinates p of a mean-field particle w ∈ R^p (`meanfield …(dim = p)`). The unit and
+/// its p partial derivatives are evaluated for every particle, every data point and every
+/// step, and the limit's law lives in R^p: quadrature and kernel estimates in more than a
+/// few dimensions are out of reach.
+pub const MAX_MEANFIELD_DIM: usize = 8;
+
+/// Coordinates d of a mean-field network's input x ∈ R^d (`x_dim = d`): expectations over
+/// a teacher's inputs are integrals in R^d.
+pub const MAX_MEANFIELD_X_DIM: usize = 8;
+
+/// Points of a finite data set (`data = [[x1, …, xd, y], …]`), written in the file and
+/// read at every step.
+pub const MAX_DATA_POINTS: usize = 100_000;
+
+/// The batch size M of a mean-field SGD step (`batch = M`): M data points per step, each
+/// evaluated at every particle.
+pub const MAX_BATCH: u64 = 1_000_000;

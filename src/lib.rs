@@ -5,7 +5,8 @@
 //! file into the [`ir::Program`] every later stage consumes; [`compile`] and
 //! [`load`] run both. A file with a `resnet` statement is a depth program instead
 //! ([`depth::DepthProgram`], whose size is the depth L), and one with a `shaped`
-//! statement a shaped network ([`shaped::ShapedProgram`], depth d = τ n);
+//! statement a shaped network ([`shaped::ShapedProgram`], depth d = τ n), and one with a
+//! `meanfield` statement a mean-field network ([`meanfield::MeanFieldProgram`], N particles);
 //! [`compile_any`] and [`load_any`] read every kind.
 
 pub mod bounds;
@@ -80,6 +81,8 @@ pub enum Compiled {
     Depth(depth::DepthProgram),
     /// A shaped MLP whose depth d = τ n grows with its width (`shaped`).
     Shaped(shaped::ShapedProgram),
+    /// A mean-field two-layer network whose size is its particle count N (`meanfield`).
+    MeanField(meanfield::MeanFieldProgram),
 }
 
 impl From<Elaborated> for Compiled {
@@ -88,6 +91,7 @@ impl From<Elaborated> for Compiled {
             Elaborated::Width(p) => Compiled::Width(p),
             Elaborated::Depth(p) => Compiled::Depth(p),
             Elaborated::Shaped(p) => Compiled::Shaped(p),
+            Elaborated::MeanField(p) => Compiled::MeanField(p),
         }
     }
 }
@@ -102,9 +106,10 @@ pub fn compile(file: &str, text: &str, overrides: &[Override]) -> Result<ir::Pro
     Ok(elaborate::elaborate(&src, &ast, overrides)?)
 }
 
-/// Parses and elaborates program text of any family: a file with a `shaped` statement
-/// becomes [`Compiled::Shaped`], one with a `resnet` statement [`Compiled::Depth`], any
-/// other exactly what [`compile`] returns.
+/// Parses and elaborates program text of any family: a file with a `meanfield` statement
+/// becomes [`Compiled::MeanField`], one with a `shaped` statement [`Compiled::Shaped`],
+/// one with a `resnet` statement [`Compiled::Depth`], any other exactly what [`compile`]
+/// returns.
 pub fn compile_any(file: &str, text: &str, overrides: &[Override]) -> Result<Compiled, TpError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let ast = syntax::parse(file, text)?;

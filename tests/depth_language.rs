@@ -20,6 +20,7 @@ fn depth_with(text: &str, sets: &[&str]) -> DepthProgram {
         Ok(Compiled::Depth(p)) => p,
         Ok(Compiled::Width(_)) => panic!("a width program:\n{text}"),
         Ok(Compiled::Shaped(_)) => panic!("a shaped network:\n{text}"),
+        Ok(Compiled::MeanField(_)) => panic!("a mean-field network:\n{text}"),
         Err(e) => panic!("unexpected error:\n{e}\nin\n{text}"),
     }
 }
@@ -309,6 +310,7 @@ fn dim_reads_as_a_number_and_in_width_programs() {
         Ok(Compiled::Width(p)) => assert!(p.lookup("q").is_some()),
         Ok(Compiled::Depth(_)) => panic!("a depth program"),
         Ok(Compiled::Shaped(_)) => panic!("a shaped network"),
+        Ok(Compiled::MeanField(_)) => panic!("a mean-field network"),
         Err(e) => panic!("{e}"),
     }
 }
@@ -366,6 +368,7 @@ fn shipped_depth_programs_have_the_stated_settings() {
             Ok(Compiled::Depth(p)) => p,
             Ok(Compiled::Width(_)) => panic!("{name}: a width program"),
             Ok(Compiled::Shaped(_)) => panic!("{name}: a shaped network"),
+            Ok(Compiled::MeanField(_)) => panic!("{name}: a mean-field network"),
             Err(e) => panic!("{name}: {e}"),
         }
     };

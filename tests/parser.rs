@@ -659,6 +659,9 @@ fn check_spans(src: &str, f: &File) {
             }
             | ItemKind::Shaped {
                 name_span, args, ..
+            }
+            | ItemKind::MeanField {
+                name_span, args, ..
             } => {
                 cspan(src, *name_span);
                 args.iter().for_each(|a| cexpr(src, &a.value))
@@ -679,6 +682,7 @@ fn check_spans(src: &str, f: &File) {
                 args.iter().for_each(|a| cexpr(src, &a.value));
                 entries.iter().for_each(|e| cexpr(src, &e.value));
             }
+            ItemKind::Particles { name_span, .. } => cspan(src, *name_span),
             ItemKind::Program(_) | ItemKind::Width(_) | ItemKind::Depth(_) => {}
         }
     }

@@ -8,10 +8,12 @@
 //!
 //! A file with a `resnet` statement is a depth program instead: the same declarations
 //! are read, and the network becomes a [`DepthProgram`] (see `resnet.rs`). A file with a
-//! `shaped` statement is a shaped network, a [`ShapedProgram`] (see `shaped.rs`).
-//! [`elaborate_any`] chooses between the three.
+//! `shaped` statement is a shaped network, a [`ShapedProgram`] (see `shaped.rs`), and one
+//! with a `meanfield` statement a mean-field two-layer network, a [`MeanFieldProgram`]
+//! (see `meanfield.rs`). [`elaborate_any`] chooses between the four.
 
 mod activation;
+mod meanfield;
 mod network;
 mod parameterization;
 mod raw;
@@ -26,6 +28,7 @@ use crate::bounds::{MAX_FIXED_DIM, MAX_INSTRUCTIONS, MAX_LOOP_ITERATIONS, MAX_NA
 use crate::depth::DepthProgram;
 use crate::exponent::Exponent;
 use crate::ir::{ActId, MatrixId, Program, SourceId, ValueId};
+use crate::meanfield::MeanFieldProgram;
 use crate::shaped::ShapedProgram;
 use crate::syntax::ast::{self, ExprKind, ItemKind, NamePart, Span};
 use crate::syntax::{Diagnostic, Stage};
@@ -82,6 +85,8 @@ struct Scope {
     width: Option<String>,
     /// The name of the `depth` size.
     depth: Option<String>,
+    /// The name of the particle count (`particles N`) of a mean-field network.
+    particles: Option<String>,
     /// `depth d = tau * n`: where the name was written and the right-hand side, read by a
     /// `shaped` network once every parameter is known.
     tied_depth: Option<(Span, ast::Expr)>,
@@ -118,9 +123,13 @@ pub enum Elaborated {
     Depth(DepthProgram),
     /// A `shaped` statement: the shaped MLP in the proportional limit d/n → τ.
     Shaped(ShapedProgram),
+    /// A `meanfield` statement: a two-layer network of N particles trained by SGD.
+    MeanField(MeanFieldProgram),
 }
 
 /// Elaborates a parsed file of any family, applying `overrides` first: a file with a
+/// `meanfield` statement is a mean-field network (checked first, so that mixing it with
+/// another family gets the mean-field message); else a file with a
 /// `shaped` statement is a shaped network; else a file with a `resnet` statement
 /// (anywhere, so that a misplaced one gets its own message) is a depth program; any other
 /// file takes exactly the path of [`elaborate`].
@@ -129,7 +138,12 @@ pub fn elaborate_any(
     file: &ast::File,
     overrides: &[Override],
 ) -> Result<Elaborated, Diagnostic> {
-    if first_item(&file.items, shaped::is_shaped).is_some() {
+    if first_item(&file.items, meanfield::is_meanfield).is_some() {
+        let mut elab = Elab::new(src);
+        Ok(Elaborated::MeanField(
+            elab.meanfield_program(file, overrides)?,
+        ))
+    } else if first_item(&file.items, shaped::is_shaped).is_some() {
         let mut elab = Elab::new(src);
         Ok(Elaborated::Shaped(elab.shaped_program(file, overrides)?))
     } else if first_item(&file.items, resnet::is_resnet).is_some() {
@@ -148,6 +162,21 @@ pub fn elaborate(
     file: &ast::File,
     overrides: &[Override],
 ) -> Result<Program, Diagnostic> {
+    if let Some(item) = first_item(&file.items, meanfield::is_meanfield) {
+        return Err(Diagnostic::new(
+            Stage::Semantic,
+            src.file,
+            src.text,
+            item.span,
+            "this is a mean-field network (a `meanfield` statement, whose size is its \
+             particle count), but this command reads width programs only",
+            Some(
+                "use the commands that read every kind (in the library: `tp::compile_any` \
+                 or `tp::load_any`)"
+                    .into(),
+            ),
+        ));
+    }
     if let Some(item) = first_item(&file.items, shaped::is_shaped) {
         return Err(Diagnostic::new(
             Stage::Semantic,
@@ -192,6 +221,20 @@ pub fn elaborate(
                 "`depth {name} = tau * n` is the depth of a `shaped` network; the number of \
                  layers of an `mlp` is a number: `param {name} = 3` and `mlp net(depth = \
                  {name}, …)`"
+            )),
+        ));
+    }
+    if let Some((item, name)) = file.items.iter().find_map(|i| match &i.kind {
+        ItemKind::Particles { name, .. } => Some((i, name)),
+        _ => None,
+    }) {
+        return Err(elab.error(
+            item.span,
+            format!("the particle count `{name}` is declared, but there is no `meanfield`"),
+            Some(format!(
+                "`particles {name}` is the size of a `meanfield` network: add one, e.g. \
+                 `meanfield net(particles = {name}, dim = 1, unit = w1 * x1, …)`, or remove \
+                 the declaration"
             )),
         ));
     }
@@ -375,6 +418,17 @@ impl<'a> Elab<'a> {
                     let d = self.fixed_dim(value)?;
                     self.scope.dims.insert(name.clone(), d);
                 }
+                ItemKind::Particles { name, name_span } => {
+                    if let Some(previous) = &self.scope.particles {
+                        return Err(self.error(
+                            item.span,
+                            format!("the particle count is already called `{previous}`"),
+                            Some("declare `particles` once".into()),
+                        ));
+                    }
+                    self.check_fresh(name, *name_span)?;
+                    self.scope.particles = Some(name.clone());
+                }
                 _ => {}
             }
         }
@@ -431,6 +485,7 @@ impl<'a> Elab<'a> {
             || self.scope.values.contains_key(name)
             || self.scope.dims.contains_key(name)
             || self.scope.depth.as_deref() == Some(name)
+            || self.scope.particles.as_deref() == Some(name)
             || self.scope.width.as_deref() == Some(name);
         if taken {
             return Err(self.error(
@@ -560,6 +615,20 @@ impl<'a> Elab<'a> {
                         Some(
                             "powers of the depth are options of the network (`alpha`, `beta`, \
                              `gamma`, `branch`); write the exponent there"
+                                .into(),
+                        ),
+                    ));
+                }
+                if self.scope.particles.as_deref() == Some(text.as_str()) {
+                    // N grows to infinity: its powers are the options `alpha` and `beta`.
+                    return Err(self.error(
+                        e.span,
+                        format!(
+                            "`{text}` is the particle count, a size that grows; it has no value"
+                        ),
+                        Some(
+                            "the step is gamma N^beta (n + …)^(-alpha): write the powers of \
+                             the particle count as the options `beta` and `alpha`"
                                 .into(),
                         ),
                     ));
@@ -841,6 +910,7 @@ impl<'a> Elab<'a> {
             | ItemKind::Input { .. }
             | ItemKind::Dim { .. }
             | ItemKind::Depth(_)
+            | ItemKind::Particles { .. }
             | ItemKind::TiedDepth { .. } => {
                 if !self.scope.loop_vars.is_empty() {
                     return Err(self.error(
@@ -853,6 +923,14 @@ impl<'a> Elab<'a> {
                         ),
                     ));
                 }
+            }
+            ItemKind::MeanField { .. } => {
+                // `elaborate` refuses files with a `meanfield` network before this pass.
+                return Err(self.error(
+                    item.span,
+                    "internal error: a `meanfield` network reached the width elaborator",
+                    Some("this is a bug in tp; please report it with this input".into()),
+                ));
             }
             ItemKind::Shaped { .. } => {
                 // `elaborate` refuses files with a `shaped` network before this pass.

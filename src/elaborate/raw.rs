@@ -9,6 +9,30 @@ use crate::syntax::ast::{self, BinOp, ExprKind, Span};
 use crate::syntax::Diagnostic;
 use num_traits::ToPrimitive;
 
+/// What the free names of a formula stand for. One lowering serves both kinds of formula:
+/// an activation body has one argument, a mean-field formula several variables.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum FormulaVars<'v> {
+    /// `activation phi(x) = …`: the argument `x` is [`Expr::Arg`].
+    Arg(&'v str),
+    /// A formula over several variables (the unit F(w, x) of a mean-field network): the
+    /// k-th name is the value `ValueId(k)`.
+    Values(&'v [String]),
+}
+
+impl FormulaVars<'_> {
+    /// The expression a name stands for, if it is one of the variables.
+    fn resolve(self, name: &str) -> Option<Expr> {
+        match self {
+            FormulaVars::Arg(a) => (a == name).then_some(Expr::Arg),
+            FormulaVars::Values(names) => names
+                .iter()
+                .position(|n| n == name)
+                .map(|k| Expr::Value(ValueId(k))),
+        }
+    }
+}
+
 /// Which role a generated temporary plays, for its name.
 enum Temp<'t> {
     MatMul(&'t str, bool, &'t str),
@@ -585,14 +609,15 @@ impl Elab<'_> {
         })
     }
 
-    /// Lowers a value expression. `arg` names the activation argument inside a formula.
+    /// Lowers a value expression. `arg` gives the variables inside a formula (`None` for a
+    /// program statement, whose names are program values).
     /// Constants are folded while lowering (`exp(1000)`, `0^(-1)`); one that is not a
     /// finite number is refused at the expression that produced it.
     pub(super) fn lower(
         &mut self,
         e: &ast::Expr,
         target: &str,
-        arg: Option<&str>,
+        arg: Option<FormulaVars<'_>>,
     ) -> Result<(Expr, Kind), Diagnostic> {
         let lowered = self.lower_unchecked(e, target, arg)?;
         if let Expr::Const(c) = lowered.0 {
@@ -608,7 +633,7 @@ impl Elab<'_> {
         &mut self,
         e: &ast::Expr,
         target: &str,
-        arg: Option<&str>,
+        arg: Option<FormulaVars<'_>>,
     ) -> Result<(Expr, Kind), Diagnostic> {
         let kind_of = |a: Kind, b: Kind| {
             if a == Kind::Vector || b == Kind::Vector {
@@ -621,8 +646,8 @@ impl Elab<'_> {
             ExprKind::Number(q) => Ok((Expr::Const(q.to_f64().unwrap_or(f64::NAN)), Kind::Scalar)),
             ExprKind::Name(n) => {
                 let t = self.name_text(n)?;
-                if Some(t.as_str()) == arg {
-                    return Ok((Expr::Arg, Kind::Scalar));
+                if let Some(var) = arg.and_then(|v| v.resolve(&t)) {
+                    return Ok((var, Kind::Scalar));
                 }
                 if let Some(id) = self.scope.values.get(&t).copied() {
                     if arg.is_some() {
@@ -804,7 +829,7 @@ impl Elab<'_> {
         primes: usize,
         args: &[ast::Expr],
         target: &str,
-        arg: Option<&str>,
+        arg: Option<FormulaVars<'_>>,
     ) -> Result<(Expr, Kind), Diagnostic> {
         let text = self.name_text(callee)?;
         if primes > MAX_DERIVATIVE_ORDER {
@@ -907,7 +932,17 @@ impl Elab<'_> {
 
     /// The body of `activation NAME(arg) = formula`.
     pub(super) fn formula(&mut self, body: &ast::Expr, arg: &str) -> Result<Expr, Diagnostic> {
-        let (expr, _) = self.lower(body, "activation", Some(arg))?;
+        self.formula_over(body, FormulaVars::Arg(arg))
+    }
+
+    /// A formula whose free names are `vars` (an activation's argument, or the variables
+    /// of a mean-field formula): activations and functions are expanded in place.
+    pub(super) fn formula_over(
+        &mut self,
+        body: &ast::Expr,
+        vars: FormulaVars<'_>,
+    ) -> Result<Expr, Diagnostic> {
+        let (expr, _) = self.lower(body, "activation", Some(vars))?;
         Ok(expr)
     }
 }

@@ -189,6 +189,7 @@ impl Elab<'_> {
                 ItemKind::Mlp { .. } => "an `mlp`",
                 ItemKind::Parameterization { .. } => "a `parameterization`",
                 ItemKind::Train { .. } => "a `train` statement",
+                ItemKind::Particles { .. } => "a particle count `particles`",
                 ItemKind::Matrix { .. } | ItemKind::Sample { .. } | ItemKind::Define { .. } => {
                     "a raw Tensor Program statement"
                 }

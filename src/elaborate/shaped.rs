@@ -149,6 +149,7 @@ impl Elab<'_> {
                 ItemKind::Parameterization { .. } => "a `parameterization`",
                 ItemKind::Train { .. } => "a `train` statement",
                 ItemKind::Dim { .. } => "a fixed dimension `dim`",
+                ItemKind::Particles { .. } => "a particle count `particles`",
                 ItemKind::Matrix { .. } | ItemKind::Sample { .. } | ItemKind::Define { .. } => {
                     "a raw Tensor Program statement"
                 }

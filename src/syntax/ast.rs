@@ -349,4 +349,21 @@ pub enum ItemKind {
         /// Options (which ones depend on the activation).
         args: Vec<NamedArg>,
     },
+    /// `particles N`: the particle count of a `meanfield` network, a size that grows.
+    Particles {
+        /// The size's name.
+        name: String,
+        /// Where the name was written.
+        name_span: Span,
+    },
+    /// `meanfield net(particles = N, dim = 2, unit = tanh(w1 * x1 + w2), …)`: a mean-field
+    /// two-layer network trained by SGD (De Bortoli, Durmus, Fontaine & Şimşekli 2020).
+    MeanField {
+        /// Network name.
+        name: String,
+        /// Where the name was written.
+        name_span: Span,
+        /// Options (checked by the elaborator).
+        args: Vec<NamedArg>,
+    },
 }

@@ -46,7 +46,7 @@ use crate::bounds::MAX_NESTING;
 use crate::bounds::{MAX_CHAIN_OPERANDS, MAX_EXPR_DEPTH, MAX_NAME_CHARS};
 
 /// Words that start a statement, in the order used in hints.
-const STATEMENT_KEYWORDS: [&str; 16] = [
+const STATEMENT_KEYWORDS: [&str; 18] = [
     "program",
     "width",
     "param",
@@ -63,10 +63,12 @@ const STATEMENT_KEYWORDS: [&str; 16] = [
     "dim",
     "resnet",
     "shaped",
+    "particles",
+    "meanfield",
 ];
 
 /// Reserved words: statement keywords plus the words used inside statements.
-const RESERVED: [&str; 20] = [
+const RESERVED: [&str; 22] = [
     "program",
     "width",
     "param",
@@ -87,6 +89,8 @@ const RESERVED: [&str; 20] = [
     "dim",
     "resnet",
     "shaped",
+    "particles",
+    "meanfield",
 ];
 
 /// Parses a whole `.tp` file. `file` is the name used in diagnostics.
@@ -545,6 +549,10 @@ impl Expect {
             | R::dim_stmt
             | R::resnet_stmt
             | R::shaped_stmt
+            | R::particles_stmt
+            | R::meanfield_stmt
+            | R::kw_particles
+            | R::kw_meanfield
             | R::kw_depth
             | R::kw_dim
             | R::kw_resnet
@@ -713,6 +721,11 @@ fn statement_example(kw: &str) -> Option<&'static str> {
         "shaped" => {
             "`shaped net(width = n, depth = d, act = tanh, input = x)` or `shaped \
              net(width = n, depth = d, act = relu, c_minus = -1, inputs = [xa, xb])`"
+        }
+        "particles" => "`particles N` (the particle count of a `meanfield` network)",
+        "meanfield" => {
+            "`meanfield net(particles = N, dim = 1, unit = w1 * x1, data = teacher, target = \
+             x1 / 2, gamma = 1/10, alpha = 0, beta = 1, horizon = 6)`"
         }
         _ => return None,
     })
@@ -1208,6 +1221,22 @@ impl<'s> Builder<'s> {
                 let name = self.take(&mut inner, Rule::plain_name, span)?;
                 let args = self.named_args(self.take(&mut inner, Rule::named_args, span)?)?;
                 ItemKind::Shaped {
+                    name: name.as_str().to_string(),
+                    name_span: span_of(&name),
+                    args,
+                }
+            }
+            Rule::particles_stmt => {
+                let name = self.take(&mut inner, Rule::plain_name, span)?;
+                ItemKind::Particles {
+                    name: name.as_str().to_string(),
+                    name_span: span_of(&name),
+                }
+            }
+            Rule::meanfield_stmt => {
+                let name = self.take(&mut inner, Rule::plain_name, span)?;
+                let args = self.named_args(self.take(&mut inner, Rule::named_args, span)?)?;
+                ItemKind::MeanField {
                     name: name.as_str().to_string(),
                     name_span: span_of(&name),
                     args,

@@ -4,7 +4,9 @@
 //! Şimşekli 2020, "Quantitative propagation of chaos for SGD in wide neural networks").
 
 pub mod field;
+pub mod limit;
 pub mod model;
 pub mod quadrature;
+pub mod stationary;
 
 pub use model::{Data, Formula, InitLaw, Loss, MeanFieldProgram, XLaw};

@@ -56,13 +56,16 @@ pub struct TrajectoryPanel {
     pub paths: Vec<Vec<(f64, f64)>>,
 }
 
+/// A measured series: its legend and points (N, mean, standard error).
+pub type MeasuredSeries = (String, Vec<(f64, f64, f64)>);
+
 /// A measured error against N with standard errors, and the derived rate.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ErrorPanel {
     /// The caption.
     pub title: String,
     /// (legend, points (N, mean, se)) per measured series.
-    pub series: Vec<(String, Vec<(f64, f64, f64)>)>,
+    pub series: Vec<MeasuredSeries>,
     /// (legend, points (N, value)) of the derived rate, drawn dashed on top.
     pub derived: Vec<(String, Vec<(f64, f64)>)>,
 }

@@ -146,8 +146,9 @@ fn tensor(rules: &[(Vec<f64>, Vec<f64>)]) -> (Vec<Vec<f64>>, Vec<f64>) {
 /// A quadrature of the data law π at the given level (nodes per input coordinate): the
 /// finite set itself, or for a teacher a tensor rule over x (Gauss–Hermite or
 /// Gauss–Legendre) times, with label noise, a Gauss–Hermite rule over ε, y = f*(x) + σ ε.
-/// The square loss makes every integrand a polynomial of degree ≤ 2 in ε, so 3 noise nodes
-/// are exact there; other losses use `level` noise nodes.
+/// The square loss makes every integrand a polynomial of degree ≤ 2 in ε (the drift is
+/// linear in the residual, Σ and the risk quadratic), so the 2-node rule ±1, exact to
+/// degree 3, is exact there; other losses use `level` noise nodes.
 pub fn data_nodes(prog: &MeanFieldProgram, level: usize) -> Nodes {
     match &prog.data {
         Data::Set { points } => {
@@ -167,7 +168,7 @@ pub fn data_nodes(prog: &MeanFieldProgram, level: usize) -> Nodes {
             let noisy = *noise > 0.0;
             let noise_nodes = match (noisy, prog.loss) {
                 (false, _) => 1,
-                (true, super::model::Loss::Square) => 3,
+                (true, super::model::Loss::Square) => 2,
                 (true, _) => level.clamp(3, 32),
             };
             let dims = prog.x_dim + usize::from(noisy);
@@ -175,7 +176,7 @@ pub fn data_nodes(prog: &MeanFieldProgram, level: usize) -> Nodes {
             let mut rules: Vec<(Vec<f64>, Vec<f64>)> =
                 (0..prog.x_dim).map(|_| input_rule(*x_law, q)).collect();
             if noisy {
-                let q_noise = per_coordinate(noise_nodes, dims).min(noise_nodes);
+                let q_noise = per_coordinate(noise_nodes, dims).min(noise_nodes).max(2);
                 rules.push(input_rule(XLaw::Gaussian, q_noise));
             }
             let (mut cols, weight) = tensor(&rules);

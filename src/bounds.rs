@@ -61,3 +61,8 @@ pub const MAX_FIXED_DIM: usize = 256;
 /// generated ones are longer, and Rust's formatter refuses widths above 65535: a longer
 /// name is printed in full, only not padded.
 pub const MAX_COLUMN_WIDTH: usize = 512;
+
+/// Bytes a mean-field simulation (`meanfield::simulate`) may plan to hold at once: the
+/// particle systems running in parallel, their noise streams and every recorded cell.
+/// Planned before anything is allocated; a larger request is refused with what to cut.
+pub const MAX_MF_SIM_BYTES: u64 = 4 << 30;

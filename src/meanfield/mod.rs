@@ -6,5 +6,7 @@
 pub mod field;
 pub mod model;
 pub mod quadrature;
+pub mod simulate;
+pub mod w2;
 
 pub use model::{Data, Formula, InitLaw, Loss, MeanFieldProgram, XLaw};

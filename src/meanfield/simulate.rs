@@ -1237,3 +1237,52 @@ mod tests {
         assert_eq!(ok.particle_steps, 60 * (64 + 16));
     }
 }
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+    use crate::exponent::Rational;
+    use crate::meanfield::model::test_programs::{tanh_teacher, toy};
+    use crate::meanfield::Loss;
+
+    /// Wall time per size, one seed (run with `--ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn timings() {
+        let toy = toy(0.5, 1.0, 0.5, Loss::Square);
+        let teacher = tanh_teacher(Rational::new(1.into(), 2.into()));
+        for n in [64u64, 256, 1024, 4096, 16384] {
+            let sched = SizeSchedule { size: n, steps: 60, step: 0.1 };
+            let opts = SimOptions::new(vec![sched], vec![0], 0.0, true);
+            let plan = plan(&toy, &opts).expect("plan");
+            let start = std::time::Instant::now();
+            let s = simulate(&toy, &opts, None).expect("runs");
+            println!(
+                "toy beta=1 N={n} (N_ref={:?}): {:.3} s, plan {:.1} MiB, {} moves, err {:.3e}",
+                s.n_ref,
+                start.elapsed().as_secs_f64(),
+                plan.bytes as f64 / 1048576.0,
+                plan.particle_steps,
+                s.cells[0].err_particle
+            );
+        }
+        for n in [64u64, 256, 1024, 4096, 16384] {
+            let step = 1.0 / (n as f64).sqrt();
+            let sched = SizeSchedule { size: n, steps: (2.0 / step + 1e-9) as u64, step };
+            let opts = SimOptions::new(vec![sched], vec![0], 0.0, false);
+            let plan = plan(&teacher, &opts).expect("plan");
+            let start = std::time::Instant::now();
+            let s = simulate(&teacher, &opts, None).expect("runs");
+            println!(
+                "tanh beta=1/2 N={n} steps {}: {:.3} s, plan {:.1} MiB, {} moves, err {:.3e} w2 {:.3e} sgd {:.3e}",
+                sched.steps,
+                start.elapsed().as_secs_f64(),
+                plan.bytes as f64 / 1048576.0,
+                plan.particle_steps,
+                s.cells[0].err_particle,
+                s.cells[0].w2_particle,
+                s.cells[0].err_sgd
+            );
+        }
+    }
+}

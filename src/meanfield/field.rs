@@ -315,7 +315,10 @@ pub fn loss_value(loss: Loss, r: f64) -> f64 {
 
 /// Whether nodes a and b have the same input x (bitwise), so every unit value agrees.
 fn same_x(nodes: &Nodes, a: usize, b: usize) -> bool {
-    nodes.x.iter().all(|col| col[a].to_bits() == col[b].to_bits())
+    nodes
+        .x
+        .iter()
+        .all(|col| col[a].to_bits() == col[b].to_bits())
 }
 
 /// The tape inputs: the w columns then the x columns (slots 0 … p+d−1).

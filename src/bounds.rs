@@ -79,3 +79,8 @@ pub const MAX_DATA_POINTS: usize = 100_000;
 /// The batch size M of a mean-field SGD step (`batch = M`): M data points per step, each
 /// evaluated at every particle.
 pub const MAX_BATCH: u64 = 1_000_000;
+
+/// Bytes a mean-field simulation (`meanfield::simulate`) may plan to hold at once: the
+/// particle systems running in parallel, their noise streams and every recorded cell.
+/// Planned before anything is allocated; a larger request is refused with what to cut.
+pub const MAX_MF_SIM_BYTES: u64 = 4 << 30;

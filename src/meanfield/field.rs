@@ -96,14 +96,24 @@ impl Field {
         let len = measure.len();
         let mut out = vec![0.0; len];
         let mut consts = vec![vec![0.0; len]; self.x_dim];
+        let mut last: Option<(usize, f64)> = None;
         (0..nodes.len())
             .map(|q| {
+                // Nodes differing only in the label (a teacher's noise rule) share x and
+                // so the prediction: computed once per run of equal x.
+                if let Some((prev, value)) = last {
+                    if same_x(nodes, prev, q) {
+                        return value;
+                    }
+                }
                 for (j, col) in consts.iter_mut().enumerate() {
                     col.fill(nodes.x[j][q]);
                 }
                 let inputs = columns(&measure.w, &consts);
                 self.unit.run_columns(&inputs, &mut out);
-                weighted_mean(&out, measure.weight.as_deref())
+                let value = weighted_mean(&out, measure.weight.as_deref());
+                last = Some((q, value));
+                value
             })
             .collect()
     }
@@ -153,6 +163,9 @@ impl Field {
         };
         let mut consts = vec![vec![0.0; len]; self.x_dim];
         let mut grad = vec![vec![0.0; len]; p];
+        // The node whose x the gradient columns currently hold: consecutive nodes that
+        // differ only in the label (a teacher's noise rule) reuse them.
+        let mut held: Option<usize> = None;
         // Index loops: q addresses the node columns, the weights and the slopes at once.
         #[allow(clippy::needless_range_loop)]
         for q in 0..nodes.len() {
@@ -160,12 +173,15 @@ impl Field {
             if c == 0.0 && !with_cov {
                 continue;
             }
-            for (j, col) in consts.iter_mut().enumerate() {
-                col.fill(nodes.x[j][q]);
-            }
-            let inputs = columns(&points.w, &consts);
-            for (tape, out) in self.unit_grad.iter().zip(grad.iter_mut()) {
-                tape.run_columns(&inputs, out);
+            if !held.is_some_and(|h| same_x(nodes, h, q)) {
+                for (j, col) in consts.iter_mut().enumerate() {
+                    col.fill(nodes.x[j][q]);
+                }
+                let inputs = columns(&points.w, &consts);
+                for (tape, out) in self.unit_grad.iter().zip(grad.iter_mut()) {
+                    tape.run_columns(&inputs, out);
+                }
+                held = Some(q);
             }
             for i in 0..p {
                 for k in 0..len {
@@ -295,6 +311,14 @@ pub fn loss_value(loss: Loss, r: f64) -> f64 {
             }
         }
     }
+}
+
+/// Whether nodes a and b have the same input x (bitwise), so every unit value agrees.
+fn same_x(nodes: &Nodes, a: usize, b: usize) -> bool {
+    nodes
+        .x
+        .iter()
+        .all(|col| col[a].to_bits() == col[b].to_bits())
 }
 
 /// The tape inputs: the w columns then the x columns (slots 0 … p+d−1).

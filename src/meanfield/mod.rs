@@ -8,5 +8,7 @@ pub mod limit;
 pub mod model;
 pub mod quadrature;
 pub mod stationary;
+pub mod simulate;
+pub mod w2;
 
 pub use model::{Data, Formula, InitLaw, Loss, MeanFieldProgram, XLaw};

@@ -61,3 +61,7 @@ pub const MAX_FIXED_DIM: usize = 256;
 /// generated ones are longer, and Rust's formatter refuses widths above 65535: a longer
 /// name is printed in full, only not padded.
 pub const MAX_COLUMN_WIDTH: usize = 512;
+
+/// SGD steps n_T = ⌊T / γ_{α,β}(N)⌋ of a mean-field program at one particle count: every
+/// step moves all N particles, so a simulation costs n_T · N · M unit evaluations.
+pub const MAX_MF_STEPS: u64 = 100_000_000;

@@ -6,3 +6,10 @@
 pub mod model;
 
 pub use model::{Data, Formula, InitLaw, Loss, MeanFieldProgram, XLaw};
+pub mod derive;
+pub mod error;
+pub mod horizon;
+pub mod render;
+pub mod toy;
+
+pub use error::MfError;

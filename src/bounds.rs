@@ -84,3 +84,7 @@ pub const MAX_BATCH: u64 = 1_000_000;
 /// particle systems running in parallel, their noise streams and every recorded cell.
 /// Planned before anything is allocated; a larger request is refused with what to cut.
 pub const MAX_MF_SIM_BYTES: u64 = 4 << 30;
+
+/// SGD steps n_T = ⌊T / γ_{α,β}(N)⌋ of a mean-field program at one particle count: every
+/// step moves all N particles, so a simulation costs n_T · N · M unit evaluations.
+pub const MAX_MF_STEPS: u64 = 100_000_000;

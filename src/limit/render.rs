@@ -201,7 +201,7 @@ fn tex_normalized(e: &Entry) -> String {
 }
 
 /// A program name in typewriter face with LaTeX specials escaped.
-fn tex_ident(name: &str) -> String {
+pub(crate) fn tex_ident(name: &str) -> String {
     let mut s = String::new();
     for c in name.chars() {
         match c {
@@ -293,6 +293,12 @@ fn paren(s: (String, u8), level: u8) -> String {
 
 fn number(c: f64) -> String {
     crate::ir::render_number(c)
+}
+
+/// An expression in LaTeX with value `i` named `names[i]` and activation `k` named
+/// `acts[k]` (also used by the mean-field equations).
+pub(crate) fn tex_formula(e: &Expr, names: &[String], acts: &[String]) -> String {
+    tex_expr(e, names, acts).0
 }
 
 fn tex_expr(e: &Expr, names: &[String], acts: &[String]) -> (String, u8) {

@@ -3,12 +3,18 @@
 //! follow a McKean–Vlasov ODE (β < 1) or SDE (β = 1) (De Bortoli, Durmus, Fontaine &
 //! Şimşekli 2020, "Quantitative propagation of chaos for SGD in wide neural networks").
 
+pub mod derive;
+pub mod error;
 pub mod field;
+pub mod horizon;
 pub mod limit;
 pub mod model;
 pub mod quadrature;
-pub mod stationary;
+pub mod render;
 pub mod simulate;
+pub mod stationary;
+pub mod toy;
 pub mod w2;
 
 pub use model::{Data, Formula, InitLaw, Loss, MeanFieldProgram, XLaw};
+pub use error::MfError;

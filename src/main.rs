@@ -186,6 +186,10 @@ struct SimulateArgs {
     /// 16,32,...,4096; 16,32,...,256 when the program also has a width].
     #[arg(long, value_delimiter = ',', value_name = "L,L,...")]
     depths: Vec<usize>,
+    /// Particle counts of a mean-field program (`particles N`), comma-separated
+    /// [default: 64,128,...,2048].
+    #[arg(long, value_delimiter = ',', value_name = "N,N,...")]
+    particles: Vec<u64>,
     /// First seed: the seeds are S, S+1, ..., S+K-1.
     #[arg(long, default_value_t = 0, value_name = "S")]
     seed: u64,
@@ -207,7 +211,7 @@ fn simulate(args: SimulateArgs) -> Result<(), tp::TpError> {
         tp::Compiled::Width(p) => p,
         tp::Compiled::Depth(p) => return depth_simulate(&p, &args),
         tp::Compiled::Shaped(p) => return shaped_simulate(&p, &args),
-        tp::Compiled::MeanField(_) => return Err(meanfield_pending("simulate")),
+        tp::Compiled::MeanField(p) => return meanfield_simulate(&p, &args),
     };
     if !args.depths.is_empty() {
         return Err(tp::TpError::BadOptions {
@@ -476,7 +480,7 @@ fn limit(args: LimitArgs) -> Result<(), tp::TpError> {
         tp::Compiled::Width(p) => p,
         tp::Compiled::Depth(p) => return depth_limit(&p, &args),
         tp::Compiled::Shaped(p) => return shaped_limit(&p, &args),
-        tp::Compiled::MeanField(_) => return Err(meanfield_pending("limit")),
+        tp::Compiled::MeanField(p) => return meanfield_limit(&p, &args),
     };
     let opts = tp::limit::EvalOptions {
         samples: args.samples as usize,
@@ -593,13 +597,18 @@ struct CheckArgs {
     /// 16,32,...,4096; 16,32,...,256 when the program also has a width].
     #[arg(long, value_delimiter = ',', value_name = "L,L,...")]
     depths: Vec<usize>,
+    /// Particle counts of a mean-field program (`particles N`), comma-separated
+    /// [default: 64,128,...,2048].
+    #[arg(long, value_delimiter = ',', value_name = "N,N,...")]
+    particles: Vec<u64>,
     /// Sub-steps per layer of the limit solve coupled to each network (depth programs).
     #[arg(long, default_value_t = 8, value_name = "R",
           value_parser = clap::value_parser!(u64).range(1..=64))]
     refine: u64,
     /// Check a deliberately wrong derivation, to measure the check's power (it should
     /// FAIL). Depth programs: no-ito, alpha-plus-quarter, zheng-report-sde; shaped
-    /// programs: lecture-nu-sign, drift-times-two, no-normalization.
+    /// programs: lecture-nu-sign, drift-times-two, no-normalization; mean-field programs:
+    /// rate-quarter, independent-noise, stationary-sign.
     #[arg(long, value_name = "NAME")]
     mutation: Option<String>,
     /// How far a slope may be from the derived exponent when the exponent is outside its
@@ -670,7 +679,7 @@ fn check(args: CheckArgs) -> Result<(), tp::TpError> {
         tp::Compiled::Width(p) => p,
         tp::Compiled::Depth(p) => return depth_check(&p, &args),
         tp::Compiled::Shaped(p) => return shaped_check(&p, &args),
-        tp::Compiled::MeanField(_) => return Err(meanfield_pending("check")),
+        tp::Compiled::MeanField(p) => return meanfield_check(&p, &args),
     };
     if args.mutation.is_some() || !args.depths.is_empty() {
         return Err(tp::TpError::BadOptions {
@@ -1002,12 +1011,236 @@ fn shaped_simulate(
     Ok(())
 }
 
-/// The commands do not read mean-field programs yet (replaced when they are integrated).
-fn meanfield_pending(cmd: &str) -> tp::TpError {
+/// A mean-field failure as a command-line error.
+fn meanfield_error(what: &str, e: impl std::fmt::Display, hint: &str) -> tp::TpError {
     tp::TpError::BadOptions {
-        message: format!("mean-field programs: `tp {cmd}` is being integrated"),
-        hint: "the program elaborates; its commands come with the mean-field engine".into(),
+        message: format!("cannot {what}: {e}"),
+        hint: hint.into(),
     }
+}
+
+/// Parses `--mutation` for a mean-field program, refusing one that changes nothing in it.
+fn meanfield_mutation(
+    program: &tp::meanfield::MeanFieldProgram,
+    name: Option<&str>,
+) -> Result<Option<tp::meanfield::derive::MfMutation>, tp::TpError> {
+    use tp::meanfield::derive::{derive, MfMutation};
+    let Some(name) = name else { return Ok(None) };
+    let names: Vec<&str> = MfMutation::all().iter().map(|m| m.name()).collect();
+    match MfMutation::from_name(name) {
+        Some(m) if m.applies_to(&derive(program, None)) => Ok(Some(m)),
+        Some(_) => Err(tp::TpError::BadOptions {
+            message: format!("the mutation `{name}` changes nothing this program's check can see"),
+            hint: "stationary-sign needs alpha = 0, beta = 1 and one coordinate (Prop. 5); independent-noise needs beta > alpha or the exact spread of a unit linear in w; rate-quarter applies everywhere".into(),
+        }),
+        None => Err(tp::TpError::BadOptions {
+            message: format!("unknown mutation `{name}` for a mean-field program"),
+            hint: format!("use one of {}", names.join(", ")),
+        }),
+    }
+}
+
+/// The particle counts asked for, or the check's defaults.
+fn meanfield_sizes(particles: &[u64]) -> Vec<u64> {
+    if particles.is_empty() {
+        tp::check::meanfield::DEFAULT_MF_SIZES.to_vec()
+    } else {
+        particles.to_vec()
+    }
+}
+
+/// `tp limit` on a mean-field program: the McKean–Vlasov equations and, when α and β
+/// are numbers, their solution (with the toy's closed forms and Prop. 5's stationary law
+/// where they apply).
+fn meanfield_limit(
+    program: &tp::meanfield::MeanFieldProgram,
+    args: &LimitArgs,
+) -> Result<(), tp::TpError> {
+    use tp::meanfield::derive::derive;
+    let d = derive(program, None);
+    let equations = tp::report::meanfield::equations_text(program, &d, args.latex);
+    if !program.symbols.is_empty() {
+        emit(
+            args.common.json,
+            || tp::report::meanfield::limit_json(program, &d, None),
+            || {
+                format!(
+                    "{equations}
+values: not evaluated (alpha, beta symbolic; give numbers with --set)
+"
+                )
+            },
+        );
+        return Ok(());
+    }
+    let mut opts = tp::meanfield::limit::LimitOptions::for_program(program).map_err(|e| {
+        meanfield_error(
+            "solve the limit",
+            e,
+            "give alpha and beta numbers with --set",
+        )
+    })?;
+    opts.seed = args.seed;
+    let sol = tp::meanfield::limit::solve_limit(program, &opts)
+        .map_err(|e| meanfield_error("solve the limit", e, "see `tp limit --help`"))?;
+    let stationary = if d.prop5.applies {
+        let gamma = num_traits::ToPrimitive::to_f64(&program.gamma).unwrap_or(f64::NAN);
+        tp::meanfield::stationary::stationary_law(
+            program,
+            gamma,
+            program.batch,
+            d.stationary_sign,
+            &tp::meanfield::stationary::StationaryOptions::default(),
+        )
+        .ok()
+    } else {
+        None
+    };
+    let closed: Option<Vec<(f64, f64, f64)>> =
+        tp::meanfield::toy::Toy::detect(program).map(|toy| {
+            sol.times
+                .iter()
+                .map(|&t| (t, toy.mean(t), toy.variance(t, toy.v0)))
+                .collect()
+        });
+    emit(
+        args.common.json,
+        || {
+            let values = tp::report::meanfield_check::limit_values_json(
+                &sol,
+                stationary.as_ref(),
+                closed.as_deref(),
+            );
+            tp::report::meanfield::limit_json(program, &d, Some(values))
+        },
+        || {
+            equations.clone()
+                + &tp::report::meanfield_check::limit_values_text(
+                    &sol,
+                    stationary.as_ref(),
+                    closed.as_deref(),
+                )
+        },
+    );
+    Ok(())
+}
+
+/// `tp simulate` on a mean-field program: the three coupled dynamics at every N and seed.
+fn meanfield_simulate(
+    program: &tp::meanfield::MeanFieldProgram,
+    args: &SimulateArgs,
+) -> Result<(), tp::TpError> {
+    use tp::meanfield::horizon::{gamma_step, numeric, steps_to_horizon};
+    let hint = "give alpha and beta numbers with --set, or fewer particles (`--particles`)";
+    let alpha =
+        numeric(&program.alpha, "alpha").map_err(|e| meanfield_error("simulate", e, hint))?;
+    let d = tp::meanfield::derive::derive(program, None);
+    let mut schedules = Vec::new();
+    for n in meanfield_sizes(&args.particles) {
+        schedules.push(tp::meanfield::simulate::SizeSchedule {
+            size: n,
+            steps: steps_to_horizon(program, n)
+                .map_err(|e| meanfield_error("simulate", e, hint))?,
+            step: gamma_step(program, n)
+                .map_err(|e| meanfield_error("simulate", e, hint))?
+                .value,
+        });
+    }
+    let seeds = seed_list(args.seed, args.seeds)?;
+    let mut opts = tp::meanfield::simulate::SimOptions::new(
+        schedules,
+        seeds,
+        num_traits::ToPrimitive::to_f64(&alpha).unwrap_or(f64::NAN),
+        d.regime == Some(tp::meanfield::derive::MfRegime::Sde),
+    );
+    opts.threads = args.threads.map(|t| t as usize);
+    if let Some(path) = &args.plot {
+        plot_writable(path)?;
+    }
+    let plan = tp::meanfield::simulate::plan(program, &opts)
+        .map_err(|e| meanfield_error("simulate", e, hint))?;
+    if !args.quiet {
+        eprintln!(
+            "planned: {:.1} MiB, {} particle steps",
+            plan.bytes as f64 / (1u64 << 20) as f64,
+            plan.particle_steps
+        );
+    }
+    let bar = progress_bar(
+        !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        "simulate",
+    );
+    bar.set_length(plan.particle_steps);
+    let tick = |k: u64| bar.inc(k);
+    let sweep = tp::meanfield::simulate::simulate(program, &opts, Some(&tick))
+        .map_err(|e| meanfield_error("simulate", e, hint))?;
+    bar.finish_and_clear();
+    if let Some(path) = &args.plot {
+        let panel = tp::report::meanfield_check::histogram_panel(
+            &format!("coordinate 1 of literal SGD at T, seed {}", args.seed),
+            &sweep,
+            args.seed,
+        );
+        tp::report::meanfield_plot::render_histograms(&program.display_name(), &[panel], 1)
+            .and_then(|svg| std::fs::write(path, svg).map_err(|e| e.to_string()))
+            .map_err(|reason| tp::TpError::Plot {
+                path: path.clone(),
+                reason,
+            })?;
+    }
+    emit(
+        args.common.json,
+        || tp::report::meanfield_check::sweep_json(program, &sweep),
+        || tp::report::meanfield_check::render_sweep(program, &sweep),
+    );
+    Ok(())
+}
+
+/// `tp check` on a mean-field program: the dynamics at several N against the derived
+/// limit and rates; exits with 1 when a verdict fails.
+fn meanfield_check(
+    program: &tp::meanfield::MeanFieldProgram,
+    args: &CheckArgs,
+) -> Result<(), tp::TpError> {
+    use std::io::Write;
+    let defaults = tp::check::meanfield::MfCheckOptions::default();
+    let opts = tp::check::meanfield::MfCheckOptions {
+        sizes: meanfield_sizes(&args.particles),
+        seeds: args.seeds.map(|s| s as usize).unwrap_or(defaults.seeds),
+        seed: args.seed,
+        threads: args.threads.map(|t| t as usize),
+        mutation: meanfield_mutation(program, args.mutation.as_deref())?,
+    };
+    if let Some(path) = &args.plot {
+        plot_writable(path)?;
+    }
+    let report = tp::check::meanfield::run_meanfield_check(program, &opts).map_err(|e| {
+        meanfield_error(
+            "check the mean-field program",
+            e,
+            "see `tp check --help` (`--particles`, `--seeds`)",
+        )
+    })?;
+    if let Some(path) = &args.plot {
+        let panels = tp::report::meanfield_check::error_panels(&report);
+        tp::report::meanfield_plot::render_errors(&program.display_name(), &panels, 2)
+            .and_then(|svg| std::fs::write(path, svg).map_err(|e| e.to_string()))
+            .map_err(|reason| tp::TpError::Plot {
+                path: path.clone(),
+                reason,
+            })?;
+    }
+    emit(
+        args.common.json,
+        || tp::report::meanfield_check::check_json(program, &report),
+        || tp::report::meanfield_check::render_check(program, &report),
+    );
+    let total: usize = report.points.iter().map(|p| p.verdicts.len()).sum();
+    if report.failures > 0 || total == 0 {
+        let _ = std::io::stdout().flush();
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 fn run(cli: Cli) -> Result<(), tp::TpError> {
@@ -1032,7 +1265,14 @@ fn run(cli: Cli) -> Result<(), tp::TpError> {
                     );
                     return Ok(());
                 }
-                tp::Compiled::MeanField(_) => return Err(meanfield_pending("show")),
+                tp::Compiled::MeanField(p) => {
+                    emit(
+                        args.common.json,
+                        || tp::report::meanfield::show_json(&p),
+                        || tp::report::meanfield::show_text(&p),
+                    );
+                    return Ok(());
+                }
             };
             emit(
                 args.common.json,
@@ -1077,7 +1317,15 @@ fn run(cli: Cli) -> Result<(), tp::TpError> {
                     );
                     return Ok(());
                 }
-                tp::Compiled::MeanField(_) => return Err(meanfield_pending("scale")),
+                tp::Compiled::MeanField(p) => {
+                    let derivation = tp::meanfield::derive::derive(&p, None);
+                    emit(
+                        args.common.json,
+                        || tp::report::meanfield::scale_json(&p, &derivation),
+                        || tp::report::meanfield::scale_text(&p, &derivation),
+                    );
+                    return Ok(());
+                }
             };
             if args.plot.is_some() {
                 return Err(tp::TpError::BadOptions {

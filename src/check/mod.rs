@@ -13,6 +13,7 @@ pub mod depth_program;
 pub mod extrapolate;
 mod law;
 mod limit;
+pub mod meanfield;
 pub mod mutation;
 mod program;
 pub mod shaped;

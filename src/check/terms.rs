@@ -113,6 +113,123 @@ pub fn fit_signed(data: &SizeMeans, basis: &[&dyn Fn(f64) -> f64]) -> Option<Ter
     })
 }
 
+/// Sample variances (each over `runs[i]` independent runs) fitted by Σ_i C_i basis_i(N)
+/// with C_i ≥ 0, on the log scale: for Gaussian runs, log s² = log σ² + log(χ²_ν/ν) with
+/// ν = runs − 1, whose variance is the trigamma ψ'(ν/2) whatever σ², and whose mean shift
+/// ψ(ν/2) − log(ν/2) is the same at every size with the same ν (it is removed before the
+/// fit). Sample variances themselves are too skewed for a Gaussian χ² at a dozen runs (one
+/// large draw dominates the fit). The mixture of the terms is found by a grid over the
+/// simplex of their proportions (at most 3 terms), the overall scale in closed form; the
+/// p-value treats the result as a fit with one parameter per term.
+pub fn fit_variances(
+    sizes: &[f64],
+    variances: &[f64],
+    runs: &[usize],
+    basis: &[&dyn Fn(f64) -> f64],
+) -> Option<TermFit> {
+    let k = basis.len();
+    let rows: Vec<(f64, f64, f64)> = sizes
+        .iter()
+        .zip(variances)
+        .zip(runs)
+        .filter(|((_, v), r)| **v > 0.0 && **r >= 3)
+        .map(|((&n, &v), &r)| {
+            let half = (r - 1) as f64 / 2.0;
+            (n, v.ln() - (digamma(half) - half.ln()), trigamma(half))
+        })
+        .collect();
+    if k == 0 || k > 3 || rows.len() <= k {
+        return None;
+    }
+    // Each basis function scaled to 1 at the first size, so the proportions are comparable.
+    let scale: Vec<f64> = basis
+        .iter()
+        .map(|b| b(rows[0].0).abs().max(1e-300))
+        .collect();
+    let steps = match k {
+        1 => 1,
+        2 => 400,
+        _ => 60,
+    };
+    let mut best: Option<(f64, Vec<f64>)> = None;
+    let mut weights = vec![0.0; k];
+    let mut consider = |u: &[f64]| {
+        let model: Vec<f64> = rows
+            .iter()
+            .map(|(n, _, _)| (0..k).map(|i| u[i] * basis[i](*n) / scale[i]).sum::<f64>())
+            .collect();
+        if model.iter().any(|m| *m <= 0.0 || !m.is_finite()) {
+            return;
+        }
+        let sw: f64 = rows.iter().map(|r| 1.0 / r.2).sum();
+        let log_a = rows
+            .iter()
+            .zip(&model)
+            .map(|(r, m)| (r.1 - m.ln()) / r.2)
+            .sum::<f64>()
+            / sw;
+        let chi2: f64 = rows
+            .iter()
+            .zip(&model)
+            .map(|(r, m)| (r.1 - log_a - m.ln()).powi(2) / r.2)
+            .sum();
+        if best.as_ref().map_or(true, |b| chi2 < b.0) {
+            let coef = (0..k).map(|i| log_a.exp() * u[i] / scale[i]).collect();
+            best = Some((chi2, coef));
+        }
+    };
+    match k {
+        1 => consider(&[1.0]),
+        2 => {
+            for j in 0..=steps {
+                weights[0] = j as f64 / steps as f64;
+                weights[1] = 1.0 - weights[0];
+                consider(&weights);
+            }
+        }
+        _ => {
+            for a in 0..=steps {
+                for b in 0..=(steps - a) {
+                    weights[0] = a as f64 / steps as f64;
+                    weights[1] = b as f64 / steps as f64;
+                    weights[2] = 1.0 - weights[0] - weights[1];
+                    consider(&weights);
+                }
+            }
+        }
+    }
+    let (chi2, coef) = best?;
+    let dof = (rows.len() - k).max(1);
+    Some(TermFit {
+        coef,
+        chi2,
+        dof,
+        p_value: 1.0 - chi_square_cdf(chi2, dof),
+    })
+}
+
+/// The digamma function ψ(x), x > 0 (recurrence up to x ≥ 12, then the asymptotic series).
+fn digamma(mut x: f64) -> f64 {
+    let mut acc = 0.0;
+    while x < 12.0 {
+        acc -= 1.0 / x;
+        x += 1.0;
+    }
+    let x2 = 1.0 / (x * x);
+    acc + x.ln() - 0.5 / x - x2 * (1.0 / 12.0 - x2 * (1.0 / 120.0 - x2 / 252.0))
+}
+
+/// The trigamma function ψ'(x), x > 0.
+fn trigamma(mut x: f64) -> f64 {
+    let mut acc = 0.0;
+    while x < 12.0 {
+        acc += 1.0 / (x * x);
+        x += 1.0;
+    }
+    let x2 = 1.0 / (x * x);
+    acc + 1.0 / x + 0.5 * x2 + (1.0 / x) * x2 * (1.0 / 6.0 - x2 * (1.0 / 30.0 - x2 / 42.0))
+}
+
 /// Unconstrained weighted least squares of `data.mean` on the columns (and a constant
 /// first, with `offset`): the coefficients and χ².
 fn weighted_fit(data: &SizeMeans, columns: &[Vec<f64>], offset: bool) -> Option<(Vec<f64>, f64)> {
@@ -223,6 +340,32 @@ mod tests {
         let fit = fit_terms(&d, &basis, false).unwrap();
         assert!(fit.coef.iter().all(|c| *c >= 0.0));
         assert!(fit.p_value < 1e-3, "{fit:?}");
+    }
+
+    #[test]
+    fn digamma_and_trigamma_match_known_values() {
+        // ψ(1) = −γ, ψ'(1) = π²/6, ψ(1/2) = −γ − 2 ln 2, ψ'(1/2) = π²/2.
+        let euler = 0.577_215_664_901_532_9;
+        assert!((digamma(1.0) + euler).abs() < 1e-10);
+        assert!((digamma(0.5) + euler + 2.0 * 2f64.ln()).abs() < 1e-10);
+        let pi2 = std::f64::consts::PI.powi(2);
+        assert!((trigamma(1.0) - pi2 / 6.0).abs() < 1e-10);
+        assert!((trigamma(0.5) - pi2 / 2.0).abs() < 1e-10);
+    }
+
+    #[test]
+    fn variance_fits_tell_a_flat_law_from_a_falling_one() {
+        // Exact variances 1 + 0·N^-1 (common noise at beta = 1) fit {N^0, N^-1} and are
+        // rejected by {N^-1} alone over six octaves at 12 runs per size.
+        let sizes: Vec<f64> = (6..12).map(|k| 2f64.powi(k)).collect();
+        let flat = vec![1.0; 6];
+        let runs = vec![12; 6];
+        let both: [&dyn Fn(f64) -> f64; 2] = [&|_n: f64| 1.0, &|n: f64| 1.0 / n];
+        let fit = fit_variances(&sizes, &flat, &runs, &both).unwrap();
+        assert!(fit.chi2 < 1e-6, "{fit:?}");
+        let falling: [&dyn Fn(f64) -> f64; 1] = [&|n: f64| 1.0 / n];
+        let fit = fit_variances(&sizes, &flat, &runs, &falling).unwrap();
+        assert!(fit.p_value < 1e-6, "{fit:?}");
     }
 
     #[test]

@@ -118,6 +118,9 @@ pub struct LimitSolution {
     pub spread: Vec<Vec<Estimate>>,
     /// Quantiles of coordinate 1 of λ_T: (probability, quantile).
     pub quantiles_t: Vec<(f64, Estimate)>,
+    /// SDE: coordinate 1 of every particle at T, replicates concatenated (a sample of
+    /// λ_T up to the O(1/N) dependence within a replicate); empty for the ODE.
+    pub samples_t: Vec<f64>,
     /// How the values were obtained, in words.
     pub method: String,
     /// The step actually used for the reported values (h/2).
@@ -791,6 +794,7 @@ fn solve_ode(
         mean,
         spread,
         quantiles_t,
+        samples_t: Vec::new(),
         method,
         step: fine_grid.h,
         step_error,
@@ -894,6 +898,8 @@ impl System {
 /// the largest |risk − risk at half the data level| of the fine system.
 struct Replicate {
     fine: Vec<f64>,
+    /// Coordinate 1 of the fine system's particles at T.
+    samples: Vec<f64>,
     coarse: Vec<f64>,
     halves: Vec<f64>,
     quadrature: f64,
@@ -981,8 +987,10 @@ fn sde_replicate(
         .zip(su.flat())
         .map(|(a, b)| 0.5 * (a + b))
         .collect();
+    let samples = systems[0].w.first().cloned().unwrap_or_default();
     Ok(Replicate {
         fine: sf.flat(),
+        samples,
         coarse: sc.flat(),
         halves,
         quadrature,
@@ -1013,6 +1021,10 @@ fn solve_sde(
         .map(|r| sde_replicate(prog, field, &nodes, &nodes_half, opts, grid, r))
         .collect();
     let runs: Vec<Replicate> = runs.into_iter().collect::<Result<_, _>>()?;
+    let samples_t: Vec<f64> = runs
+        .iter()
+        .flat_map(|r| r.samples.iter().copied())
+        .collect();
     let count = runs[0].fine.len();
     let reps = runs.len() as f64;
     let mut step_error = 0.0f64;
@@ -1072,6 +1084,7 @@ fn solve_sde(
         mean,
         spread,
         quantiles_t,
+        samples_t,
         method,
         step: grid.h / 2.0,
         step_error,

@@ -16,5 +16,5 @@ pub mod stationary;
 pub mod toy;
 pub mod w2;
 
-pub use model::{Data, Formula, InitLaw, Loss, MeanFieldProgram, XLaw};
 pub use error::MfError;
+pub use model::{Data, Formula, InitLaw, Loss, MeanFieldProgram, XLaw};

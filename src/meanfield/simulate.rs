@@ -155,6 +155,10 @@ pub struct DynStats {
     /// p columns: the first `keep` particles' coordinates at T (for the reference at
     /// β < 1, the coupled paths W^{k,*}).
     pub coords: Vec<Vec<f32>>,
+    /// The mean of each coordinate at each record time (`path_mean[j][i]`).
+    pub path_mean: Vec<Vec<f64>>,
+    /// The spread of each coordinate at each record time (`path_spread[j][i]`).
+    pub path_spread: Vec<Vec<f64>>,
 }
 
 /// One (size, seed) cell.
@@ -514,6 +518,8 @@ struct System {
     factor: Vec<f64>,
     /// Risk at the record times.
     risk: Vec<f64>,
+    /// Per-coordinate mean and spread at the record times.
+    moments: Vec<(Vec<f64>, Vec<f64>)>,
 }
 
 /// What one step of a group shares.
@@ -535,6 +541,7 @@ impl System {
             paths,
             factor: vec![0.0; p * p],
             risk: Vec::new(),
+            moments: Vec::new(),
         }
     }
 
@@ -618,6 +625,8 @@ impl System {
             mean,
             spread,
             coords,
+            path_mean: self.moments.iter().map(|m| m.0.clone()).collect(),
+            path_spread: self.moments.iter().map(|m| m.1.clone()).collect(),
         }
     }
 }
@@ -747,6 +756,13 @@ fn run_group(
         while next_record < rec.len() && rec[next_record] == n {
             for s in systems.iter_mut() {
                 s.risk.push(field.risk(&s.state, data));
+                let (m, v): (Vec<f64>, Vec<f64>) = s
+                    .state
+                    .w
+                    .iter()
+                    .map(|col| moments(col, s.state.weight.as_deref()))
+                    .unzip();
+                s.moments.push((m, v));
             }
             next_record += 1;
         }
@@ -1022,6 +1038,8 @@ mod tests {
                 .chain(&s.risk)
                 .chain(&s.mean)
                 .chain(&s.spread)
+                .chain(s.path_mean.iter().flatten())
+                .chain(s.path_spread.iter().flatten())
             {
                 out.push(v.to_bits());
             }

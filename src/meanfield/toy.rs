@@ -279,12 +279,33 @@ impl Toy {
     /// steps alike: the noise has mean zero and the update is linear in the mean):
     /// E m_{j+1} = (1 − η_j(s_xx + λ)) E m_j + η_j s_xy from m₀.
     pub fn expected_mean_discrete(&self, step: f64, steps: u64) -> f64 {
-        let mut m = self.m0;
+        self.expected_mean_discrete_from(self.m0, step, steps)
+    }
+
+    /// [`Toy::expected_mean_discrete`] from a given initial mean (e.g. the empirical mean
+    /// of N sampled particles, which the linear recursion carries exactly).
+    pub fn expected_mean_discrete_from(&self, m0: f64, step: f64, steps: u64) -> f64 {
+        let mut m = m0;
         for j in 0..steps {
             let eta = super::horizon::learning_rate(step, self.alpha, j);
             m = (1.0 - eta * self.rate()) * m + eta * self.s_xy();
         }
         m
+    }
+
+    /// The expected spread of eq. (6)'s Euler–Maruyama particles after `steps` steps in the
+    /// N → ∞ limit of the mean: the deviations from the mean shrink by 1 − η_j λ and gain
+    /// the independent noise η_j² Σ(m_j)/M, with m_j the Euler mean from `m0`:
+    /// v_{j+1} = (1 − η_j λ)² v_j + η_j² Σ(m_j)/M. (With N particles centred at their own
+    /// mean the noise part carries a further factor 1 − 1/N.)
+    pub fn eq6_spread_discrete(&self, v0: f64, m0: f64, step: f64, steps: u64) -> f64 {
+        let (mut m, mut v) = (m0, v0);
+        for j in 0..steps {
+            let eta = super::horizon::learning_rate(step, self.alpha, j);
+            v = (1.0 - eta * self.lambda).powi(2) * v + eta * eta * self.sigma(m) / self.batch;
+            m = (1.0 - eta * self.rate()) * m + eta * self.s_xy();
+        }
+        v
     }
 }
 

@@ -4,6 +4,7 @@ mod check;
 pub mod depth;
 mod json;
 pub mod meanfield;
+pub mod meanfield_check;
 pub mod meanfield_plot;
 pub mod phase_plot;
 pub mod plot;

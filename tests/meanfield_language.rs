@@ -294,13 +294,13 @@ fn teacher_beta_one_has_its_stated_settings() {
     assert_eq!(target.text, "tanh(x1)");
     assert_eq!(*noise, 0.2);
     assert_eq!(p.gamma, q(1, 10));
-    assert_eq!(p.horizon, q(4, 1));
+    assert_eq!(p.horizon, q(6, 1));
     assert_eq!(
         (p.alpha.clone(), p.beta.clone()),
         (exact(0, 1), exact(1, 1))
     );
-    // V = w²/4: ∂V/∂w = w/2.
-    assert_eq!(eval(&p, &p.penalty_grad[0], &[3.0, 0.0]), 1.5);
+    // V = w²/2: ∂V/∂w = w.
+    assert_eq!(eval(&p, &p.penalty_grad[0], &[3.0, 0.0]), 3.0);
     derivatives_match(&p, &[0.8, -0.9]);
 }
 

@@ -21,14 +21,18 @@ fn shaped_table() -> Vec<(String, bool, usize)> {
     table_after("Expected outcomes of the shaped programs")
 }
 
+/// The same columns from the README's table of mean-field programs.
+fn meanfield_table() -> Vec<(String, bool, usize)> {
+    table_after("Expected outcomes of the mean-field programs")
+}
+
 /// Which table a shipped program belongs in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Family {
     Width,
     Depth,
     Shaped,
-    /// Mean-field networks (`meanfield`): skipped by every table check for now; their
-    /// README table comes with the mean-field commands.
+    /// Mean-field networks (`meanfield`).
     MeanField,
 }
 
@@ -178,7 +182,32 @@ fn the_shaped_table_has_every_shaped_program() {
 #[test]
 #[ignore = "slow: every shaped program checked at the default settings (about 20 s)"]
 fn every_row_of_the_shaped_table_is_what_tp_check_does() {
-    for (file, pass, count) in shaped_table() {
+    assert_rows_are_what_tp_check_does(shaped_table());
+}
+
+#[test]
+fn the_meanfield_table_has_every_meanfield_program() {
+    let rows = meanfield_table();
+    for (name, _) in shipped_programs()
+        .into_iter()
+        .filter(|(_, f)| *f == Family::MeanField)
+    {
+        assert!(
+            rows.iter().any(|(f, _, _)| *f == name),
+            "{name} is missing from the README's mean-field table"
+        );
+    }
+}
+
+#[test]
+#[ignore = "slow: every mean-field program checked at the default settings (about 4 minutes)"]
+fn every_row_of_the_meanfield_table_is_what_tp_check_does() {
+    assert_rows_are_what_tp_check_does(meanfield_table());
+}
+
+/// Runs `tp check --seed 0` on every row and compares its summary line with the row.
+fn assert_rows_are_what_tp_check_does(rows: Vec<(String, bool, usize)>) {
+    for (file, pass, count) in rows {
         let path = format!("programs/{file}");
         let out = common::tp(&["check", &path, "--seed", "0"]);
         let text = common::stdout(&out);

@@ -535,7 +535,7 @@ fn common_noise(
     let basis: Vec<&dyn Fn(f64) -> f64> = funcs.iter().map(|b| b.as_ref()).collect();
     let label = "Var_seeds(mean_k (W^k_SGD - W^k_*)) at T";
     let fit = super::terms::fit_variances(&ns, &vars, &runs, &basis);
-    let predicted = format!("{} (common noise)", terms_text(&terms));
+    let predicted = format!("{} (derived for literal SGD)", terms_text(&terms));
     verdicts.push(match &fit {
         Some(fit) => verdict(
             label,

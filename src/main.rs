@@ -960,8 +960,7 @@ fn shaped_check(program: &tp::shaped::ShapedProgram, args: &CheckArgs) -> Result
         || tp::report::shaped::shaped_check_json(program, &report),
         || tp::report::shaped::render_shaped_check(program, &report),
     );
-    let total: usize = report.points.iter().map(|p| p.verdicts.len()).sum();
-    if report.failures > 0 || total == 0 {
+    if !report.pass() {
         let _ = std::io::stdout().flush();
         std::process::exit(1);
     }
@@ -1235,8 +1234,7 @@ fn meanfield_check(
         || tp::report::meanfield_check::check_json(program, &report),
         || tp::report::meanfield_check::render_check(program, &report),
     );
-    let total: usize = report.points.iter().map(|p| p.verdicts.len()).sum();
-    if report.failures > 0 || total == 0 {
+    if !report.pass() {
         let _ = std::io::stdout().flush();
         std::process::exit(1);
     }

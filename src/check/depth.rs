@@ -396,6 +396,18 @@ pub fn holm(verdicts: &mut [DepthVerdict]) -> usize {
     failures
 }
 
+/// [`holm`] over the verdicts of several points taken together (one family), each
+/// verdict's PASS/FAIL written back in place. Returns the number of failures.
+pub fn holm_across<'a>(groups: impl IntoIterator<Item = &'a mut Vec<DepthVerdict>>) -> usize {
+    let mut groups: Vec<&mut Vec<DepthVerdict>> = groups.into_iter().collect();
+    let mut all: Vec<DepthVerdict> = groups.iter().flat_map(|g| g.iter().cloned()).collect();
+    let failures = holm(&mut all);
+    for (v, judged) in groups.iter_mut().flat_map(|g| g.iter_mut()).zip(all) {
+        v.pass = judged.pass;
+    }
+    failures
+}
+
 /// One finite-depth run of a Cont–Rossier–Xu network, coupled to its limit.
 #[derive(Clone, Debug, Default)]
 pub struct CrxCell {

@@ -3,8 +3,8 @@
 //! A symbolic program is checked at one point of every regime of its phase diagram.
 
 use super::depth::{
-    holm, judge_crx, judge_crx_laws, judge_hayou, CrxCell, CrxPrediction, DepthVerdict, HayouCell,
-    HayouPrediction,
+    holm_across, judge_crx, judge_crx_laws, judge_hayou, CrxCell, CrxPrediction, DepthVerdict,
+    HayouCell, HayouPrediction,
 };
 use crate::depth::derive::{derive, DepthLimit, DepthMutation};
 use crate::depth::evaluate::{evaluate, DepthValues, EvalOptions};
@@ -127,15 +127,7 @@ pub fn run_depth_check(
             .collect();
         checks.push(check);
     }
-    let mut all: Vec<DepthVerdict> = checks.iter().flat_map(|c| c.verdicts.clone()).collect();
-    let failures = holm(&mut all);
-    let mut k = 0;
-    for c in checks.iter_mut() {
-        for v in c.verdicts.iter_mut() {
-            v.pass = all[k].pass;
-            k += 1;
-        }
-    }
+    let failures = holm_across(checks.iter_mut().map(|c| &mut c.verdicts));
     Ok(DepthCheckReport {
         depths,
         widths,

@@ -20,7 +20,7 @@
 //! - **stationary law** (α = 0, β = 1, p = 1): Proposition 5's fixed point against the
 //!   limit's particles at T (Kolmogorov–Smirnov).
 
-use super::depth::{holm, judge_mean, mean_se, verdict, DepthRule, DepthVerdict};
+use super::depth::{holm_across, judge_mean, mean_se, verdict, DepthRule, DepthVerdict};
 use super::terms::{fit_terms, log_slope, SizeMeans, TermFit};
 use crate::exponent::{Exponent, Rational};
 use crate::meanfield::derive::{derive, MfDerivation, MfMutation, MfRegime, SpreadLaw};
@@ -136,6 +136,13 @@ pub struct MfCheck {
     pub mutation: Option<String>,
 }
 
+impl MfCheck {
+    /// Whether every verdict passed and there was at least one (nothing judged is no PASS).
+    pub fn pass(&self) -> bool {
+        self.failures == 0 && self.points.iter().any(|p| !p.verdicts.is_empty())
+    }
+}
+
 /// Candidate (α, β) points for a symbolic program: one is used per regime of the phase
 /// table, the first candidate inside it. Cheap points come first: at (α, β) = (1/2, 1/4)
 /// the horizon takes T·N^{3/2} steps, hours at N = 2048, while (0, 0) stands for the same
@@ -216,16 +223,7 @@ pub fn run_meanfield_check(
             .collect();
         checks.push(c);
     }
-    let mut all: Vec<DepthVerdict> = checks.iter().flat_map(|c| c.verdicts.clone()).collect();
-    let failures = holm(&mut all);
-    let mut it = all.into_iter();
-    for c in &mut checks {
-        for v in &mut c.verdicts {
-            if let Some(judged) = it.next() {
-                *v = judged;
-            }
-        }
-    }
+    let failures = holm_across(checks.iter_mut().map(|c| &mut c.verdicts));
     Ok(MfCheck {
         points: checks,
         failures,
@@ -289,11 +287,9 @@ fn judge_terms(
     nonnegative: bool,
     predicted: String,
 ) -> (DepthVerdict, Option<TermFit>) {
-    let funcs: Vec<Box<dyn Fn(f64) -> f64>> = exps
-        .iter()
-        .map(|&e| Box::new(power_basis(e, n_ref)) as Box<dyn Fn(f64) -> f64>)
-        .collect();
-    let basis: Vec<&dyn Fn(f64) -> f64> = funcs.iter().map(|b| b.as_ref()).collect();
+    // Closures from one function share a type, so no boxing is needed.
+    let funcs: Vec<_> = exps.iter().map(|&e| power_basis(e, n_ref)).collect();
+    let basis: Vec<&dyn Fn(f64) -> f64> = funcs.iter().map(|b| b as &dyn Fn(f64) -> f64).collect();
     let fit = if nonnegative {
         fit_terms(data, &basis, false)
     } else {
@@ -528,11 +524,8 @@ fn common_noise(
         .collect();
     let mut exps: Vec<f64> = terms.iter().map(|t| t.0).collect();
     exps.dedup();
-    let funcs: Vec<Box<dyn Fn(f64) -> f64>> = exps
-        .iter()
-        .map(|&e| Box::new(power_basis(e, None)) as Box<dyn Fn(f64) -> f64>)
-        .collect();
-    let basis: Vec<&dyn Fn(f64) -> f64> = funcs.iter().map(|b| b.as_ref()).collect();
+    let funcs: Vec<_> = exps.iter().map(|&e| power_basis(e, None)).collect();
+    let basis: Vec<&dyn Fn(f64) -> f64> = funcs.iter().map(|b| b as &dyn Fn(f64) -> f64).collect();
     let label = "Var_seeds(mean_k (W^k_SGD - W^k_*)) at T";
     let fit = super::terms::fit_variances(&ns, &vars, &runs, &basis);
     let predicted = format!("{} (derived for literal SGD)", terms_text(&terms));

@@ -12,7 +12,7 @@
 //! the frequency of paths reaching the blow-up level with the SDE's. All verdicts share
 //! one Holm correction.
 
-use super::depth::{holm, judge_ks, mean_se, DepthRule, DepthVerdict};
+use super::depth::{holm_across, judge_ks, mean_se, DepthRule, DepthVerdict};
 use super::extrapolate::solve;
 use super::law::chi_square_cdf;
 use crate::exponent::Rational;
@@ -140,6 +140,13 @@ pub struct ShapedCheck {
     pub mutation: Option<&'static str>,
 }
 
+impl ShapedCheck {
+    /// Whether every verdict passed and there was at least one (nothing judged is no PASS).
+    pub fn pass(&self) -> bool {
+        self.failures == 0 && self.points.iter().any(|p| !p.verdicts.is_empty())
+    }
+}
+
 /// The points at which a program with symbols is checked: p at its critical value 1/2;
 /// symbolic Taylor data φ''(0), φ'''(0) at (0, −1) (b < 0) and (1, 0) (b > 0); symbolic
 /// ReLU slopes at (1, −1). Other symbols need `--set`.
@@ -228,16 +235,7 @@ pub fn run_shaped_check(
             .collect();
         out.push(pc);
     }
-    let mut all: Vec<DepthVerdict> = out.iter().flat_map(|p| p.verdicts.clone()).collect();
-    let failures = holm(&mut all);
-    let mut it = all.into_iter();
-    for p in &mut out {
-        for v in &mut p.verdicts {
-            if let Some(w) = it.next() {
-                *v = w;
-            }
-        }
-    }
+    let failures = holm_across(out.iter_mut().map(|p| &mut p.verdicts));
     Ok(ShapedCheck {
         points: out,
         failures,

@@ -691,3 +691,25 @@ pub fn depth_sweep_json(prog: &DepthProgram, sweep: &crate::depth::sweep::DepthS
         "sweep": sweep,
     })
 }
+
+/// One verdict as an aligned text row (PASS/FAIL, quantity, rule, predicted, measured,
+/// p), the column widths chosen by the family's report so its rows line up.
+pub fn verdict_row(
+    v: &crate::check::depth::DepthVerdict,
+    quantity_width: usize,
+    rule_width: usize,
+    predicted_width: usize,
+) -> String {
+    format!(
+        "  {} {:<qw$} {:<rw$} predicted {:<pw$} measured {:<34} p = {:.3}",
+        if v.pass { "PASS" } else { "FAIL" },
+        v.quantity,
+        format!("{:?}", v.rule).to_lowercase(),
+        v.predicted,
+        v.measured,
+        v.p_value,
+        qw = quantity_width,
+        rw = rule_width,
+        pw = predicted_width,
+    )
+}

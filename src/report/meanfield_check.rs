@@ -264,16 +264,7 @@ pub fn render_check(prog: &MeanFieldProgram, c: &MfCheck) -> String {
             let _ = writeln!(out);
         }
         for v in &p.verdicts {
-            let _ = writeln!(
-                out,
-                "  {} {:<56} {:<6} predicted {:<40} measured {:<34} p = {:.3}",
-                if v.pass { "PASS" } else { "FAIL" },
-                v.quantity,
-                format!("{:?}", v.rule).to_lowercase(),
-                v.predicted,
-                v.measured,
-                v.p_value
-            );
+            let _ = writeln!(out, "{}", super::depth::verdict_row(v, 56, 6, 40));
         }
     }
     let total: usize = c.points.iter().map(|p| p.verdicts.len()).sum();
@@ -299,7 +290,7 @@ pub fn check_json(prog: &MeanFieldProgram, c: &MfCheck) -> Value {
         "schema": MF_CHECK_SCHEMA,
         "program": prog.display_name(),
         "mutation": c.mutation,
-        "pass": c.failures == 0 && total > 0,
+        "pass": c.pass(),
         "failures": c.failures,
         "verdicts": total,
         "level": LEVEL,

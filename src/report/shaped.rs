@@ -501,16 +501,7 @@ pub fn render_shaped_check(prog: &ShapedProgram, c: &crate::check::shaped::Shape
             p.rate.as_deref().unwrap_or("?")
         );
         for v in &p.verdicts {
-            let _ = writeln!(
-                out,
-                "  {} {:<44} {:<9} predicted {:<34} measured {:<34} p = {:.3}",
-                if v.pass { "PASS" } else { "FAIL" },
-                v.quantity,
-                format!("{:?}", v.rule).to_lowercase(),
-                v.predicted,
-                v.measured,
-                v.p_value
-            );
+            let _ = writeln!(out, "{}", super::depth::verdict_row(v, 44, 9, 34));
         }
     }
     let total: usize = c.points.iter().map(|p| p.verdicts.len()).sum();
@@ -535,13 +526,12 @@ pub fn render_shaped_check(prog: &ShapedProgram, c: &crate::check::shaped::Shape
 
 /// The JSON report `tp-shaped-check/1`.
 pub fn shaped_check_json(prog: &ShapedProgram, c: &crate::check::shaped::ShapedCheck) -> Value {
-    let total: usize = c.points.iter().map(|p| p.verdicts.len()).sum();
     json!({
         "schema": SHAPED_CHECK_SCHEMA,
         "title": prog.title,
         "description": describe(prog),
         "mutation": c.mutation,
-        "pass": c.failures == 0 && total > 0,
+        "pass": c.pass(),
         "failures": c.failures,
         "points": c.points,
     })

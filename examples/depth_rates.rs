@@ -16,7 +16,9 @@
 //! and case with the FAIL count and the verdicts that failed, then a Markdown table.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+#[path = "support/mod.rs"]
+mod support;
+
 use tp::check::depth_program::{run_depth_check, DepthCheckOptions, DepthCheckReport};
 use tp::depth::derive::DepthMutation;
 use tp::depth::DepthProgram;
@@ -26,19 +28,7 @@ use tp::Compiled;
 const SEEDS: u64 = 32;
 
 fn main() {
-    let mut runs = 20u64;
-    let mut files: Vec<PathBuf> = Vec::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == "--runs" {
-            runs = args.next().and_then(|v| v.parse().ok()).unwrap_or(runs);
-        } else {
-            files.push(PathBuf::from(a));
-        }
-    }
-    if files.is_empty() {
-        files = shipped_programs();
-    }
+    let (runs, files) = support::parse_args(20);
     let mut table = Vec::new();
     for file in &files {
         let prog = match tp::load_any(file, &[]) {
@@ -49,9 +39,7 @@ fn main() {
                 continue;
             }
         };
-        let name = file
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let name = support::file_name(file);
         let mut cells = vec![(String::from("correct"), rate(&prog, None, runs, &name))];
         for m in DepthMutation::ALL {
             if m.applies_to(&prog) {
@@ -60,36 +48,14 @@ fn main() {
         }
         table.push((name, cells));
     }
-    println!("\n| program | correct: FAIL (false) | mutation: FAIL (power) |");
-    println!("|---|---|---|");
-    for (name, cells) in &table {
-        let correct = cells
-            .iter()
-            .find(|(c, _)| c == "correct")
-            .map_or("—".to_string(), |(_, r)| format!("{}/{runs}", r.fails));
-        let mutations: Vec<String> = cells
-            .iter()
-            .filter(|(c, _)| c != "correct")
-            .map(|(c, r)| format!("`{c}` {}/{runs}", r.fails))
-            .collect();
-        let mutations = if mutations.is_empty() {
-            "—".to_string()
-        } else {
-            mutations.join(", ")
-        };
-        println!("| `{name}` | {correct} | {mutations} |");
-    }
-}
-
-/// The `.tp` files under `programs/`.
-fn shipped_programs() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("programs");
-    let mut all: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
-    all.retain(|p| p.extension().is_some_and(|e| e == "tp"));
-    all.sort();
-    all
+    let counts: Vec<(String, Vec<(String, u64)>)> = table
+        .iter()
+        .map(|(name, cells)| {
+            let cells = cells.iter().map(|(c, r)| (c.clone(), r.fails)).collect();
+            (name.clone(), cells)
+        })
+        .collect();
+    support::print_table(runs, &counts);
 }
 
 /// FAILs over the runs, and how often each verdict was among the failed ones.

@@ -15,28 +15,19 @@
 //! cargo run --release --example shaped_rates -- [--runs 20] [PROGRAM.tp ...]
 //! ```
 //! Without programs it runs every shipped shaped program. Output: one line per program
-//! and case with the FAIL count, then a Markdown table.
+//! and case with the FAIL count, then a Markdown table (false FAILs, then each mutation's
+//! FAILs).
 
-use std::path::{Path, PathBuf};
+#[path = "support/mod.rs"]
+mod support;
+
 use tp::check::shaped::{run_shaped_check, ShapedCheckOptions};
 use tp::shaped::derive::ShapedMutation;
 use tp::shaped::ShapedProgram;
 use tp::Compiled;
 
 fn main() {
-    let mut runs = 20u64;
-    let mut files: Vec<PathBuf> = Vec::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == "--runs" {
-            runs = args.next().and_then(|v| v.parse().ok()).unwrap_or(runs);
-        } else {
-            files.push(PathBuf::from(a));
-        }
-    }
-    if files.is_empty() {
-        files = shipped_programs();
-    }
+    let (runs, files) = support::parse_args(20);
     let mut table = Vec::new();
     for file in &files {
         let prog = match tp::load_any(file, &[]) {
@@ -47,9 +38,7 @@ fn main() {
                 continue;
             }
         };
-        let name = file
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let name = support::file_name(file);
         let mut cells = vec![("correct".to_string(), rate(&prog, None, runs, &name))];
         for m in ShapedMutation::all() {
             if m.applies_to(&prog) {
@@ -58,13 +47,7 @@ fn main() {
         }
         table.push((name, cells));
     }
-    println!("\n| program | case | FAIL |");
-    println!("|---|---|---|");
-    for (name, cells) in &table {
-        for (case, fails) in cells {
-            println!("| {name} | {case} | {fails}/{runs} |");
-        }
-    }
+    support::print_table(runs, &table);
 }
 
 /// FAILs over `runs` seeds.
@@ -105,22 +88,4 @@ fn rate(prog: &ShapedProgram, mutation: Option<ShapedMutation>, runs: u64, name:
         }
     );
     fails
-}
-
-/// The shipped shaped programs, in name order.
-fn shipped_programs() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("programs");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with("shaped_"))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
 }

@@ -8,6 +8,51 @@
 //! statement a shaped network ([`shaped::ShapedProgram`], depth d = τ n), and one with a
 //! `meanfield` statement a mean-field network ([`meanfield::MeanFieldProgram`], N particles);
 //! [`compile_any`] and [`load_any`] read every kind.
+//!
+//! # Using tp as a library
+//!
+//! Every command of the binary is a function here, so a test suite can pin what it
+//! derives. The width pipeline on a one-layer NNGP program (h = W ξ with entries of
+//! variance 2/3 on a unit input, x = relu(h), K = mean(x²)), whose limit is the
+//! arc-cosine kernel E[relu(Z)²] = Var(Z)/2 = 1/3:
+//!
+//! ```
+//! let text = "width n
+//! activation act = relu
+//! input xa = [1, 0, 0]
+//! matrix W : n x 3 ~ gaussian(2/3)
+//! vector h = W xa
+//! vector x = act(h)
+//! scalar K = mean(x * x)";
+//! // Parse and elaborate (`tp show`).
+//! let program = tp::compile("nngp.tp", text, &[])?;
+//! // Exact exponents (`tp scale`): K = Θ(n^0).
+//! let scale = tp::scale::analyze(&program)?;
+//! let k = scale.quantities.iter().find(|q| q.name == "K").expect("K is recorded");
+//! assert_eq!(k.exponent.to_string(), "0");
+//! // The infinite-width limit (`tp limit`), here in closed form.
+//! let limit = tp::limit::limit(&program, &tp::limit::EvalOptions::default())?;
+//! let k = limit.scalars.iter().find(|s| s.name == "K").expect("K has a limit");
+//! assert!((k.value.expect("evaluated") - 1.0 / 3.0).abs() < 1e-9);
+//! // Finite widths (`tp simulate`): the same seeds give the same bits.
+//! let sweep = tp::sim::sweep(&program, &[64, 256], &[0, 1, 2], Some(1), None)?;
+//! assert_eq!(sweep, tp::sim::sweep(&program, &[64, 256], &[0, 1, 2], Some(2), None)?);
+//! // The verdicts (`tp check`).
+//! let options = tp::check::CheckOptions {
+//!     widths: vec![64, 128, 256, 512],
+//!     seeds: (0..8).collect(),
+//!     ..tp::check::CheckOptions::default()
+//! };
+//! let report = tp::check::run_check(&program, &options, &tp::check::CheckInputs::default(), None)?;
+//! assert!(report.pass());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The other families follow the same shape: [`compile_any`], then
+//! `depth::derive`, `shaped::derive` or `meanfield::derive::derive` for the derivation,
+//! and `check::depth_program::run_depth_check`, `check::shaped::run_shaped_check` or
+//! `check::meanfield::run_meanfield_check` for the verdicts. `examples/snapshot_test.rs`
+//! shows a user's test that pins a derived recursion with `insta`.
 
 pub mod bounds;
 pub mod check;
@@ -110,6 +155,27 @@ pub fn compile(file: &str, text: &str, overrides: &[Override]) -> Result<ir::Pro
 /// becomes [`Compiled::MeanField`], one with a `shaped` statement [`Compiled::Shaped`],
 /// one with a `resnet` statement [`Compiled::Depth`], any other exactly what [`compile`]
 /// returns.
+///
+/// A mean-field program and its derived error rate (De Bortoli et al. 2020, Thm 1:
+/// N^{-(1-β)/(1-α)}/M + 1/N, so N^{-1/2} leads at α = 0, β = 1/2):
+///
+/// ```
+/// let text = "particles N
+/// meanfield net(
+///   particles = N, dim = 1, x_dim = 1,
+///   init = gaussian, init_mean = 0, init_std = 1,
+///   unit = tanh(w1 * x1), penalty = w1^2 / 2, loss = square,
+///   data = teacher, x_law = gaussian, target = tanh(x1), label_noise = 0.1,
+///   batch = 1, gamma = 1, alpha = 0, beta = 1/2, horizon = 1
+/// )";
+/// let tp::Compiled::MeanField(program) = tp::compile_any("mf.tp", text, &[])? else {
+///     panic!("a meanfield statement makes a mean-field program");
+/// };
+/// let d = tp::meanfield::derive::derive(&program, None);
+/// let half = tp::exponent::Rational::new((-1).into(), 2.into());
+/// assert_eq!(d.leading_rate, Some(half));
+/// # Ok::<(), tp::TpError>(())
+/// ```
 pub fn compile_any(file: &str, text: &str, overrides: &[Override]) -> Result<Compiled, TpError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let ast = syntax::parse(file, text)?;

@@ -129,6 +129,50 @@ fn rate_exponents_follow_theorems_1_and_2() {
     }
 }
 
+/// The corrections a fit must allow: the Euler grid's relative O(h) on the noise term
+/// (h ∝ N^e, e = (β − 1)/(1 − α), so N^{r + e}) in the ODE regime only, where h shrinks
+/// with N, and the next order N^{-2} of the chaos term N^{-1}; each exponent once.
+#[test]
+fn corrections_are_the_grid_and_the_next_order_in_one_over_n() {
+    use tp::meanfield::derive::Origin;
+    let cases = [
+        // (alpha, beta, expected (exponent, origin) list)
+        (
+            (0, 1),
+            (1, 2),
+            vec![(q(-1, 1), Origin::Grid), (q(-2, 1), Origin::NextOrder)],
+        ),
+        (
+            (1, 2),
+            (3, 4),
+            vec![(q(-1, 1), Origin::Grid), (q(-2, 1), Origin::NextOrder)],
+        ),
+        (
+            (0, 1),
+            (3, 4),
+            vec![(q(-1, 2), Origin::Grid), (q(-2, 1), Origin::NextOrder)],
+        ),
+        // e = −1: the grid's N^-2 and the next order coincide.
+        ((1, 2), (1, 2), vec![(q(-2, 1), Origin::Grid)]),
+        // The SDE's grid does not depend on N.
+        ((0, 1), (1, 1), vec![(q(-2, 1), Origin::NextOrder)]),
+        ((1, 2), (1, 1), vec![(q(-2, 1), Origin::NextOrder)]),
+    ];
+    for ((an, ad), (bn, bd), expected) in cases {
+        let d = derive(&numeric(q(an, ad), q(bn, bd)), None);
+        let got: Vec<(Rational, Origin)> = d
+            .corrections
+            .iter()
+            .map(|c| (c.exponent.clone(), c.origin))
+            .collect();
+        assert_eq!(got, expected, "alpha {an}/{ad} beta {bn}/{bd}");
+    }
+    // A rate off by 1/4 moves the corrections with the terms they correct.
+    let d = derive(&numeric(q(0, 1), q(1, 2)), Some(MfMutation::RateQuarter));
+    let got: Vec<Rational> = d.corrections.iter().map(|c| c.exponent.clone()).collect();
+    assert_eq!(got, vec![q(-5, 4), q(-9, 4)]);
+}
+
 #[test]
 fn noise_exponent_is_exact_and_prints_as_a_ratio() {
     let sym = toy_program(Exponent::symbol("alpha"), Exponent::symbol("beta"));
@@ -360,6 +404,7 @@ fn mutations_change_exactly_what_they_should() {
         );
         let mut undo = m.clone();
         undo.rate_terms = base.rate_terms.clone();
+        undo.corrections = base.corrections.clone();
         undo.leading_rate = base.leading_rate.clone();
         undo.phases = base.phases.clone();
         undo.mutation = None;

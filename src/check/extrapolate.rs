@@ -83,7 +83,7 @@ pub(crate) fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
 }
 
 /// Extrapolates `series[s][w]` (seed s, width `widths[w]`) to n → ∞ with the corrections
-/// n^{orders[k]} (negative exponents). Seeds without a finite number at every width are
+/// `n^{orders[k]}` (negative exponents). Seeds without a finite number at every width are
 /// left out; `None` when fewer than 3 seeds remain or the widths cannot separate the
 /// corrections (fewer than orders + 2 widths).
 pub fn extrapolate(

@@ -48,13 +48,35 @@ pub fn fit_terms(
     basis: &[&dyn Fn(f64) -> f64],
     free_offset: bool,
 ) -> Option<TermFit> {
+    fit_constrained(data, basis, &vec![false; basis.len()], free_offset)
+}
+
+/// As [`fit_terms`] without an offset, but the terms marked `signed` take coefficients of
+/// either sign and are always used: corrections of unknown sign beside nonnegative terms.
+pub fn fit_mixed(
+    data: &SizeMeans,
+    basis: &[&dyn Fn(f64) -> f64],
+    signed: &[bool],
+) -> Option<TermFit> {
+    fit_constrained(data, basis, signed, false)
+}
+
+fn fit_constrained(
+    data: &SizeMeans,
+    basis: &[&dyn Fn(f64) -> f64],
+    signed: &[bool],
+    free_offset: bool,
+) -> Option<TermFit> {
     let k = basis.len();
     let params = k + usize::from(free_offset);
-    if data.sizes.len() <= params || k > 8 {
+    if data.sizes.len() <= params || k > 8 || signed.len() != k {
         return None;
     }
     let mut best: Option<TermFit> = None;
     for mask in 0u32..(1 << k) {
+        if (0..k).any(|i| signed[i] && mask & (1 << i) == 0) {
+            continue;
+        }
         let used: Vec<usize> = (0..k).filter(|i| mask & (1 << i) != 0).collect();
         if used.is_empty() && !free_offset {
             continue;
@@ -67,7 +89,11 @@ pub fn fit_terms(
             continue;
         };
         let offset = usize::from(free_offset);
-        if coef[offset..].iter().any(|c| *c < 0.0) {
+        if used
+            .iter()
+            .zip(&coef[offset..])
+            .any(|(&i, c)| !signed[i] && *c < 0.0)
+        {
             continue;
         }
         if best.as_ref().is_some_and(|b| b.chi2 <= chi2) {
@@ -315,6 +341,27 @@ mod tests {
         let mean: Vec<f64> = sizes.iter().map(|&n| f(n)).collect();
         let se = mean.iter().map(|m| rel * m).collect();
         SizeMeans { sizes, mean, se }
+    }
+
+    /// A correction of either sign is fitted with its sign; the nonnegative terms stay
+    /// nonnegative, so the same data without the freedom do not fit.
+    #[test]
+    fn signed_corrections_take_their_sign_and_only_they_do() {
+        let d = data(|n| 2.0 * n.powf(-0.5) - 3.0 * n.powf(-1.0), 0.01);
+        let a = |n: f64| n.powf(-0.5);
+        let b = |n: f64| n.powf(-1.0);
+        let basis: [&dyn Fn(f64) -> f64; 2] = [&a, &b];
+        let fit = fit_mixed(&d, &basis, &[false, true]).expect("fits");
+        assert!((fit.coef[0] - 2.0).abs() < 1e-9 && (fit.coef[1] + 3.0).abs() < 1e-9);
+        assert!(fit.chi2 < 1e-12 && fit.dof == 4);
+        let rigid = fit_terms(&d, &basis, false).expect("fits");
+        assert!(rigid.coef.iter().all(|c| *c >= 0.0));
+        assert!(rigid.p_value < 1e-6, "p = {}", rigid.p_value);
+        // A signed term is always used, even when leaving it out would fit better.
+        let e = data(|n| n.powf(-0.5), 0.01);
+        let fit = fit_mixed(&e, &basis, &[false, true]).expect("fits");
+        assert!(fit.coef[1].abs() < 1e-9 && fit.dof == 4);
+        assert!(fit_mixed(&e, &basis, &[false]).is_none());
     }
 
     #[test]

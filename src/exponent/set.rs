@@ -61,7 +61,7 @@ impl ConvexSet {
     }
 
     /// Whether every point of the set lies in one of `covers`. Exact when it answers
-    /// `true`; `false` also when deciding would take more than [`COVER_BUDGET`] pieces.
+    /// `true`; `false` also when deciding would take more than `COVER_BUDGET` pieces.
     ///
     /// The covers are subtracted one by one: `P ∖ C` for convex `P` and
     /// `C = {a_1, …, a_k}` is the disjoint union of the convex pieces

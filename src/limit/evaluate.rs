@@ -151,7 +151,7 @@ impl Sampling {
 #[derive(Clone, Debug)]
 pub struct Evaluation {
     /// For each scalar entry, its normalized limit; for each vector entry, its second
-    /// moment E[Z²]; None when it could not be evaluated (see `errors`).
+    /// moment E\[Z²\]; None when it could not be evaluated (see `errors`).
     pub values: Vec<Option<Number>>,
     /// Why an entry has no value, if it was attempted and failed.
     pub errors: Vec<Option<String>>,
@@ -166,7 +166,7 @@ pub fn evaluate(lp: &LimitProgram, opts: &EvalOptions) -> Evaluation {
 
 /// Evaluates every entry of `lp`: the deterministic tiers first (their values are
 /// exact up to quadrature error), then `opts.replicates` independent populations
-/// ([`super::population`]) for the rest, in parallel, each from its own seed, so the
+/// (`population`) for the rest, in parallel, each from its own seed, so the
 /// result does not depend on the thread count. A population value is the mean over
 /// populations and its error the standard error of that mean. `progress(done, total)`
 /// is called after each population.

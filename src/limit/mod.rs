@@ -1,8 +1,8 @@
 //! The infinite-width limit (`tp limit`): normalization, Z-recursions and their values.
 //!
-//! [`limit`] runs scale inference, [`derive`]s the normalized Θ(1) program and its
+//! [`limit`] runs scale inference, [`derive()`]s the normalized Θ(1) program and its
 //! Tensor Program rules (base Gaussians Ẑ per matrix family, Ż terms, expectations), and
-//! [`evaluate`]s every scalar and every vector's second moment with an error estimate.
+//! [`evaluate()`]s every scalar and every vector's second moment with an error estimate.
 //! [`render`] prints the recursion as text and LaTeX; [`law`] gives the joint law of the
 //! scalars that stay random in the limit (the kernel regime's Gaussian outputs).
 

@@ -40,7 +40,7 @@ pub enum Def {
         /// The normalized leading-order expression.
         expr: Expr,
     },
-    /// A scalar defined as the expectation E[expr] (a Moment in the limit).
+    /// A scalar defined as the expectation E\[expr\] (a Moment in the limit).
     Expectation {
         /// The integrand over earlier vectors and scalars.
         expr: Expr,
@@ -50,7 +50,7 @@ pub enum Def {
         /// The expression.
         expr: Expr,
     },
-    /// The Ż coefficient E[∂Z^{of}/∂`atom`], a scalar.
+    /// The Ż coefficient E\[∂Z^{of}/∂`atom`\], a scalar.
     Derivative {
         /// The vector differentiated.
         of: ValueId,
@@ -169,7 +169,7 @@ impl Caveat {
 }
 
 impl Entry {
-    /// True for a vector of the network whose second moment E[Z²] the limit reports
+    /// True for a vector of the network whose second moment E\[Z²\] the limit reports
     /// (generated intermediates are not reported).
     pub fn reports_second_moment(&self) -> bool {
         matches!(self.def, Def::Vector { .. })

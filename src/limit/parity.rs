@@ -4,7 +4,7 @@
 //! law: the families are independent and centered. A group is one matrix family
 //! ({Ẑ^{Ŵx}} or {Ẑ^{Ŵᵀy}}), or a set of source vectors that appear together in some
 //! initial vector (flipping only part of U¹ would mix U¹ξ_a with nothing sensible). If
-//! a Z is odd under the flip of some group, E[Z] = 0 exactly; the derivative ∂Z/∂Ẑ of a
+//! a Z is odd under the flip of some group, E\[Z\] = 0 exactly; the derivative ∂Z/∂Ẑ of a
 //! base Gaussian Ẑ is odd wherever Z is odd except in Ẑ's own group, where the parity
 //! turns over. This is what makes the Ż coefficients that vanish (E of an odd function,
 //! like the gradient-independence cases) exactly 0 instead of 0 ± a Monte Carlo error.

@@ -4,7 +4,7 @@
 //! limit of those terms is exactly 0 — by symmetry, by the independence of the Ŵ and Ŵᵀ
 //! families, by a Gaussian identity (Stein's lemma), or because equal limits cancel —
 //! the quantity is smaller than that, and its true order is that of what is left (see
-//! [`crate::scale::vanishing`]). Only the deterministic tiers of the evaluator can say
+//! `scale::vanishing`). Only the deterministic tiers of the evaluator can say
 //! "exactly 0": symmetry and independence zeros and closed forms are exact, quadrature
 //! is trusted to [`ZERO_TOLERANCE`]; a Monte Carlo estimate never certifies a zero.
 
@@ -12,8 +12,8 @@ use super::evaluate::{deterministic_with_magnitudes, Number};
 use super::model::{Def, LimitProgram};
 use crate::ir::{Kind, ValueId};
 
-/// A limit (or E[Z²]) computed without Monte Carlo is 0 when it is this small relative
-/// to the size of what cancels in it (see [`deterministic_with_magnitudes`]): the
+/// A limit (or E\[Z²\]) computed without Monte Carlo is 0 when it is this small relative
+/// to the size of what cancels in it (see `deterministic_with_magnitudes`): the
 /// quadrature tolerances are 10^-9 relative, and a limit below this fraction of its own
 /// terms would look like its remainder at every width anyone can simulate.
 pub const ZERO_TOLERANCE: f64 = 1e-8;

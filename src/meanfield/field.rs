@@ -127,7 +127,7 @@ impl Field {
             .collect()
     }
 
-    /// The risk Σ_q ω_q ℓ(μ[F(·,x_q)], y_q) + μ[V] of the point set `measure`.
+    /// The risk Σ_q ω_q ℓ(μ\[F(·,x_q)\], y_q) + μ\[V\] of the point set `measure`.
     pub fn risk(&self, measure: &Particles, nodes: &Nodes) -> f64 {
         let predictions = self.predictions(measure, nodes);
         let data: f64 = predictions

@@ -110,7 +110,7 @@ pub struct Estimate {
 pub struct LimitSolution {
     /// The record times t_j = j T / record.
     pub times: Vec<f64>,
-    /// The risk E_π ℓ(λ_t[F(·,x)], y) + λ_t[V] at each record time.
+    /// The risk E_π ℓ(λ_t\[F(·,x)\], y) + λ_t\[V\] at each record time.
     pub risk: Vec<Estimate>,
     /// Per record time, per coordinate, the mean of λ_t.
     pub mean: Vec<Vec<Estimate>>,

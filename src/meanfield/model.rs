@@ -81,6 +81,24 @@ pub enum InitLaw {
     Point(Vec<f64>),
 }
 
+impl InitLaw {
+    /// The one point w₀ of the identical-initialization experiment (De Bortoli et al.
+    /// 2020, Fig. 2) for this law in R^p: the mean of a Gaussian, the point of a point
+    /// mass, and radius · e₁ on a sphere (whose mean, 0, is not on it).
+    pub fn center(&self, p: usize) -> Vec<f64> {
+        match self {
+            InitLaw::Gaussian { mean, .. } | InitLaw::Point(mean) => mean.clone(),
+            InitLaw::Sphere { radius } => {
+                let mut at = vec![0.0; p];
+                if let Some(first) = at.first_mut() {
+                    *first = *radius;
+                }
+                at
+            }
+        }
+    }
+}
+
 /// The loss ℓ(ŷ, y).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Loss {

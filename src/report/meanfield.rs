@@ -4,7 +4,7 @@
 use super::depth::condition_json;
 use crate::exponent::format_rational;
 use crate::ir::render_number;
-use crate::meanfield::derive::{ExpRatio, MfDerivation, MfRegime, SpreadLaw, VarianceTerm};
+use crate::meanfield::derive::{ExpRatio, MfDerivation, MfRegime, Origin, SpreadLaw, VarianceTerm};
 use crate::meanfield::horizon::{gamma_step, steps_to_horizon};
 use crate::meanfield::render::{equations, formula_text};
 use crate::meanfield::toy::Toy;
@@ -343,6 +343,24 @@ pub fn scale_text(prog: &MeanFieldProgram, d: &MfDerivation) -> String {
         if let Some(l) = &d.leading_rate {
             let _ = writeln!(out, "  leading exponent: {}", format_rational(l));
         }
+        if !d.corrections.is_empty() {
+            let _ = writeln!(
+                out,
+                "  corrections a measurement carries (not in the bound; fitted by `tp check`):"
+            );
+            for c in &d.corrections {
+                let (sign, why) = match c.origin {
+                    Origin::Grid => ("+/-", "Euler grid: relative O(h) on the noise term"),
+                    _ => ("+", "next order in 1/N of the chaos term"),
+                };
+                let _ = writeln!(
+                    out,
+                    "  {sign} {n}^({}) x {:<4} {why}",
+                    format_rational(&c.exponent),
+                    c.factor,
+                );
+            }
+        }
     }
     let _ = writeln!(out, "\nnoise: {}", spread_text(d.spread));
     let _ = writeln!(out, "seed variance of the particle mean:");
@@ -481,6 +499,12 @@ pub fn scale_json(prog: &MeanFieldProgram, d: &MfDerivation) -> Value {
             "origin": t.origin,
         })).collect::<Vec<_>>(),
         "leading_rate": d.leading_rate.as_ref().map(format_rational),
+        "corrections": d.corrections.iter().map(|t| json!({
+            "exponent": format_rational(&t.exponent),
+            "factor": t.factor,
+            "origin": t.origin,
+            "sign": if t.origin == Origin::Grid { "either" } else { "nonnegative" },
+        })).collect::<Vec<_>>(),
         "common_noise_exact": d.common_noise_exact,
         "spread": d.spread,
         "mean_variance_sgd": variance_json(&d.mean_variance_sgd),

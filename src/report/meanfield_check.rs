@@ -8,7 +8,7 @@ use crate::meanfield::limit::{Estimate, LimitSolution};
 use crate::meanfield::simulate::{MfCell, MfSweep};
 use crate::meanfield::stationary::StationaryLaw;
 use crate::meanfield::MeanFieldProgram;
-use crate::report::meanfield_plot::{ErrorPanel, HistogramPanel};
+use crate::report::meanfield_plot::{ErrorPanel, HistogramPanel, TrajectoryPanel};
 use serde_json::{json, Value};
 use std::fmt::Write;
 
@@ -204,7 +204,7 @@ pub fn sweep_json(prog: &MeanFieldProgram, sweep: &MfSweep) -> Value {
         .map(|c| {
             json!({
                 "size": c.size, "seed": c.seed, "steps": c.steps, "step": c.step,
-                "err_particle": c.err_particle, "err_sgd": c.err_sgd,
+                "err_particle": c.err_particle, "err_blocks": c.err_blocks, "err_sgd": c.err_sgd,
                 "w2_particle": c.w2_particle, "w2_sgd": c.w2_sgd,
                 "sgd": {"times": c.sgd.times, "risk": c.sgd.risk, "mean": c.sgd.path_mean, "spread": c.sgd.path_spread},
                 "particle": {"times": c.particle.times, "risk": c.particle.risk, "mean": c.particle.path_mean, "spread": c.particle.path_spread},
@@ -218,6 +218,7 @@ pub fn sweep_json(prog: &MeanFieldProgram, sweep: &MfSweep) -> Value {
         "reference": sweep.reference,
         "n_ref": sweep.n_ref,
         "w2_method": sweep.w2_method,
+        "sup_times": sweep.sup_times,
         "data_nodes": sweep.data_nodes,
         "cells": cells,
     })
@@ -345,4 +346,36 @@ pub fn histogram_panel(title: &str, sweep: &MfSweep, seed: u64) -> HistogramPane
             .collect(),
         reference: None,
     }
+}
+
+/// One panel per N: the first coordinate of literal SGD's particle mean against time, one
+/// path per seed (under an identical initialization every particle is at that point, so
+/// this is De Bortoli et al.'s Fig. 2 protocol).
+pub fn trajectory_panels(sweep: &MfSweep) -> Vec<TrajectoryPanel> {
+    let mut sizes: Vec<u64> = sweep.cells.iter().map(|c| c.size).collect();
+    sizes.dedup();
+    sizes
+        .into_iter()
+        .map(|n| {
+            let cells: Vec<&MfCell> = sweep.cells.iter().filter(|c| c.size == n).collect();
+            TrajectoryPanel {
+                title: format!(
+                    "N = {n}: {} runs of literal SGD from one point",
+                    cells.len()
+                ),
+                y_label: "coordinate 1 of W_n".into(),
+                paths: cells
+                    .iter()
+                    .map(|c| {
+                        c.sgd
+                            .times
+                            .iter()
+                            .zip(&c.sgd.path_mean)
+                            .filter_map(|(&t, m)| m.first().map(|&v| (t, v)))
+                            .collect()
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
 }

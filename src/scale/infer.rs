@@ -152,7 +152,7 @@ impl<'p> Inference<'p> {
     ///
     /// Numeric programs take one pass. Symbolic programs are analysed region by region
     /// of the symbols' space (every exponent is affine on a region; see
-    /// [`super::cells`]) and each exponent is then merged back into one piecewise
+    /// `cells`) and each exponent is then merged back into one piecewise
     /// max-min expression; past [`super::cells::REGION_LIMIT`] regions the analysis
     /// stops with an error naming the quantity instead of exhausting the machine.
     pub fn run(program: &'p Program) -> Result<Inference<'p>, TooComplex> {

@@ -547,7 +547,7 @@ fn print_order(p: &Poly) -> Vec<(&Monomial, &Rational)> {
     terms
 }
 
-/// A polynomial as a plain sum, in [`print_order`].
+/// A polynomial as a plain sum, in `print_order`.
 pub fn render_sum(p: &Poly, names: &Names, style: Style) -> String {
     if p.is_zero() {
         return "0".into();

@@ -1,0 +1,198 @@
+//! The JSON schemas written down in the README's *Output formats* section against real
+//! outputs: every documented `tp-…/1` object of the depth, shaped and mean-field families
+//! has exactly the top-level keys the README lists, and every output names its schema.
+//! A field added to an output without the README (or the other way round) fails here.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The README's schema lines: `tp-name/1: {"key", "key": …, …}` in a code block, an entry
+/// continuing on the following indented lines.
+fn documented() -> BTreeMap<String, BTreeSet<String>> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let section = readme
+        .split("## Output formats")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("an Output formats section");
+    let mut entries: Vec<(String, String)> = Vec::new();
+    for line in section.lines() {
+        let trimmed = line.trim_start();
+        let is_head = trimmed.starts_with("tp-")
+            && trimmed
+                .split_once(':')
+                .is_some_and(|(name, _)| name.contains('/') && !name.contains(' '));
+        if is_head {
+            let (name, rest) = trimmed.split_once(':').expect("a head line has a colon");
+            entries.push((name.to_string(), rest.to_string()));
+        } else if line.starts_with("```") {
+            entries.push((String::new(), String::new()));
+        } else if let Some(last) = entries.last_mut() {
+            if !last.0.is_empty() && line.starts_with(' ') {
+                last.1.push(' ');
+                last.1.push_str(line.trim());
+            }
+        }
+    }
+    entries
+        .into_iter()
+        .filter(|(name, _)| !name.is_empty())
+        .map(|(name, body)| (name, top_level_keys(&body)))
+        .collect()
+}
+
+/// The quoted names at depth 1 of the first `{…}` that follow `{` or `,` (keys, not
+/// values such as `"crx" | "hayou"`).
+fn top_level_keys(body: &str) -> BTreeSet<String> {
+    let mut keys = BTreeSet::new();
+    let mut depth = 0usize;
+    let mut previous = ' ';
+    let mut chars = body.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' | '[' => depth += 1,
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    break;
+                }
+            }
+            '"' => {
+                let mut word = String::new();
+                for d in chars.by_ref() {
+                    if d == '"' {
+                        break;
+                    }
+                    word.push(d);
+                }
+                if depth == 1 && (previous == '{' || previous == ',') {
+                    keys.insert(word);
+                }
+                previous = '"';
+                continue;
+            }
+            _ => {}
+        }
+        if !c.is_whitespace() {
+            previous = c;
+        }
+    }
+    keys
+}
+
+/// The schema name and top-level keys of `tp ARGS --json`.
+fn output(args: &[&str]) -> (String, BTreeSet<String>) {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = common::tp(&all);
+    let text = common::stdout(&out);
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("tp {args:?}: not JSON ({e}): {}", common::stderr(&out)));
+    let object = json.as_object().expect("a JSON object");
+    let schema = object
+        .get("schema")
+        .and_then(|s| s.as_str())
+        .unwrap_or_else(|| panic!("tp {args:?}: no schema"))
+        .to_string();
+    (schema, object.keys().cloned().collect())
+}
+
+#[test]
+fn the_parser_reads_keys_and_skips_values() {
+    let keys =
+        top_level_keys(r#"{"schema", "family": "crx" | "hayou", "sizes": {"depth"}, "b" | null}"#);
+    let expected: BTreeSet<String> = ["schema", "family", "sizes", "b"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(keys, expected);
+}
+
+#[test]
+fn every_documented_family_schema_matches_a_real_output() {
+    let docs = documented();
+    let runs: [&[&str]; 15] = [
+        &["show", "programs/resnet_ode.tp"],
+        &["scale", "programs/resnet_ode.tp"],
+        &["limit", "programs/resnet_ode.tp"],
+        &[
+            "simulate",
+            "programs/resnet_ode.tp",
+            "--depths",
+            "16,32",
+            "--seeds",
+            "2",
+            "--quiet",
+        ],
+        &[
+            "check",
+            "programs/resnet_ode.tp",
+            "--depths",
+            "16,32,64,128",
+            "--seeds",
+            "4",
+        ],
+        &["show", "programs/shaped_relu.tp"],
+        &["scale", "programs/shaped_relu.tp"],
+        &["limit", "programs/shaped_relu.tp"],
+        &[
+            "simulate",
+            "programs/shaped_relu.tp",
+            "--widths",
+            "16,32",
+            "--seeds",
+            "20",
+            "--quiet",
+        ],
+        &[
+            "check",
+            "programs/shaped_relu.tp",
+            "--widths",
+            "16,32,64,128",
+            "--seeds",
+            "50",
+        ],
+        &["show", "programs/mf_toy_linear.tp"],
+        &["scale", "programs/mf_toy_linear.tp"],
+        &["limit", "programs/mf_toy_linear.tp"],
+        &[
+            "simulate",
+            "programs/mf_toy_linear.tp",
+            "--particles",
+            "16,32",
+            "--seeds",
+            "2",
+            "--quiet",
+        ],
+        &[
+            "check",
+            "programs/mf_toy_linear.tp",
+            "--particles",
+            "16,32,64,128",
+            "--seeds",
+            "4",
+        ],
+    ];
+    let mut seen = BTreeSet::new();
+    for args in runs {
+        let (schema, keys) = output(args);
+        let listed = docs
+            .get(&schema)
+            .unwrap_or_else(|| panic!("`{schema}` (tp {args:?}) is not in the README"));
+        assert_eq!(&keys, listed, "{schema}: real keys against the README's");
+        seen.insert(schema);
+    }
+    // Every family schema the README lists was produced by a run above.
+    let families: BTreeSet<String> = docs
+        .keys()
+        .filter(|k| {
+            ["tp-depth-", "tp-shaped-", "tp-meanfield-"]
+                .iter()
+                .any(|p| k.starts_with(p))
+        })
+        .cloned()
+        .collect();
+    assert_eq!(families, seen);
+}

@@ -200,7 +200,7 @@ fn the_meanfield_table_has_every_meanfield_program() {
 }
 
 #[test]
-#[ignore = "slow: every mean-field program checked at the default settings (about 4 minutes)"]
+#[ignore = "slow: every mean-field program checked at the default settings (about 8 minutes)"]
 fn every_row_of_the_meanfield_table_is_what_tp_check_does() {
     assert_rows_are_what_tp_check_does(meanfield_table());
 }

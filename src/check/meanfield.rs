@@ -397,7 +397,14 @@ fn check_point(
     // N ≤ 2048 and a rate off by 1/4 would PASS (measured: 3 of 3 at β = 1), while the
     // data of both β = 1 programs lie above C/N at the smallest N (local slopes −1.08
     // and −1.12 ± 0.03 against −1.04 for C (1/N − 1/N_ref)).
-    let mut exact: Vec<Rational> = d.rate_terms.iter().map(|t| t.exponent.clone()).collect();
+    // Terms with one exponent are one basis function (at β = 0 the noise term is N^-1/M,
+    // the chaos term's power): two equal columns would only cost a degree of freedom.
+    let mut exact: Vec<Rational> = Vec::new();
+    for t in &d.rate_terms {
+        if !exact.contains(&t.exponent) {
+            exact.push(t.exponent.clone());
+        }
+    }
     let mut signed = vec![false; exact.len()];
     for c in &d.corrections {
         let free = c.origin == Origin::Grid;
@@ -416,10 +423,14 @@ fn check_point(
         String::new()
     } else {
         format!(
-            ", corrections ±{{{}}}",
+            ", corrections {{{}}}",
             d.corrections
                 .iter()
-                .map(|c| format!("N^{}", crate::exponent::format_rational(&c.exponent)))
+                .map(|c| format!(
+                    "{}N^{}",
+                    if c.origin == Origin::Grid { "±" } else { "+" },
+                    crate::exponent::format_rational(&c.exponent)
+                ))
                 .collect::<Vec<_>>()
                 .join(", ")
         )

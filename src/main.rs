@@ -1223,7 +1223,10 @@ fn meanfield_simulate(
             tp::report::meanfield_plot::render_trajectories(&title, &panels, columns)
         } else {
             let panel = tp::report::meanfield_check::histogram_panel(
-                &format!("coordinate 1 of literal SGD at T, seed {}", args.seed),
+                &format!(
+                    "coordinate 1 of literal SGD at T (alpha = {}, beta = {}), seed {}",
+                    program.alpha, program.beta, args.seed
+                ),
                 &sweep,
                 args.seed,
             );

@@ -21,6 +21,9 @@
 //! Without programs it runs every shipped program. Output: one line per program and case
 //! with the FAIL count over the runs, then a Markdown table for the README.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::path::{Path, PathBuf};
 use tp::check::{check_sweep, mutation, CheckInputs, LimitValue, Measure, Rule, DEFAULT_TOLERANCE};
 use tp::exponent::{Exp, Ext, Rational};
@@ -42,13 +45,7 @@ fn main() {
         }
     }
     if files.is_empty() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("programs");
-        let mut all: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
-        all.retain(|p| p.extension().is_some_and(|e| e == "tp"));
-        all.sort();
-        files = all;
+        files = support::shipped_programs();
     }
     let mut table = Vec::new();
     for file in &files {

@@ -59,39 +59,21 @@ fn main() {
 
 /// FAILs over `runs` independent checks.
 fn rate(prog: &MeanFieldProgram, mutation: Option<MfMutation>, runs: u64, name: &str) -> u64 {
-    let mut fails = 0;
-    let mut failed: Vec<String> = Vec::new();
-    for k in 0..runs {
+    let case = mutation.map_or("correct", |m| m.name());
+    support::count_fails(name, case, runs, |seed| {
         let opts = MfCheckOptions {
-            seed: 1000 * k,
+            seed,
             mutation,
             ..MfCheckOptions::default()
         };
-        match run_meanfield_check(prog, &opts) {
-            Ok(report) => {
-                if !report.pass() {
-                    fails += 1;
-                    for p in &report.points {
-                        for v in p.verdicts.iter().filter(|v| !v.pass) {
-                            failed.push(format!("{} (p = {:.4})", v.quantity, v.p_value));
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                eprintln!("{name}: {e}");
-                fails += 1;
-            }
-        }
-    }
-    println!(
-        "{name} {}: {fails}/{runs} FAIL{}",
-        mutation.map_or("correct", |m| m.name()),
-        if failed.is_empty() {
-            String::new()
-        } else {
-            format!(" [{}]", failed.join("; "))
-        }
-    );
-    fails
+        let report = run_meanfield_check(prog, &opts).map_err(|e| e.to_string())?;
+        Ok((!report.pass()).then(|| {
+            report
+                .points
+                .iter()
+                .flat_map(|p| p.verdicts.iter().filter(|v| !v.pass))
+                .map(|v| format!("{} (p = {:.4})", v.quantity, v.p_value))
+                .collect()
+        }))
+    })
 }

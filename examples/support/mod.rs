@@ -1,6 +1,8 @@
 //! What the `*_rates` examples share: their command line, the shipped programs, and the
 //! Markdown table of FAIL counts they end with. Included with `#[path]`, so it is not an
 //! example of its own.
+// Each example uses a subset of these.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
@@ -62,4 +64,39 @@ pub fn print_table(runs: u64, table: &[(String, Vec<(String, u64)>)]) {
         };
         println!("| `{name}` | {correct} | {mutations} |");
     }
+}
+
+/// Runs `check(seed)` at the seeds 1000k, k < `runs` (disjoint seed blocks): `Ok(None)` is
+/// a PASS, `Ok(Some(failed))` a FAIL with the verdicts that failed, `Err` a check that could
+/// not run (counted as a FAIL). Prints one line for the case and returns the FAIL count.
+pub fn count_fails(
+    name: &str,
+    case: &str,
+    runs: u64,
+    check: impl Fn(u64) -> Result<Option<Vec<String>>, String>,
+) -> u64 {
+    let mut fails = 0;
+    let mut failed: Vec<String> = Vec::new();
+    for k in 0..runs {
+        match check(1000 * k) {
+            Ok(None) => {}
+            Ok(Some(verdicts)) => {
+                fails += 1;
+                failed.extend(verdicts);
+            }
+            Err(e) => {
+                eprintln!("{name}: {e}");
+                fails += 1;
+            }
+        }
+    }
+    println!(
+        "{name} {case}: {fails}/{runs} FAIL{}",
+        if failed.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", failed.join("; "))
+        }
+    );
+    fails
 }

@@ -216,21 +216,17 @@ struct SimulateArgs {
 /// `tp simulate`: sweep, statistics, then text or JSON and an optional plot.
 fn simulate(args: SimulateArgs) -> Result<(), tp::TpError> {
     let overrides = tp::parse_overrides(&args.common.set)?;
-    let compiled = tp::load_any(&args.common.file, &overrides)?;
-    if let tp::Compiled::MeanField(p) = &compiled {
-        return meanfield_simulate(p, &args);
-    }
-    if args.identical_init {
-        return Err(tp::TpError::BadOptions {
-            message: "--identical-init applies to mean-field programs only".into(),
-            hint: "drop --identical-init, or run a program with a `meanfield` statement".into(),
-        });
-    }
-    let program = match compiled {
+    let program = match tp::load_any(&args.common.file, &overrides)? {
+        tp::Compiled::MeanField(p) => return meanfield_simulate(&p, &args),
+        _ if args.identical_init => {
+            return Err(tp::TpError::BadOptions {
+                message: "--identical-init applies to mean-field programs only".into(),
+                hint: "drop --identical-init, or run a program with a `meanfield` statement".into(),
+            })
+        }
         tp::Compiled::Width(p) => p,
         tp::Compiled::Depth(p) => return depth_simulate(&p, &args),
         tp::Compiled::Shaped(p) => return shaped_simulate(&p, &args),
-        tp::Compiled::MeanField(p) => return meanfield_simulate(&p, &args),
     };
     if !args.depths.is_empty() {
         return Err(tp::TpError::BadOptions {

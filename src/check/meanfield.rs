@@ -23,7 +23,7 @@
 use super::depth::{holm_across, judge_mean, mean_se, verdict, DepthRule, DepthVerdict};
 use super::terms::{log_slope, SizeMeans, TermFit};
 use crate::exponent::{Exponent, Rational};
-use crate::meanfield::derive::{derive, MfDerivation, MfMutation, MfRegime, Origin, SpreadLaw};
+use crate::meanfield::derive::{derive, MfDerivation, MfMutation, MfRegime, SpreadLaw};
 use crate::meanfield::horizon::{gamma_step, steps_to_horizon};
 use crate::meanfield::limit::{solve_limit, LimitOptions, LimitSolution};
 use crate::meanfield::simulate::{simulate, MfCell, MfSweep, SimOptions, SizeSchedule};
@@ -407,7 +407,7 @@ fn check_point(
     }
     let mut signed = vec![false; exact.len()];
     for c in &d.corrections {
-        let free = c.origin == Origin::Grid;
+        let free = c.origin.either_sign();
         match exact.iter().position(|e| *e == c.exponent) {
             Some(i) => signed[i] |= free,
             None => {
@@ -428,7 +428,7 @@ fn check_point(
                 .iter()
                 .map(|c| format!(
                     "{}N^{}",
-                    if c.origin == Origin::Grid { "±" } else { "+" },
+                    if c.origin.either_sign() { "±" } else { "+" },
                     crate::exponent::format_rational(&c.exponent)
                 ))
                 .collect::<Vec<_>>()

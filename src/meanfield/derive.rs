@@ -193,7 +193,7 @@ pub enum Origin {
     /// error, not a term of the bound.
     Grid,
     /// The next order of the expansion in 1/N of a term (e.g. N^{-2} beside N^{-1}): a
-    /// correction of either sign, not a term of the bound.
+    /// nonnegative correction, not a term of the bound.
     NextOrder,
 }
 
@@ -207,6 +207,13 @@ impl Origin {
             Origin::Grid => "euler-grid",
             Origin::NextOrder => "next-order",
         }
+    }
+
+    /// Whether a fit gives this term's constant either sign: only the Euler grid's
+    /// correction (see [`MfDerivation::corrections`]); the bound's terms and the next order
+    /// in 1/N are nonnegative.
+    pub fn either_sign(self) -> bool {
+        self == Origin::Grid
     }
 }
 

@@ -704,27 +704,31 @@ fn axpy(w: &mut [Vec<f64>], a: f64, d: &[Vec<f64>]) {
     }
 }
 
-/// The running sup over steps of |a_k − b_{offset+k}|² for the N particles of a system
-/// against the reference's.
+/// The running sup over the sup times of |a_k − b_{offset+k}|² for the N particles of a
+/// system against the reference's (system 0 of every group), `offset` being the system's
+/// place in the nested numbering ([`System::offset`]).
 struct Pair {
     system: usize,
-    reference: usize,
-    /// Where the system's particles sit in the reference (a block of a nested system).
-    ref_offset: usize,
     sup: Vec<f64>,
 }
 
 impl Pair {
+    /// The pair of system `system` with its `n` particles.
+    fn new(system: usize, n: u64) -> Pair {
+        Pair {
+            system,
+            sup: vec![0.0; n as usize],
+        }
+    }
+
     fn update(&mut self, systems: &[System]) {
-        let (a, b) = (
-            systems[self.system].coupled(),
-            systems[self.reference].coupled(),
-        );
+        let system = &systems[self.system];
+        let (a, b, offset) = (system.coupled(), systems[0].coupled(), system.offset);
         for (k, s) in self.sup.iter_mut().enumerate() {
             let d2: f64 =
                 a.w.iter()
                     .zip(&b.w)
-                    .map(|(x, y)| (x[k] - y[self.ref_offset + k]).powi(2))
+                    .map(|(x, y)| (x[k] - y[offset + k]).powi(2))
                     .sum();
             // Written so that a NaN (a blow-up) is kept, not skipped.
             if d2.is_nan() || d2 > *s {
@@ -965,19 +969,16 @@ fn run_all(
                         None,
                         p,
                     )];
-                    // Per size: eq. 6 and SGD on the first block, then eq. 6 on the
-                    // further blocks (their pairs listed after every first block's).
+                    // Per size: eq. 6 and SGD on the first block (systems 1 + 2i and
+                    // 2 + 2i, pairs 2i and 2i + 1), then eq. 6 on the further blocks;
+                    // `blocks[i]` lists the pairs of size i's eq. 6 blocks.
                     let mut pairs = Vec::new();
-                    let mut extra = Vec::new();
+                    let mut blocks: Vec<Vec<usize>> = Vec::new();
                     for s in &opts.sizes {
                         let init = initial(prog, seed, s.size, INIT_TAG);
+                        blocks.push(vec![pairs.len()]);
                         for kind in [Kind::Particle, Kind::Sgd] {
-                            pairs.push(Pair {
-                                system: systems.len(),
-                                reference: 0,
-                                ref_offset: 0,
-                                sup: vec![0.0; s.size as usize],
-                            });
+                            pairs.push(Pair::new(systems.len(), s.size));
                             systems.push(System::new(kind, init.clone(), None, p));
                         }
                     }
@@ -985,13 +986,8 @@ fn run_all(
                         for b in 1..block_count(opts.blocks, *n_ref, s.size) {
                             let start = b * s.size;
                             let init = initial_block(prog, seed, start, s.size, INIT_TAG);
-                            extra.push(i);
-                            pairs.push(Pair {
-                                system: systems.len(),
-                                reference: 0,
-                                ref_offset: start as usize,
-                                sup: vec![0.0; s.size as usize],
-                            });
+                            blocks[i].push(pairs.len());
+                            pairs.push(Pair::new(systems.len(), s.size));
                             systems.push(
                                 System::new(Kind::Particle, init, None, p)
                                     .at_offset(start as usize),
@@ -1003,9 +999,10 @@ fn run_all(
                     )?;
                     let reference = &run.systems[0];
                     let ref_stats = reference.stats(&run.times, keep);
-                    let firsts = 2 * opts.sizes.len();
-                    let clouds: Vec<&Particles> =
-                        run.systems[1..=firsts].iter().map(|s| &s.state).collect();
+                    let clouds: Vec<&Particles> = run.systems[1..=2 * opts.sizes.len()]
+                        .iter()
+                        .map(|s| &s.state)
+                        .collect();
                     let w2 = w2_against(&clouds, &reference.state);
                     Ok(opts
                         .sizes
@@ -1014,15 +1011,8 @@ fn run_all(
                         .map(|(i, s)| {
                             let (a, b) = (1 + 2 * i, 2 + 2 * i);
                             // Every block has N particles, so the blocks weigh equally.
-                            let block_errors: Vec<f64> = std::iter::once(run.pairs[2 * i].mean())
-                                .chain(
-                                    extra
-                                        .iter()
-                                        .zip(&run.pairs[firsts..])
-                                        .filter(|(&size, _)| size == i)
-                                        .map(|(_, pair)| pair.mean()),
-                                )
-                                .collect();
+                            let block_errors: Vec<f64> =
+                                blocks[i].iter().map(|&j| run.pairs[j].mean()).collect();
                             MfCell {
                                 size: s.size,
                                 seed,
@@ -1067,14 +1057,7 @@ fn run_all(
                         System::new(Kind::Particle, init.clone(), None, p),
                         System::new(Kind::Sgd, init, None, p),
                     ];
-                    let pairs = (1..3)
-                        .map(|system| Pair {
-                            system,
-                            reference: 0,
-                            ref_offset: 0,
-                            sup: vec![0.0; sched.size as usize],
-                        })
-                        .collect();
+                    let pairs = (1..3).map(|system| Pair::new(system, sched.size)).collect();
                     let run = run_group(
                         prog, &field, &data, opts, seed, &sched, systems, pairs, sched.size,
                         progress,

@@ -4,7 +4,7 @@
 use super::depth::condition_json;
 use crate::exponent::format_rational;
 use crate::ir::render_number;
-use crate::meanfield::derive::{ExpRatio, MfDerivation, MfRegime, Origin, SpreadLaw, VarianceTerm};
+use crate::meanfield::derive::{ExpRatio, MfDerivation, MfRegime, SpreadLaw, VarianceTerm};
 use crate::meanfield::horizon::{gamma_step, steps_to_horizon};
 use crate::meanfield::render::{equations, formula_text};
 use crate::meanfield::toy::Toy;
@@ -349,9 +349,10 @@ pub fn scale_text(prog: &MeanFieldProgram, d: &MfDerivation) -> String {
                 "  corrections a measurement carries (not in the bound; fitted by `tp check`):"
             );
             for c in &d.corrections {
-                let (sign, why) = match c.origin {
-                    Origin::Grid => ("+/-", "Euler grid: relative O(h) on the noise term"),
-                    _ => ("+", "next order in 1/N of the chaos term"),
+                let (sign, why) = if c.origin.either_sign() {
+                    ("+/-", "Euler grid: relative O(h) on the noise term")
+                } else {
+                    ("+", "next order in 1/N of the chaos term")
                 };
                 let _ = writeln!(
                     out,
@@ -503,7 +504,7 @@ pub fn scale_json(prog: &MeanFieldProgram, d: &MfDerivation) -> Value {
             "exponent": format_rational(&t.exponent),
             "factor": t.factor,
             "origin": t.origin,
-            "sign": if t.origin == Origin::Grid { "either" } else { "nonnegative" },
+            "sign": if t.origin.either_sign() { "either" } else { "nonnegative" },
         })).collect::<Vec<_>>(),
         "common_noise_exact": d.common_noise_exact,
         "spread": d.spread,

@@ -71,6 +71,16 @@ pub enum TpError {
     /// A depth program's limit or finite-depth sweep could not be computed.
     #[error("{0}")]
     Depth(String),
+    /// A data file (`--csv`, a sweep file) could not be read, written or used.
+    #[error("`{path}`: {reason}\n  = hint: {hint}")]
+    Data {
+        /// The path given.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+        /// What to do.
+        hint: String,
+    },
     /// A plot could not be drawn or written.
     #[error("cannot write the plot `{path}`: {reason}")]
     Plot {

@@ -172,10 +172,78 @@ delta_ci, delta_fit}], blowups: [{name, step, width, seed, kind, bad_entries}]}.
 
 Exit status: 0 on success (blow-ups are results, not errors), 2 on bad input.";
 
+/// Per-seed data of `tp simulate` and `tp check`.
+#[derive(Args)]
+struct DataArgs {
+    /// Also write every per-seed measurement to this file as CSV, one row per (quantity,
+    /// statistic, step, size, seed): columns quantity,statistic,step,size_name,size,width,
+    /// seed,value (loadable with pandas.read_csv as is; an empty value was not computed).
+    #[arg(long, value_name = "FILE.csv")]
+    csv: Option<PathBuf>,
+    /// With --json: add the same per-seed rows to the JSON as `per_seed`, an array of
+    /// objects with the CSV's columns as keys.
+    #[arg(long)]
+    per_seed: bool,
+}
+
+impl DataArgs {
+    /// Refuses, before a long run, a `--csv` path that cannot be written or a
+    /// `--per-seed` without `--json`.
+    fn precheck(&self, json: bool) -> Result<(), tp::TpError> {
+        if self.per_seed && !json {
+            return Err(tp::TpError::BadOptions {
+                message: "`--per-seed` adds the per-seed values to the JSON output".into(),
+                hint: "add `--json`, or use `--csv FILE` for the per-seed values as CSV".into(),
+            });
+        }
+        if let Some(path) = &self.csv {
+            tp::report::plot::check_writable(path).map_err(|reason| tp::TpError::Data {
+                path: path.clone(),
+                reason: format!("cannot write the CSV file: {reason}"),
+                hint: "give a writable path to --csv".into(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Writes `--csv` and returns the `per_seed` JSON array when `--per-seed` asks for it;
+    /// the rows are built only when one of them does.
+    fn export(
+        &self,
+        rows: impl FnOnce() -> Vec<tp::report::csv::Row>,
+    ) -> Result<Option<serde_json::Value>, tp::TpError> {
+        if self.csv.is_none() && !self.per_seed {
+            return Ok(None);
+        }
+        let rows = rows();
+        if let Some(path) = &self.csv {
+            tp::report::csv::write(&rows, path).map_err(|reason| tp::TpError::Data {
+                path: path.clone(),
+                reason: format!("cannot write the CSV file: {reason}"),
+                hint: "give a writable path to --csv".into(),
+            })?;
+        }
+        Ok(self.per_seed.then(|| tp::report::csv::to_json(&rows)))
+    }
+}
+
+/// A JSON report with the `per_seed` rows of `--per-seed` added, when there are any.
+fn with_per_seed(
+    mut value: serde_json::Value,
+    per_seed: Option<serde_json::Value>,
+) -> serde_json::Value {
+    if let (Some(rows), Some(object)) = (per_seed, value.as_object_mut()) {
+        object.insert("per_seed".into(), rows);
+    }
+    value
+}
+
 #[derive(Args)]
 struct SimulateArgs {
     #[command(flatten)]
     common: Common,
+    #[command(flatten)]
+    data: DataArgs,
     /// Widths to run, comma-separated [default: 64,128,256,512,1024,2048,4096].
     #[arg(long, value_delimiter = ',', value_name = "N,N,...")]
     widths: Vec<usize>,
@@ -245,9 +313,11 @@ fn simulate(args: SimulateArgs) -> Result<(), tp::TpError> {
     if let Some(path) = &args.plot {
         plot_writable(path)?;
     }
+    args.data.precheck(args.common.json)?;
     let result = with_progress(args.quiet, |progress| {
         tp::sim::sweep(&program, &widths, &seeds, threads, Some(progress))
     })?;
+    let per_seed = args.data.export(|| tp::report::csv::width_rows(&result))?;
     let name = args.common.file.display().to_string();
     let title = match &program.title {
         Some(t) => format!("{t} ({name})"),
@@ -261,7 +331,11 @@ fn simulate(args: SimulateArgs) -> Result<(), tp::TpError> {
             reason,
         })?;
     }
-    emit(args.common.json, || report.json(), || report.text());
+    emit(
+        args.common.json,
+        || with_per_seed(report.json(), per_seed),
+        || report.text(),
+    );
     Ok(())
 }
 
@@ -605,6 +679,8 @@ semantics, symbolic parameters, a sweep that does not fit in memory).";
 struct CheckArgs {
     #[command(flatten)]
     common: Common,
+    #[command(flatten)]
+    data: DataArgs,
     /// Widths to run, comma-separated [default: 64,128,256,512,1024,2048,4096; 32,64,...,512
     /// for a shaped program].
     #[arg(long, value_delimiter = ',', value_name = "N,N,...")]
@@ -736,6 +812,7 @@ fn check(args: CheckArgs) -> Result<(), tp::TpError> {
     if let Some(path) = &args.plot {
         plot_writable(path)?;
     }
+    args.data.precheck(args.common.json)?;
     let inputs = check_inputs(&program, &args)?;
     let options = tp::check::CheckOptions {
         widths,
@@ -759,9 +836,17 @@ fn check(args: CheckArgs) -> Result<(), tp::TpError> {
             reason,
         })?;
     }
+    let per_seed = args
+        .data
+        .export(|| tp::report::csv::width_rows(&report.result))?;
     emit(
         args.common.json,
-        || tp::report::check_to_json(program.title.as_deref(), &report),
+        || {
+            with_per_seed(
+                tp::report::check_to_json(program.title.as_deref(), &report),
+                per_seed,
+            )
+        },
         || tp::report::render_check(&title, &report),
     );
     if !report.pass() {

@@ -1,6 +1,7 @@
 //! Reports of simulation and check results: text tables, JSON and SVG plots.
 
 mod check;
+pub mod csv;
 pub mod depth;
 mod json;
 pub mod meanfield;

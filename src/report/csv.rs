@@ -102,6 +102,9 @@ pub fn write(rows: &[Row], path: &Path) -> Result<(), String> {
     std::fs::write(path, to_csv(rows)).map_err(|e| e.to_string())
 }
 
+/// Which number of a measurement a statistic reads.
+type Pick = fn(&crate::sim::Measurement) -> Option<f64>;
+
 /// The rows of a width sweep: per quantity, width and seed, the `size` (the RMS of a
 /// vector, |s| of a scalar), a scalar's signed `value`, and the size of the change since
 /// step 0 (`delta`: RMS(v_t − v_0), |s_t − s_0|) where the quantity has a step-0 base. `step` is the SGD
@@ -111,8 +114,7 @@ pub fn width_rows(result: &SweepResult) -> Vec<Row> {
     let mut rows = Vec::new();
     for (q, quantity) in result.quantities.iter().enumerate() {
         let scalar = quantity.kind == crate::ir::Kind::Scalar;
-        let mut statistics: Vec<(&str, fn(&crate::sim::Measurement) -> Option<f64>)> =
-            vec![("size", |m| m.size)];
+        let mut statistics: Vec<(&str, Pick)> = vec![("size", |m| m.size)];
         if scalar {
             statistics.push(("value", |m| m.value));
         }

@@ -57,6 +57,110 @@ enum Command {
     /// quantity and step (slope against derived exponent) and per limit. Exit 1 on a FAIL.
     #[command(long_about = CHECK_ABOUT)]
     Check(CheckArgs),
+    /// Combine the sweep files of `tp simulate --shard K/M` into the whole sweep, byte for
+    /// byte the file a single `tp simulate --output` run writes.
+    #[command(long_about = MERGE_ABOUT)]
+    Merge(MergeArgs),
+}
+
+/// The long help of `tp merge`.
+const MERGE_ABOUT: &str = "\
+Combine the partial sweeps written by `tp simulate --shard K/M --output PART` (one per
+K = 1..M, given in any order) into the whole sweep. Every cell is put back at its place,
+and numbers are stored in shortest round-trip form, so the merged file is byte for byte
+the file `tp simulate --output` writes when it runs the whole sweep at once. The parts
+must come from the same program (a hash of the elaborated program, after --set), widths,
+seeds, law seeds and tp version; a missing, repeated or foreign part is refused.
+
+Use the merged file with `tp check PROGRAM --from FILE` (verdicts) or `tp simulate
+PROGRAM --from FILE` (tables, --json, --csv, --plot) without re-running anything.
+
+Exit status: 0 on success, 2 on bad input.";
+
+/// `tp merge`.
+#[derive(Args)]
+struct MergeArgs {
+    /// The partial sweep files (`tp simulate --shard K/M --output FILE`).
+    #[arg(required = true, value_name = "PART")]
+    parts: Vec<PathBuf>,
+    /// Where to write the whole sweep.
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+}
+
+/// `tp merge`: read every part, merge, write.
+fn merge(args: MergeArgs) -> Result<(), tp::TpError> {
+    let parts = args
+        .parts
+        .iter()
+        .map(|path| read_sweep_file(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let merged = tp::sim::shard::merge(parts).map_err(|e| tp::TpError::Data {
+        path: args.output.clone(),
+        reason: format!("cannot merge: {e}"),
+        hint:
+            "give every part `tp simulate --shard K/M --output PART` wrote for one sweep, K = 1..M"
+                .into(),
+    })?;
+    write_sweep_file(&merged, &args.output)?;
+    println!(
+        "merged {} parts: {} cells ({} widths x {} seeds{}) -> {}",
+        args.parts.len(),
+        merged.cells.len(),
+        merged.widths.len(),
+        merged.seeds.len(),
+        if merged.law_seeds.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", + {} law seeds at the largest width",
+                merged.law_seeds.len()
+            )
+        },
+        args.output.display()
+    );
+    Ok(())
+}
+
+/// Reads a sweep file (`tp simulate --output`, `tp merge`).
+fn read_sweep_file(path: &std::path::Path) -> Result<tp::sim::shard::SweepFile, tp::TpError> {
+    let text = std::fs::read_to_string(path).map_err(|e| tp::TpError::Data {
+        path: path.to_path_buf(),
+        reason: format!("cannot read the sweep file: {e}"),
+        hint: "give a file written by `tp simulate --output` or `tp merge`".into(),
+    })?;
+    tp::sim::shard::from_text(&text).map_err(|e| tp::TpError::Data {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+        hint: "give a file written by `tp simulate --output` or `tp merge` of this version of tp"
+            .into(),
+    })
+}
+
+/// Writes a sweep file.
+fn write_sweep_file(
+    file: &tp::sim::shard::SweepFile,
+    path: &std::path::Path,
+) -> Result<(), tp::TpError> {
+    std::fs::write(path, tp::sim::shard::to_text(file)).map_err(|e| tp::TpError::Data {
+        path: path.to_path_buf(),
+        reason: format!("cannot write the sweep file: {e}"),
+        hint: "give a writable path to --output".into(),
+    })
+}
+
+/// A sweep file as the sweep of `program` and its law runs, refusing partial files and
+/// files of other programs.
+fn sweep_from_file(
+    path: &std::path::Path,
+    program: &tp::ir::Program,
+) -> Result<(tp::sim::SweepResult, Option<tp::sim::SweepResult>), tp::TpError> {
+    let file = read_sweep_file(path)?;
+    tp::sim::shard::into_results(file, program).map_err(|e| tp::TpError::Data {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+        hint: "run `tp simulate` on this program (and the same --set values) with --output, or merge its shards with `tp merge`".into(),
+    })
 }
 
 /// Options shared by every subcommand.
@@ -279,20 +383,73 @@ struct SimulateArgs {
     /// apart when beta = 1.
     #[arg(long)]
     identical_init: bool,
+    /// Width programs: run only the K-th of M shards of the sweep's (width, seed) cells
+    /// (round robin, so every shard gets a share of every width) and write them to
+    /// --output; combine the M parts with `tp merge`.
+    #[arg(long, value_name = "K/M", value_parser = parse_shard)]
+    shard: Option<tp::sim::shard::Shard>,
+    /// Width programs: also write the raw result of every cell to this sweep file (schema
+    /// tp-sweep/1), for `tp merge`, `tp check --from` and `tp simulate --from`.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Width programs: read the sweep from this file (`--output`, `tp merge`) instead of
+    /// running it; the widths and seeds are the file's.
+    #[arg(long, value_name = "FILE")]
+    from: Option<PathBuf>,
+    /// Width programs: also run seeds up to this many in total at the largest width,
+    /// stored in --output for the law verdicts of `tp check --from` (tp check runs 30).
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    law_seeds: Option<u64>,
+    /// Width programs: print the memory and estimated time of one cell at every width
+    /// (from one cell timed at n = 256 or the nearest width) and what each --shard K/M
+    /// runs, then stop.
+    #[arg(long)]
+    plan: bool,
+}
+
+impl SimulateArgs {
+    /// Whether any option of sharded width sweeps is given.
+    fn sweep_file_options(&self) -> bool {
+        self.shard.is_some()
+            || self.output.is_some()
+            || self.from.is_some()
+            || self.law_seeds.is_some()
+            || self.plan
+    }
+}
+
+/// A `--shard K/M`.
+fn parse_shard(text: &str) -> Result<tp::sim::shard::Shard, String> {
+    text.parse()
+}
+
+/// Refuses `--identical-init` on programs that are not mean-field.
+fn refuse_identical_init() -> Result<(), tp::TpError> {
+    Err(tp::TpError::BadOptions {
+        message: "--identical-init applies to mean-field programs only".into(),
+        hint: "drop --identical-init, or run a program with a `meanfield` statement".into(),
+    })
+}
+
+/// Refuses the sweep-file options on programs of another family.
+fn refuse_sweep_files(family: &str) -> Result<(), tp::TpError> {
+    Err(tp::TpError::BadOptions {
+        message: format!(
+            "--shard, --output, --from, --law-seeds and --plan apply to width programs; this is a {family} program"
+        ),
+        hint: "drop them; a sweep of this family runs on one machine".into(),
+    })
 }
 
 /// `tp simulate`: sweep, statistics, then text or JSON and an optional plot.
 fn simulate(args: SimulateArgs) -> Result<(), tp::TpError> {
     let overrides = tp::parse_overrides(&args.common.set)?;
     let program = match tp::load_any(&args.common.file, &overrides)? {
-        tp::Compiled::MeanField(p) => return meanfield_simulate(&p, &args),
-        _ if args.identical_init => {
-            return Err(tp::TpError::BadOptions {
-                message: "--identical-init applies to mean-field programs only".into(),
-                hint: "drop --identical-init, or run a program with a `meanfield` statement".into(),
-            })
-        }
+        tp::Compiled::Width(_) if args.identical_init => return refuse_identical_init(),
         tp::Compiled::Width(p) => p,
+        _ if args.sweep_file_options() => return refuse_sweep_files("depth, shaped or mean-field"),
+        tp::Compiled::MeanField(p) => return meanfield_simulate(&p, &args),
+        _ if args.identical_init => return refuse_identical_init(),
         tp::Compiled::Depth(p) => return depth_simulate(&p, &args),
         tp::Compiled::Shaped(p) => return shaped_simulate(&p, &args),
     };
@@ -302,23 +459,95 @@ fn simulate(args: SimulateArgs) -> Result<(), tp::TpError> {
             hint: "use `--widths` for a width program".into(),
         });
     }
-    let widths = if args.widths.is_empty() {
-        tp::sim::DEFAULT_WIDTHS.to_vec()
-    } else {
-        args.widths.clone()
-    };
-    let seeds = seed_list(args.seed, args.seeds)?;
-    let threads = args.threads.map(|t| t as usize);
-    tp::sim::check_request(&program, &widths, &seeds, threads)?;
-    if let Some(path) = &args.plot {
-        plot_writable(path)?;
-    }
-    args.data.precheck(args.common.json)?;
-    let result = with_progress(args.quiet, |progress| {
-        tp::sim::sweep(&program, &widths, &seeds, threads, Some(progress))
-    })?;
-    let per_seed = args.data.export(|| tp::report::csv::width_rows(&result))?;
     let name = args.common.file.display().to_string();
+    let threads = args.threads.map(|t| t as usize);
+    if args.plot.is_some() || args.data.csv.is_some() || args.common.json {
+        if let Some(shard) = args.shard {
+            return Err(tp::TpError::BadOptions {
+                message: format!("--shard {shard} runs part of the sweep: its tables, plots and CSV would describe some of the seeds only"),
+                hint: "run the shards with --output only, merge them with `tp merge`, then use `tp simulate --from MERGED` or `tp check --from MERGED`".into(),
+            });
+        }
+    }
+    let (result, law) = match &args.from {
+        Some(from) => {
+            if args.shard.is_some()
+                || args.output.is_some()
+                || args.plan
+                || args.law_seeds.is_some()
+                || !args.widths.is_empty()
+            {
+                return Err(tp::TpError::BadOptions {
+                    message: "--from reads a finished sweep: it takes no --shard, --output, --plan, --law-seeds or --widths".into(),
+                    hint: "drop those options; the widths and seeds are the file's".into(),
+                });
+            }
+            sweep_from_file(from, &program)?
+        }
+        None => {
+            let grid = sweep_grid(
+                &args.widths,
+                seed_list(args.seed, args.seeds)?,
+                args.law_seeds,
+            )?;
+            tp::sim::check_request(&program, &grid.widths, &grid.seeds, threads)?;
+            if args.plan {
+                print!("{}", sweep_plan_text(&program, &name, &grid, args.shard)?);
+                return Ok(());
+            }
+            if args.shard.is_some() && args.output.is_none() {
+                return Err(tp::TpError::BadOptions {
+                    message: "--shard writes its part of the sweep to a file".into(),
+                    hint: "add `--output PART_K.json` (one file per shard; merge them with `tp merge`)".into(),
+                });
+            }
+            if let Some(path) = &args.plot {
+                plot_writable(path)?;
+            }
+            args.data.precheck(args.common.json)?;
+            match (&args.output, args.shard) {
+                (None, _) => (
+                    with_progress(args.quiet, |progress| {
+                        tp::sim::sweep(&program, &grid.widths, &grid.seeds, threads, Some(progress))
+                    })?,
+                    None,
+                ),
+                (Some(output), shard) => {
+                    if !args.quiet {
+                        eprint!("{}", sweep_plan_text(&program, &name, &grid, shard)?);
+                    }
+                    let file = with_progress(args.quiet, |progress| {
+                        tp::sim::shard::run_shard(
+                            &program,
+                            &name,
+                            &grid,
+                            shard,
+                            threads,
+                            Some(progress),
+                        )
+                    })?;
+                    write_sweep_file(&file, output)?;
+                    if let Some(shard) = shard {
+                        println!(
+                            "shard {shard}: {} of {} cells -> {}",
+                            file.cells.len(),
+                            grid.cells().len(),
+                            output.display()
+                        );
+                        return Ok(());
+                    }
+                    sweep_from_file(output, &program)?
+                }
+            }
+        }
+    };
+    let per_seed = args.data.export(|| {
+        let mut rows = tp::report::csv::width_rows(&result);
+        if let Some(law) = &law {
+            rows.extend(tp::report::csv::width_rows(law));
+        }
+        rows
+    })?;
     let title = match &program.title {
         Some(t) => format!("{t} ({name})"),
         None => name,
@@ -337,6 +566,127 @@ fn simulate(args: SimulateArgs) -> Result<(), tp::TpError> {
         || report.text(),
     );
     Ok(())
+}
+
+/// The cells of a width sweep: `widths` (the defaults when empty) × `seeds`, and, when
+/// `law_seeds` asks for more seeds than `seeds`, the next seeds at the largest width.
+fn sweep_grid(
+    widths: &[usize],
+    seeds: Vec<u64>,
+    law_seeds: Option<u64>,
+) -> Result<tp::sim::shard::Grid, tp::TpError> {
+    let widths = if widths.is_empty() {
+        tp::sim::DEFAULT_WIDTHS.to_vec()
+    } else {
+        widths.to_vec()
+    };
+    let extra = law_seeds.map_or(0, |k| k.saturating_sub(seeds.len() as u64));
+    let law_seeds = match seeds.last() {
+        Some(&last) if extra > 0 => seed_list(last.checked_add(1).unwrap_or(u64::MAX), extra)?,
+        _ => Vec::new(),
+    };
+    Ok(tp::sim::shard::Grid {
+        widths,
+        seeds,
+        law_seeds,
+    })
+}
+
+/// What a width sweep costs, per cell and per shard, as printed by `--plan` (and on
+/// stderr before a `--output` run): memory from the memory model, time from one cell
+/// timed at n = 256 (or the width nearest above it, else the largest) scaled by the work
+/// model.
+fn sweep_plan_text(
+    program: &tp::ir::Program,
+    name: &str,
+    grid: &tp::sim::shard::Grid,
+    shard: Option<tp::sim::shard::Shard>,
+) -> Result<String, tp::TpError> {
+    use std::fmt::Write as _;
+    let calibration = grid
+        .widths
+        .iter()
+        .copied()
+        .filter(|&n| n >= 256)
+        .min()
+        .or_else(|| grid.widths.iter().copied().max())
+        .unwrap_or(256);
+    let costs = tp::sim::shard::cell_costs(program, &grid.widths, calibration)?;
+    let cells = grid.cells();
+    let seconds_of = |w: usize| costs.get(w).map_or(0.0, |c| c.seconds);
+    let mut out = String::new();
+    let law = if grid.law_seeds.is_empty() {
+        String::new()
+    } else {
+        format!(" + {} law seeds at the largest width", grid.law_seeds.len())
+    };
+    let _ = writeln!(
+        out,
+        "sweep plan for {name}: {} widths x {} seeds{law} = {} cells",
+        grid.widths.len(),
+        grid.seeds.len(),
+        cells.len()
+    );
+    let _ = writeln!(
+        out,
+        "  {:>8}  {:>12}  {:>14}",
+        "width", "memory/cell", "time/cell"
+    );
+    for c in &costs {
+        let _ = writeln!(
+            out,
+            "  {:>8}  {:>12}  {:>14}",
+            c.width,
+            human_bytes(c.bytes),
+            human_seconds(c.seconds)
+        );
+    }
+    let total: f64 = cells.iter().map(|&(w, _)| seconds_of(w)).sum();
+    let _ = writeln!(
+        out,
+        "  total about {} on one thread; one cell at n = {calibration} was timed and scaled by n^2 per matrix draw and product (large widths run somewhat slower per unit of work)",
+        human_seconds(total)
+    );
+    if let Some(shard) = shard {
+        let own: Vec<usize> = (0..cells.len()).filter(|&p| shard.owns(p)).collect();
+        let seconds: f64 = own.iter().map(|&p| seconds_of(cells[p].0)).sum();
+        let largest = own
+            .iter()
+            .map(|&p| costs.get(cells[p].0).map_or(0, |c| c.bytes))
+            .max()
+            .unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "  shard {shard}: {} cells, about {} on one thread, {} per thread at most",
+            own.len(),
+            human_seconds(seconds),
+            human_bytes(largest)
+        );
+    }
+    Ok(out)
+}
+
+/// Bytes in binary units.
+fn human_bytes(bytes: u64) -> String {
+    let mib = bytes as f64 / (1u64 << 20) as f64;
+    if mib >= 1024.0 {
+        format!("{:.1} GiB", mib / 1024.0)
+    } else {
+        format!("{mib:.1} MiB")
+    }
+}
+
+/// Seconds with a unit that keeps two or three significant digits.
+fn human_seconds(seconds: f64) -> String {
+    if seconds < 1e-3 {
+        format!("{:.0} us", seconds * 1e6)
+    } else if seconds < 1.0 {
+        format!("{:.0} ms", seconds * 1e3)
+    } else if seconds < 3600.0 {
+        format!("{seconds:.1} s")
+    } else {
+        format!("{:.1} h", seconds / 3600.0)
+    }
 }
 
 /// The seeds `first, first + 1, …` (`count` of them), refused when they would pass
@@ -734,6 +1084,10 @@ struct CheckArgs {
     /// slopes only, and the report says "limits: not evaluated".
     #[arg(long)]
     no_limits: bool,
+    /// Width programs: judge the sweep in this file (`tp simulate --output`, `tp merge`)
+    /// instead of running one; the widths, seeds and law seeds are the file's.
+    #[arg(long, value_name = "FILE")]
+    from: Option<PathBuf>,
     /// Population size of the limit evaluation (see `tp limit --samples`).
     #[arg(long, default_value_t = 1 << 21, value_name = "K",
           value_parser = clap::value_parser!(u64).range(100..=100_000_000))]
@@ -775,10 +1129,15 @@ fn check_inputs(
 
 /// `tp check`: scale + limits + sweep + verdicts; exits with 1 when a verdict fails.
 fn check(args: CheckArgs) -> Result<(), tp::TpError> {
-    use std::io::Write;
     let overrides = tp::parse_overrides(&args.common.set)?;
     let program = match tp::load_any(&args.common.file, &overrides)? {
         tp::Compiled::Width(p) => p,
+        _ if args.from.is_some() => return Err(tp::TpError::BadOptions {
+            message:
+                "--from applies to width programs; this is a depth, shaped or mean-field program"
+                    .into(),
+            hint: "drop --from; a sweep of this family runs on one machine".into(),
+        }),
         tp::Compiled::Depth(p) => return depth_check(&p, &args),
         tp::Compiled::Shaped(p) => return shaped_check(&p, &args),
         tp::Compiled::MeanField(p) => return meanfield_check(&p, &args),
@@ -806,8 +1165,31 @@ fn check(args: CheckArgs) -> Result<(), tp::TpError> {
             hint: "give two or more widths, e.g. `--widths 64,128,256`".into(),
         });
     }
-    let seeds = seed_list(args.seed, args.seeds.unwrap_or(10))?;
     let threads = args.threads.map(|t| t as usize);
+    if let Some(from) = &args.from {
+        if !args.widths.is_empty() || args.seeds.is_some() {
+            return Err(tp::TpError::BadOptions {
+                message: "--from judges a finished sweep: its widths and seeds are the file's"
+                    .into(),
+                hint: "drop --widths and --seeds".into(),
+            });
+        }
+        let (result, law) = sweep_from_file(from, &program)?;
+        if result.widths.len() < 2 || result.seeds.len() < 2 {
+            return Err(tp::TpError::BadOptions {
+                message: format!("`{}` has {} widths and {} seeds; tp check fits slopes over two or more widths and seeds", from.display(), result.widths.len(), result.seeds.len()),
+                hint: "run the sweep with at least two widths and two seeds".into(),
+            });
+        }
+        if let Some(path) = &args.plot {
+            plot_writable(path)?;
+        }
+        args.data.precheck(args.common.json)?;
+        let inputs = check_inputs(&program, &args)?;
+        let report = tp::check::check_finished(&program, result, law, &inputs, args.tolerance)?;
+        return finish_check(&program, &args, &report);
+    }
+    let seeds = seed_list(args.seed, args.seeds.unwrap_or(10))?;
     tp::sim::check_request(&program, &widths, &seeds, threads)?;
     if let Some(path) = &args.plot {
         plot_writable(path)?;
@@ -824,13 +1206,23 @@ fn check(args: CheckArgs) -> Result<(), tp::TpError> {
     let report = with_progress(args.quiet, |progress| {
         tp::check::run_check(&program, &options, &inputs, Some(progress))
     })?;
+    finish_check(&program, &args, &report)
+}
+
+/// The output of a width `tp check`: plot, CSV, report, and exit status 1 on a FAIL.
+fn finish_check(
+    program: &tp::ir::Program,
+    args: &CheckArgs,
+    report: &tp::check::CheckReport,
+) -> Result<(), tp::TpError> {
+    use std::io::Write;
     let name = args.common.file.display().to_string();
     let title = match &program.title {
         Some(t) => format!("{t} ({name})"),
         None => name,
     };
     if let Some(path) = &args.plot {
-        let figure = tp::report::check_figure(&title, &report);
+        let figure = tp::report::check_figure(&title, report);
         tp::report::plot::write_svg(&figure, path).map_err(|reason| tp::TpError::Plot {
             path: path.clone(),
             reason,
@@ -843,11 +1235,11 @@ fn check(args: CheckArgs) -> Result<(), tp::TpError> {
         args.common.json,
         || {
             with_per_seed(
-                tp::report::check_to_json(program.title.as_deref(), &report),
+                tp::report::check_to_json(program.title.as_deref(), report),
                 per_seed,
             )
         },
-        || tp::report::render_check(&title, &report),
+        || tp::report::render_check(&title, report),
     );
     if !report.pass() {
         // A failed verdict is a result, not an error: the report is printed in full and
@@ -1474,6 +1866,7 @@ fn run(cli: Cli) -> Result<(), tp::TpError> {
         Command::Simulate(args) => simulate(args),
         Command::Limit(args) => limit(args),
         Command::Check(args) => check(args),
+        Command::Merge(args) => merge(args),
     }
 }
 

@@ -25,7 +25,7 @@ pub use coord::{coordinate_stats, QuantityStats};
 pub use law::{chi_square_cdf, judge_law, LawCheck, LawSample, LawValue};
 pub use limit::{judge_limit, judge_limits, ErrorAtWidth, LimitCheck, LimitValue, LEVEL};
 pub use program::{
-    check_sweep, check_sweep_with_laws, require_numeric, run_check, CheckInputs, CheckOptions,
-    CheckReport, Measure, QuantityVerdict, Rule, Unchecked, DEFAULT_LAW_SEEDS,
+    check_finished, check_sweep, check_sweep_with_laws, require_numeric, run_check, CheckInputs,
+    CheckOptions, CheckReport, Measure, QuantityVerdict, Rule, Unchecked, DEFAULT_LAW_SEEDS,
 };
 pub use verdict::{judge_exponent, Predicted, Verdict, DEFAULT_TOLERANCE};

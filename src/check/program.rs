@@ -274,7 +274,6 @@ pub fn run_check(
     progress: Option<ProgressFn<'_>>,
 ) -> Result<CheckReport, TpError> {
     require_numeric(program)?;
-    let scale = crate::scale::analyze(program)?;
     let result = crate::sim::sweep(
         program,
         &options.widths,
@@ -283,7 +282,22 @@ pub fn run_check(
         progress,
     )?;
     let extra = law_sweep(program, options, inputs)?;
-    check_sweep_with_laws(scale, result, extra.as_ref(), inputs, options.tolerance)
+    check_finished(program, result, extra, inputs, options.tolerance)
+}
+
+/// Judges a sweep that has already run (e.g. read back from a sweep file by `tp check
+/// --from`): derives the exponents of `program`, then [`check_sweep_with_laws`]. `law`
+/// holds the extra seeds at the largest width, if any were run.
+pub fn check_finished(
+    program: &Program,
+    result: SweepResult,
+    law: Option<SweepResult>,
+    inputs: &CheckInputs,
+    tolerance: f64,
+) -> Result<CheckReport, TpError> {
+    require_numeric(program)?;
+    let scale = crate::scale::analyze(program)?;
+    check_sweep_with_laws(scale, result, law.as_ref(), inputs, tolerance)
 }
 
 /// The extra seeds of the law verdicts at the largest width, when there are laws to

@@ -23,6 +23,7 @@ pub(crate) mod gaussian;
 mod memory;
 mod product;
 mod sample;
+pub mod shard;
 mod sweep;
 mod validate;
 
@@ -33,7 +34,7 @@ pub use sample::{
     draw, draw_into, draw_into_with_limit, draw_matrix, draw_with_limit, Sample, SourceSample,
 };
 pub use sweep::{
-    check_request, quantities, sweep, sweep_bytes, sweep_with_limit, Measurement, ProgressFn,
-    Quantity, Run, SweepBlowUp, SweepProgress, SweepResult, DEFAULT_WIDTHS,
+    check_request, quantities, run_cells, sweep, sweep_bytes, sweep_with_limit, Measurement,
+    ProgressFn, Quantity, Run, SweepBlowUp, SweepProgress, SweepResult, DEFAULT_WIDTHS,
 };
 pub use validate::validate;

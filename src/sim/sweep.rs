@@ -310,26 +310,63 @@ pub fn sweep_with_limit(
     progress: Option<ProgressFn<'_>>,
     limit_bytes: u64,
 ) -> Result<SweepResult, SimError> {
-    let concurrent = plan(program, widths, seeds, threads, limit_bytes)?;
-    let jobs_total = widths.len() * seeds.len();
+    let cells: Vec<(usize, usize)> = (0..widths.len())
+        .flat_map(|w| (0..seeds.len()).map(move |s| (w, s)))
+        .collect();
+    let runs = run_cells(
+        program,
+        widths,
+        seeds,
+        &cells,
+        threads,
+        progress,
+        limit_bytes,
+    )?;
+    Ok(SweepResult {
+        widths: widths.to_vec(),
+        seeds: seeds.to_vec(),
+        quantities: quantities(program),
+        runs,
+    })
+}
+
+/// Runs the (width index, seed index) `cells` of a sweep over `widths` × `seeds`, in
+/// parallel, and returns their runs in the order of `cells`. Each run depends only on
+/// (program, width, seed), so a subset run here has the same bits as in a whole sweep:
+/// this is what makes a sharded sweep ([`super::shard`]) merge into the single run.
+///
+/// The request is checked as in [`check_request`] first.
+pub fn run_cells(
+    program: &Program,
+    widths: &[usize],
+    seeds: &[u64],
+    cells: &[(usize, usize)],
+    threads: Option<usize>,
+    progress: Option<ProgressFn<'_>>,
+    limit_bytes: u64,
+) -> Result<Vec<Run>, SimError> {
+    let concurrent = plan(program, widths, seeds, threads, limit_bytes)?.min(cells.len().max(1));
+    let jobs_total = cells.len();
 
     let quantities = quantities(program);
     let steps = instruction_steps(program);
     // Biggest jobs first, so that the last jobs to finish are short ones and the threads
     // end together; within a width, seeds in order so consecutive jobs reuse one sample.
-    let mut order: Vec<(usize, usize)> = (0..widths.len())
-        .flat_map(|w| (0..seeds.len()).map(move |s| (w, s)))
-        .collect();
-    order.sort_by_key(|&(w, s)| (std::cmp::Reverse(widths[w]), w, s));
+    let mut order: Vec<usize> = (0..cells.len()).collect();
+    order.sort_by_key(|&k| {
+        let (w, s) = cells[k];
+        (std::cmp::Reverse(widths[w]), w, s)
+    });
     let work: Vec<u64> = widths.iter().map(|&n| job_work(program, n)).collect();
-    let work_total: u64 = order.iter().map(|&(w, _)| work[w]).sum();
+    let work_total: u64 = cells.iter().map(|&(w, _)| work[w]).sum();
 
     let jobs_done = AtomicUsize::new(0);
     let work_done = AtomicU64::new(0);
     // Samples of finished jobs, handed to the next job on any thread: at most
     // `concurrent` exist, so memory stays within the estimate.
     let pool: Mutex<Vec<Sample>> = Mutex::new(Vec::new());
-    let job = |&(w, s): &(usize, usize)| -> Result<Run, SimError> {
+    let job = |&k: &usize| -> Result<Run, SimError> {
+        let (w, s) = cells[k];
         let (width, seed) = (widths[w], seeds[s]);
         let mut sample = take_sample(&pool, width);
         let run = run_job(
@@ -373,17 +410,16 @@ pub fn sweep_with_limit(
         local.install(collect)
     };
 
-    // Back to (width, seed) order; the first error in that order wins, so even failures
+    // Back to the order of `cells`; the first error in that order wins, so even failures
     // are reported deterministically.
     let mut slots: Vec<Option<Run>> = vec![None; jobs_total];
     let mut first_error: Option<(usize, SimError)> = None;
-    for (&(w, s), outcome) in order.iter().zip(finished) {
-        let index = w * seeds.len() + s;
+    for (&k, outcome) in order.iter().zip(finished) {
         match outcome {
-            Ok(run) => slots[index] = Some(run),
+            Ok(run) => slots[k] = Some(run),
             Err(e) => {
-                if first_error.as_ref().map_or(true, |(i, _)| index < *i) {
-                    first_error = Some((index, e));
+                if first_error.as_ref().map_or(true, |(i, _)| k < *i) {
+                    first_error = Some((k, e));
                 }
             }
         }
@@ -391,12 +427,7 @@ pub fn sweep_with_limit(
     if let Some((_, e)) = first_error {
         return Err(e);
     }
-    Ok(SweepResult {
-        widths: widths.to_vec(),
-        seeds: seeds.to_vec(),
-        quantities,
-        runs: slots.into_iter().flatten().collect(),
-    })
+    Ok(slots.into_iter().flatten().collect())
 }
 
 /// A sample from the pool, preferably one already drawn at `width` (so its matrices are
@@ -538,7 +569,7 @@ fn instruction_steps(program: &Program) -> Vec<Option<usize>> {
 
 /// Relative cost of one job at width `n`: drawing the matrices and every matrix product
 /// stream n² numbers each, everything else n.
-fn job_work(program: &Program, n: usize) -> u64 {
+pub(crate) fn job_work(program: &Program, n: usize) -> u64 {
     let n = n as u64;
     let products = program
         .instrs

@@ -582,7 +582,15 @@ fn sweep_grid(
     };
     let extra = law_seeds.map_or(0, |k| k.saturating_sub(seeds.len() as u64));
     let law_seeds = match seeds.last() {
-        Some(&last) if extra > 0 => seed_list(last.checked_add(1).unwrap_or(u64::MAX), extra)?,
+        Some(&last) if extra > 0 => match last.checked_add(1) {
+            Some(first) => seed_list(first, extra)?,
+            None => {
+                return Err(tp::TpError::BadOptions {
+                    message: format!("--law-seeds would need seeds beyond 2^64 - 1 = {last}"),
+                    hint: "use a smaller --seed".into(),
+                })
+            }
+        },
         _ => Vec::new(),
     };
     Ok(tp::sim::shard::Grid {

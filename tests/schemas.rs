@@ -1,6 +1,6 @@
 //! The JSON schemas written down in the README's *Output formats* section against real
-//! outputs: every documented `tp-…/1` object of the depth, shaped and mean-field families
-//! has exactly the top-level keys the README lists, and every output names its schema.
+//! outputs: every documented `tp-…/1` object, of every family and the sweep file, has
+//! exactly the top-level keys the README lists, and every output names its schema.
 //! A field added to an output without the README (or the other way round) fails here.
 
 mod common;
@@ -113,7 +113,30 @@ fn the_parser_reads_keys_and_skips_values() {
 #[test]
 fn every_documented_family_schema_matches_a_real_output() {
     let docs = documented();
-    let runs: [&[&str]; 15] = [
+    let runs: [&[&str]; 20] = [
+        &["show", "programs/mlp_mup.tp"],
+        &["scale", "programs/mlp_mup.tp"],
+        &["limit", "programs/mlp_mup.tp", "--samples", "20000"],
+        &[
+            "simulate",
+            "programs/mlp_mup.tp",
+            "--widths",
+            "16,32",
+            "--seeds",
+            "2",
+            "--quiet",
+        ],
+        &[
+            "check",
+            "programs/mlp_mup.tp",
+            "--widths",
+            "16,32",
+            "--seeds",
+            "2",
+            "--limit-samples",
+            "20000",
+            "--quiet",
+        ],
         &["show", "programs/resnet_ode.tp"],
         &["scale", "programs/resnet_ode.tp"],
         &["limit", "programs/resnet_ode.tp"],
@@ -184,15 +207,75 @@ fn every_documented_family_schema_matches_a_real_output() {
         assert_eq!(&keys, listed, "{schema}: real keys against the README's");
         seen.insert(schema);
     }
-    // Every family schema the README lists was produced by a run above.
-    let families: BTreeSet<String> = docs
-        .keys()
-        .filter(|k| {
-            ["tp-depth-", "tp-shaped-", "tp-meanfield-"]
-                .iter()
-                .any(|p| k.starts_with(p))
-        })
-        .cloned()
-        .collect();
-    assert_eq!(families, seen);
+    // The sweep file of `tp simulate --output`.
+    let file = common::temp_path("schemas", "sweep.json");
+    let path = file.to_str().expect("utf-8 path");
+    let out = common::tp(&[
+        "simulate",
+        "programs/mlp_mup.tp",
+        "--widths",
+        "16,32",
+        "--seeds",
+        "2",
+        "--output",
+        path,
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("sweep file")).expect("JSON");
+    let object = json.as_object().expect("a JSON object");
+    let schema = object["schema"].as_str().expect("schema").to_string();
+    let keys: BTreeSet<String> = object.keys().cloned().collect();
+    assert_eq!(Some(&keys), docs.get(&schema), "{schema}");
+    seen.insert(schema);
+    // Every schema the README lists was produced by a run above.
+    let listed: BTreeSet<String> = docs.keys().cloned().collect();
+    assert_eq!(listed, seen);
+}
+
+#[test]
+fn per_seed_adds_exactly_the_rows_of_the_csv() {
+    let csv = common::temp_path("schemas", "per_seed.csv");
+    let csv_path = csv.to_str().expect("utf-8 path");
+    let args = [
+        "simulate",
+        "programs/mlp_mup.tp",
+        "--widths",
+        "16,32",
+        "--seeds",
+        "2",
+        "--quiet",
+    ];
+    let (_, plain) = output(&args);
+    let mut with = args.to_vec();
+    with.extend(["--per-seed", "--csv", csv_path]);
+    let (_, keys) = output(&with);
+    let added: Vec<&String> = keys.difference(&plain).collect();
+    assert_eq!(added, ["per_seed"]);
+    let mut all = with.clone();
+    all.push("--json");
+    let json: serde_json::Value =
+        serde_json::from_str(&common::stdout(&common::tp(&all))).expect("JSON");
+    let rows = json["per_seed"].as_array().expect("per_seed rows");
+    let text = std::fs::read_to_string(&csv).expect("csv");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(rows.len() + 1, lines.len());
+    // Row by row, the JSON object has the CSV's cells (an empty cell is null).
+    let header: Vec<&str> = lines[0].split(',').collect();
+    for (row, line) in rows.iter().zip(&lines[1..]) {
+        for (key, cell) in header.iter().zip(line.split(',')) {
+            let value = &row[*key];
+            let as_text = match value {
+                serde_json::Value::Null => String::new(),
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            // Numbers are compared as doubles: JSON and CSV may spell them differently.
+            match (as_text.parse::<f64>(), cell.parse::<f64>()) {
+                (Ok(a), Ok(b)) => assert_eq!(a.to_bits(), b.to_bits(), "{key} in {line}"),
+                _ => assert_eq!(as_text, cell, "{key} in {line}"),
+            }
+        }
+    }
 }

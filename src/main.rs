@@ -401,8 +401,8 @@ struct SimulateArgs {
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..=100_000))]
     law_seeds: Option<u64>,
     /// Width programs: print the memory and estimated time of one cell at every width
-    /// (from one cell timed at n = 256 or the nearest width) and what each --shard K/M
-    /// runs, then stop.
+    /// (from a cell timed at n = 1024 or the nearest width) and what --shard K/M runs,
+    /// then stop.
     #[arg(long)]
     plan: bool,
 }
@@ -601,9 +601,9 @@ fn sweep_grid(
 }
 
 /// What a width sweep costs, per cell and per shard, as printed by `--plan` (and on
-/// stderr before a `--output` run): memory from the memory model, time from one cell
-/// timed at n = 256 (or the width nearest above it, else the largest) scaled by the work
-/// model.
+/// stderr before a `--output` run): memory from the memory model, time from a cell
+/// timed at n = 1024 (or the width nearest above it, else the largest) scaled by the
+/// work model.
 fn sweep_plan_text(
     program: &tp::ir::Program,
     name: &str,
@@ -615,7 +615,7 @@ fn sweep_plan_text(
         .widths
         .iter()
         .copied()
-        .filter(|&n| n >= 256)
+        .filter(|&n| n >= 1024)
         .min()
         .or_else(|| grid.widths.iter().copied().max())
         .unwrap_or(256);
@@ -652,7 +652,7 @@ fn sweep_plan_text(
     let total: f64 = cells.iter().map(|&(w, _)| seconds_of(w)).sum();
     let _ = writeln!(
         out,
-        "  total about {} on one thread; one cell at n = {calibration} was timed and scaled by n^2 per matrix draw and product (large widths run somewhat slower per unit of work)",
+        "  total about {} on one thread; 4 cells at n = {calibration} were timed on one thread and scaled by n^2 per matrix draw and product",
         human_seconds(total)
     );
     if let Some(shard) = shard {

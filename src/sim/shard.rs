@@ -549,6 +549,97 @@ mod tests {
         }
     }
 
+    /// A synthetic whole sweep file of `grid`: every cell's numbers encode its position,
+    /// so a cell put back at the wrong place is seen.
+    fn synthetic(grid: &Grid) -> SweepFile {
+        let seeds = grid.all_seeds();
+        SweepFile {
+            schema: SWEEP_SCHEMA.into(),
+            tp_version: env!("CARGO_PKG_VERSION").into(),
+            program: "p.tp".into(),
+            program_hash: "0".into(),
+            widths: grid.widths.clone(),
+            seeds: grid.seeds.clone(),
+            law_seeds: grid.law_seeds.clone(),
+            quantities: vec!["a".into(), "b".into()],
+            shard: None,
+            cells: grid
+                .cells()
+                .iter()
+                .enumerate()
+                .map(|(p, &(w, s))| CellRecord {
+                    width: grid.widths[w],
+                    seed: seeds[s],
+                    measurements: vec![[Some(p as f64 + 0.1), None, Some(1.0 / (p + 1) as f64)]; 2],
+                    blowup: None,
+                })
+                .collect(),
+        }
+    }
+
+    /// The parts `--shard K/M` would write of `whole`.
+    fn split(whole: &SweepFile, count: usize) -> Vec<SweepFile> {
+        (1..=count)
+            .map(|index| {
+                let shard = Shard { index, count };
+                let mut part = whole.clone();
+                part.shard = Some(shard);
+                part.cells = whole
+                    .cells
+                    .iter()
+                    .enumerate()
+                    .filter(|(p, _)| shard.owns(*p))
+                    .map(|(_, c)| c.clone())
+                    .collect();
+                part
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn merging_the_shards_in_any_order_gives_the_whole_file(
+            widths in 1usize..5,
+            seeds in 1usize..6,
+            law in 0usize..4,
+            count in 1usize..9,
+            rotation in 0usize..9,
+        ) {
+            let grid = Grid {
+                widths: (0..widths).map(|k| 8 << k).collect(),
+                seeds: (0..seeds as u64).collect(),
+                law_seeds: (seeds as u64..(seeds + law) as u64).collect(),
+            };
+            let whole = synthetic(&grid);
+            let mut parts = split(&whole, count);
+            parts.rotate_left(rotation % count);
+            let merged = merge(parts).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            proptest::prop_assert_eq!(to_text(&merged), to_text(&whole));
+            // And the text reads back to the same file, bit for bit.
+            proptest::prop_assert_eq!(from_text(&to_text(&whole)), Ok(whole));
+        }
+    }
+
+    #[test]
+    fn a_tampered_part_is_refused() {
+        let grid = Grid {
+            widths: vec![8, 16],
+            seeds: vec![0, 1, 2],
+            law_seeds: vec![],
+        };
+        let whole = synthetic(&grid);
+        let mut parts = split(&whole, 2);
+        parts[1].cells.pop();
+        assert!(matches!(merge(parts), Err(ShardError::Shape(_))));
+        let mut parts = split(&whole, 2);
+        parts[0].cells.swap(0, 1);
+        assert!(matches!(merge(parts), Err(ShardError::Shape(m)) if m.contains("belongs")));
+        let mut parts = split(&whole, 2);
+        parts[1].program_hash = "1".into();
+        assert_eq!(merge(parts), Err(ShardError::Mismatch("their programs")));
+        assert!(matches!(merge(vec![whole]), Err(ShardError::Shape(_))));
+    }
+
     #[test]
     fn shards_partition_the_cells() {
         let grid = Grid {

@@ -836,9 +836,14 @@ fn check(args: CheckArgs) -> Result<(), tp::TpError> {
             reason,
         })?;
     }
-    let per_seed = args
-        .data
-        .export(|| tp::report::csv::width_rows(&report.result))?;
+    let per_seed = args.data.export(|| {
+        let mut rows = tp::report::csv::width_rows(&report.result);
+        // The law verdicts' extra seeds at the largest width: more rows of the same kind.
+        if let Some(law) = &report.law_result {
+            rows.extend(tp::report::csv::width_rows(law));
+        }
+        rows
+    })?;
     emit(
         args.common.json,
         || {
@@ -889,10 +894,19 @@ fn depth_simulate(
         threads: args.threads.map(|t| t as usize),
         ..tp::depth::simulate::DepthSweepOptions::default()
     };
+    args.data.precheck(args.common.json)?;
     let sweep = tp::depth::sweep::run_sweep(program, &opts)?;
+    let per_seed = args
+        .data
+        .export(|| tp::report::csv::depth_rows(program, &sweep))?;
     emit(
         args.common.json,
-        || tp::report::depth::depth_sweep_json(program, &sweep),
+        || {
+            with_per_seed(
+                tp::report::depth::depth_sweep_json(program, &sweep),
+                per_seed,
+            )
+        },
         || tp::report::depth::render_depth_sweep(program, &sweep),
     );
     Ok(())
@@ -936,10 +950,19 @@ fn depth_check(program: &tp::depth::DepthProgram, args: &CheckArgs) -> Result<()
         refine: args.refine as usize,
         mutation,
     };
+    args.data.precheck(args.common.json)?;
     let report = tp::check::depth_program::run_depth_check(program, &opts)?;
+    let per_seed = args
+        .data
+        .export(|| tp::report::csv::depth_check_rows(program, &report))?;
     emit(
         args.common.json,
-        || tp::report::depth::depth_check_json(program, &report),
+        || {
+            with_per_seed(
+                tp::report::depth::depth_check_json(program, &report),
+                per_seed,
+            )
+        },
         || tp::report::depth::render_depth_check(program, &report),
     );
     if !report.pass() {
@@ -1060,15 +1083,24 @@ fn shaped_check(program: &tp::shaped::ShapedProgram, args: &CheckArgs) -> Result
         mutation: shaped_mutation(program, args.mutation.as_deref())?,
         ..defaults
     };
+    args.data.precheck(args.common.json)?;
     let report = tp::check::shaped::run_shaped_check(program, &opts).map_err(|e| {
         tp::TpError::BadOptions {
             message: format!("cannot check the shaped program: {e}"),
             hint: "see `tp check --help`".into(),
         }
     })?;
+    let per_seed = args
+        .data
+        .export(|| tp::report::csv::shaped_check_rows(&report))?;
     emit(
         args.common.json,
-        || tp::report::shaped::shaped_check_json(program, &report),
+        || {
+            with_per_seed(
+                tp::report::shaped::shaped_check_json(program, &report),
+                per_seed,
+            )
+        },
         || tp::report::shaped::render_shaped_check(program, &report),
     );
     if !report.pass() {
@@ -1107,15 +1139,22 @@ fn shaped_simulate(
         ],
         ..defaults
     };
+    args.data.precheck(args.common.json)?;
     let sweep = tp::shaped::simulate::sweep(program, &numeric, &opts).map_err(|e| {
         tp::TpError::BadOptions {
             message: format!("cannot simulate: {e}"),
             hint: "fewer widths or samples (`--widths`, `--seeds`)".into(),
         }
     })?;
+    let per_seed = args.data.export(|| tp::report::csv::shaped_rows(&sweep))?;
     emit(
         args.common.json,
-        || tp::report::shaped::shaped_sweep_json(program, &sweep),
+        || {
+            with_per_seed(
+                tp::report::shaped::shaped_sweep_json(program, &sweep),
+                per_seed,
+            )
+        },
         || tp::report::shaped::render_shaped_sweep(program, &sweep),
     );
     Ok(())
@@ -1276,6 +1315,7 @@ fn meanfield_simulate(
     if let Some(path) = &args.plot {
         plot_writable(path)?;
     }
+    args.data.precheck(args.common.json)?;
     let plan = tp::meanfield::simulate::plan(program, &opts)
         .map_err(|e| meanfield_error("simulate", e, hint))?;
     if !args.quiet {
@@ -1319,9 +1359,17 @@ fn meanfield_simulate(
                 reason,
             })?;
     }
+    let per_seed = args
+        .data
+        .export(|| tp::report::csv::meanfield_rows(&sweep))?;
     emit(
         args.common.json,
-        || tp::report::meanfield_check::sweep_json(program, &sweep),
+        || {
+            with_per_seed(
+                tp::report::meanfield_check::sweep_json(program, &sweep),
+                per_seed,
+            )
+        },
         || tp::report::meanfield_check::render_sweep(program, &sweep),
     );
     Ok(())
@@ -1345,6 +1393,7 @@ fn meanfield_check(
     if let Some(path) = &args.plot {
         plot_writable(path)?;
     }
+    args.data.precheck(args.common.json)?;
     let report = tp::check::meanfield::run_meanfield_check(program, &opts).map_err(|e| {
         meanfield_error(
             "check the mean-field program",
@@ -1361,9 +1410,17 @@ fn meanfield_check(
                 reason,
             })?;
     }
+    let per_seed = args
+        .data
+        .export(|| tp::report::csv::meanfield_check_rows(&report))?;
     emit(
         args.common.json,
-        || tp::report::meanfield_check::check_json(program, &report),
+        || {
+            with_per_seed(
+                tp::report::meanfield_check::check_json(program, &report),
+                per_seed,
+            )
+        },
         || tp::report::meanfield_check::render_check(program, &report),
     );
     if !report.pass() {

@@ -193,6 +193,9 @@ pub struct CheckReport {
     pub scale: ScaleReport,
     /// The sweep.
     pub result: SweepResult,
+    /// The extra seeds of the law verdicts, run at the largest width only; `None` when
+    /// the check needed none.
+    pub law_result: Option<SweepResult>,
     /// Its per-quantity statistics.
     pub stats: Vec<QuantityStats>,
     /// The tolerance used by the exponent rule.
@@ -283,7 +286,10 @@ pub fn run_check(
         progress,
     )?;
     let extra = law_sweep(program, options, inputs)?;
-    check_sweep_with_laws(scale, result, extra.as_ref(), inputs, options.tolerance)
+    let mut report =
+        check_sweep_with_laws(scale, result, extra.as_ref(), inputs, options.tolerance)?;
+    report.law_result = extra;
+    Ok(report)
 }
 
 /// The extra seeds of the law verdicts at the largest width, when there are laws to
@@ -504,6 +510,7 @@ pub fn check_sweep_with_laws(
     Ok(CheckReport {
         scale,
         result,
+        law_result: None,
         stats,
         tolerance,
         verdicts,

@@ -177,7 +177,8 @@ Exit status: 0 on success (blow-ups are results, not errors), 2 on bad input.";
 struct DataArgs {
     /// Also write every per-seed measurement to this file as CSV, one row per (quantity,
     /// statistic, step, size, seed): columns quantity,statistic,step,size_name,size,width,
-    /// seed,value (loadable with pandas.read_csv as is; an empty value was not computed).
+    /// seed,value (loadable with pandas.read_csv as is; an empty value was not computed;
+    /// each family's names: README, "Per-seed CSV").
     #[arg(long, value_name = "FILE.csv")]
     csv: Option<PathBuf>,
     /// With --json: add the same per-seed rows to the JSON as `per_seed`, an array of

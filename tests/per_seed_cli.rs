@@ -143,6 +143,9 @@ fn assert_same(a: Option<f64>, b: Option<f64>) {
     assert!(same(a, b), "{a:?} against {b:?}");
 }
 
+/// What names a series of rows: (quantity, statistic, step).
+type Key = (String, String, Option<u64>);
+
 /// The value of the one row matching (quantity, statistic, size, width, seed, step).
 fn value(rows: &[Row], key: (&str, &str, u64, Option<u64>, u64, Option<u64>)) -> Option<f64> {
     let (quantity, statistic, size, width, seed, step) = key;
@@ -318,7 +321,7 @@ fn a_symbolic_depth_check_exports_every_point_it_checked() {
     let points = v["points"].as_array().expect("points");
     assert!(points.len() > 1);
     // Per point, every (quantity, statistic, step) has one row per (depth, seed).
-    let mut cells: BTreeMap<(String, String, Option<u64>), BTreeSet<(u64, u64)>> = BTreeMap::new();
+    let mut cells: BTreeMap<Key, BTreeSet<(u64, u64)>> = BTreeMap::new();
     for r in &rows {
         let key = (r.quantity.clone(), r.statistic.clone(), r.step);
         assert!(
@@ -553,7 +556,7 @@ fn the_width_check_exports_the_law_seeds_at_the_largest_width() {
     assert_eq!(seeds_at(32), (0..2).collect());
     assert_eq!(seeds_at(64), (0..6).collect());
     // Every (quantity, statistic, step) has one row per (width, seed) run.
-    let mut per_key: BTreeMap<(String, String, Option<u64>), usize> = BTreeMap::new();
+    let mut per_key: BTreeMap<Key, usize> = BTreeMap::new();
     for r in &rows {
         *per_key
             .entry((r.quantity.clone(), r.statistic.clone(), r.step))

@@ -9,6 +9,11 @@
 //! cell is a value that was not computed (a blow-up, or an entry that does not apply);
 //! pandas reads it as NaN. Numbers are written in Rust's shortest round-trip form, so a
 //! value read back is the same `f64`.
+//!
+//! Width sweeps are mapped here ([`width_rows`]); each other family in a module of its
+//! own, whose documentation lists its quantity and statistic names ([`depth_rows`],
+//! [`shaped_rows`], [`meanfield_rows`], and the `*_check_rows` of their checks, which
+//! prefix every row of a symbolic program's checked point with the point).
 
 use crate::sim::SweepResult;
 use std::fmt::Write as _;

@@ -281,7 +281,8 @@ Exit status: 0 on success (blow-ups are results, not errors), 2 on bad input.";
 struct DataArgs {
     /// Also write every per-seed measurement to this file as CSV, one row per (quantity,
     /// statistic, step, size, seed): columns quantity,statistic,step,size_name,size,width,
-    /// seed,value (loadable with pandas.read_csv as is; an empty value was not computed).
+    /// seed,value (loadable with pandas.read_csv as is; an empty value was not computed;
+    /// each family's names: README, "Per-seed CSV").
     #[arg(long, value_name = "FILE.csv")]
     csv: Option<PathBuf>,
     /// With --json: add the same per-seed rows to the JSON as `per_seed`, an array of
@@ -1236,9 +1237,14 @@ fn finish_check(
             reason,
         })?;
     }
-    let per_seed = args
-        .data
-        .export(|| tp::report::csv::width_rows(&report.result))?;
+    let per_seed = args.data.export(|| {
+        let mut rows = tp::report::csv::width_rows(&report.result);
+        // The law verdicts' extra seeds at the largest width: more rows of the same kind.
+        if let Some(law) = &report.law_result {
+            rows.extend(tp::report::csv::width_rows(law));
+        }
+        rows
+    })?;
     emit(
         args.common.json,
         || {
@@ -1289,10 +1295,19 @@ fn depth_simulate(
         threads: args.threads.map(|t| t as usize),
         ..tp::depth::simulate::DepthSweepOptions::default()
     };
+    args.data.precheck(args.common.json)?;
     let sweep = tp::depth::sweep::run_sweep(program, &opts)?;
+    let per_seed = args
+        .data
+        .export(|| tp::report::csv::depth_rows(program, &sweep))?;
     emit(
         args.common.json,
-        || tp::report::depth::depth_sweep_json(program, &sweep),
+        || {
+            with_per_seed(
+                tp::report::depth::depth_sweep_json(program, &sweep),
+                per_seed,
+            )
+        },
         || tp::report::depth::render_depth_sweep(program, &sweep),
     );
     Ok(())
@@ -1336,10 +1351,19 @@ fn depth_check(program: &tp::depth::DepthProgram, args: &CheckArgs) -> Result<()
         refine: args.refine as usize,
         mutation,
     };
+    args.data.precheck(args.common.json)?;
     let report = tp::check::depth_program::run_depth_check(program, &opts)?;
+    let per_seed = args
+        .data
+        .export(|| tp::report::csv::depth_check_rows(program, &report))?;
     emit(
         args.common.json,
-        || tp::report::depth::depth_check_json(program, &report),
+        || {
+            with_per_seed(
+                tp::report::depth::depth_check_json(program, &report),
+                per_seed,
+            )
+        },
         || tp::report::depth::render_depth_check(program, &report),
     );
     if !report.pass() {
@@ -1460,15 +1484,24 @@ fn shaped_check(program: &tp::shaped::ShapedProgram, args: &CheckArgs) -> Result
         mutation: shaped_mutation(program, args.mutation.as_deref())?,
         ..defaults
     };
+    args.data.precheck(args.common.json)?;
     let report = tp::check::shaped::run_shaped_check(program, &opts).map_err(|e| {
         tp::TpError::BadOptions {
             message: format!("cannot check the shaped program: {e}"),
             hint: "see `tp check --help`".into(),
         }
     })?;
+    let per_seed = args
+        .data
+        .export(|| tp::report::csv::shaped_check_rows(&report))?;
     emit(
         args.common.json,
-        || tp::report::shaped::shaped_check_json(program, &report),
+        || {
+            with_per_seed(
+                tp::report::shaped::shaped_check_json(program, &report),
+                per_seed,
+            )
+        },
         || tp::report::shaped::render_shaped_check(program, &report),
     );
     if !report.pass() {
@@ -1507,15 +1540,22 @@ fn shaped_simulate(
         ],
         ..defaults
     };
+    args.data.precheck(args.common.json)?;
     let sweep = tp::shaped::simulate::sweep(program, &numeric, &opts).map_err(|e| {
         tp::TpError::BadOptions {
             message: format!("cannot simulate: {e}"),
             hint: "fewer widths or samples (`--widths`, `--seeds`)".into(),
         }
     })?;
+    let per_seed = args.data.export(|| tp::report::csv::shaped_rows(&sweep))?;
     emit(
         args.common.json,
-        || tp::report::shaped::shaped_sweep_json(program, &sweep),
+        || {
+            with_per_seed(
+                tp::report::shaped::shaped_sweep_json(program, &sweep),
+                per_seed,
+            )
+        },
         || tp::report::shaped::render_shaped_sweep(program, &sweep),
     );
     Ok(())
@@ -1676,6 +1716,7 @@ fn meanfield_simulate(
     if let Some(path) = &args.plot {
         plot_writable(path)?;
     }
+    args.data.precheck(args.common.json)?;
     let plan = tp::meanfield::simulate::plan(program, &opts)
         .map_err(|e| meanfield_error("simulate", e, hint))?;
     if !args.quiet {
@@ -1719,9 +1760,17 @@ fn meanfield_simulate(
                 reason,
             })?;
     }
+    let per_seed = args
+        .data
+        .export(|| tp::report::csv::meanfield_rows(&sweep))?;
     emit(
         args.common.json,
-        || tp::report::meanfield_check::sweep_json(program, &sweep),
+        || {
+            with_per_seed(
+                tp::report::meanfield_check::sweep_json(program, &sweep),
+                per_seed,
+            )
+        },
         || tp::report::meanfield_check::render_sweep(program, &sweep),
     );
     Ok(())
@@ -1745,6 +1794,7 @@ fn meanfield_check(
     if let Some(path) = &args.plot {
         plot_writable(path)?;
     }
+    args.data.precheck(args.common.json)?;
     let report = tp::check::meanfield::run_meanfield_check(program, &opts).map_err(|e| {
         meanfield_error(
             "check the mean-field program",
@@ -1761,9 +1811,17 @@ fn meanfield_check(
                 reason,
             })?;
     }
+    let per_seed = args
+        .data
+        .export(|| tp::report::csv::meanfield_check_rows(&report))?;
     emit(
         args.common.json,
-        || tp::report::meanfield_check::check_json(program, &report),
+        || {
+            with_per_seed(
+                tp::report::meanfield_check::check_json(program, &report),
+                per_seed,
+            )
+        },
         || tp::report::meanfield_check::render_check(program, &report),
     );
     if !report.pass() {

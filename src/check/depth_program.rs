@@ -11,6 +11,7 @@ use crate::depth::evaluate::{evaluate, DepthValues, EvalOptions};
 use crate::depth::model::{DepthProgram, HayouKind, Resnet};
 use crate::depth::power::Regime;
 use crate::depth::simulate::{sample_type2_sde, simulate_crx, simulate_hayou, DepthSweepOptions};
+use crate::depth::sweep::DepthSweep;
 use crate::exponent::{Exponent, Rational};
 use crate::TpError;
 use num_traits::ToPrimitive;
@@ -53,6 +54,9 @@ pub struct DepthPointCheck {
     pub regime: String,
     /// The verdicts.
     pub verdicts: Vec<DepthVerdict>,
+    /// The sweep the verdicts judged (for `--csv`); `None` where nothing ran.
+    #[serde(skip)]
+    pub sweep: Option<DepthSweep>,
 }
 
 /// The whole check.
@@ -232,6 +236,7 @@ fn check_point(
         point: BTreeMap::new(),
         regime: regime.name().to_string(),
         verdicts: Vec::new(),
+        sweep: None,
     };
     let Some(v) = &d.verdict else {
         return Ok(point);
@@ -302,6 +307,7 @@ fn check_point(
                     .verdicts
                     .extend(judge_crx_laws(depths, &cells, &values.terminal, &mean_se));
             }
+            point.sweep = Some(DepthSweep::Crx(result));
         }
         (Resnet::Hayou(net), Some(DepthLimit::Hayou { sde, .. })) => {
             let coupled = if net.kind == HayouKind::Type1 {
@@ -384,6 +390,7 @@ fn check_point(
                 }
             }
             point.verdicts = judge_hayou(widths, depths, &cells, &pred);
+            point.sweep = Some(DepthSweep::Hayou(result));
         }
         _ => {}
     }

@@ -193,6 +193,9 @@ pub struct CheckReport {
     pub scale: ScaleReport,
     /// The sweep.
     pub result: SweepResult,
+    /// The extra seeds of the law verdicts, run at the largest width only; `None` when
+    /// the check needed none.
+    pub law_result: Option<SweepResult>,
     /// Its per-quantity statistics.
     pub stats: Vec<QuantityStats>,
     /// The tolerance used by the exponent rule.
@@ -297,7 +300,9 @@ pub fn check_finished(
 ) -> Result<CheckReport, TpError> {
     require_numeric(program)?;
     let scale = crate::scale::analyze(program)?;
-    check_sweep_with_laws(scale, result, law.as_ref(), inputs, tolerance)
+    let mut report = check_sweep_with_laws(scale, result, law.as_ref(), inputs, tolerance)?;
+    report.law_result = law;
+    Ok(report)
 }
 
 /// The extra seeds of the law verdicts at the largest width, when there are laws to
@@ -518,6 +523,7 @@ pub fn check_sweep_with_laws(
     Ok(CheckReport {
         scale,
         result,
+        law_result: None,
         stats,
         tolerance,
         verdicts,

@@ -25,7 +25,9 @@ use crate::shaped::evaluate::{
 };
 use crate::shaped::model::{ShapedAct, ShapedError, ShapedProgram};
 use crate::shaped::poly::{Atom, Poly};
-use crate::shaped::simulate::{sweep, ChainLimits, ShapedSimError, ShapedSweepOptions};
+use crate::shaped::simulate::{
+    sweep, ChainLimits, ShapedSimError, ShapedSweep, ShapedSweepOptions,
+};
 use crate::solve::gram::packed_len;
 use num_traits::{One, ToPrimitive, Zero};
 use serde::Serialize;
@@ -127,6 +129,9 @@ pub struct PointCheck {
     pub note: Option<String>,
     /// The sweep's planned cost, as text.
     pub cost: String,
+    /// The sweep the verdicts judged (for `--csv`); `None` where nothing ran.
+    #[serde(skip)]
+    pub sweep: Option<ShapedSweep>,
 }
 
 /// The whole check.
@@ -390,6 +395,7 @@ fn check_point(
         verdicts: Vec::new(),
         note: None,
         cost: String::new(),
+        sweep: None,
     };
     // The rate and, off the critical line, the limit that applies.
     let rate = match regime {
@@ -560,6 +566,7 @@ fn check_point(
     }
     pc.verdicts = verdicts;
     pc.limit = Some(limit);
+    pc.sweep = Some(sw);
     Ok(pc)
 }
 

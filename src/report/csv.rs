@@ -9,10 +9,23 @@
 //! cell is a value that was not computed (a blow-up, or an entry that does not apply);
 //! pandas reads it as NaN. Numbers are written in Rust's shortest round-trip form, so a
 //! value read back is the same `f64`.
+//!
+//! Width sweeps are mapped here ([`width_rows`]); each other family in a module of its
+//! own, whose documentation lists its quantity and statistic names ([`depth_rows`],
+//! [`shaped_rows`], [`meanfield_rows`], and the `*_check_rows` of their checks, which
+//! prefix every row of a symbolic program's checked point with the point).
 
 use crate::sim::SweepResult;
 use std::fmt::Write as _;
 use std::path::Path;
+
+mod depth;
+mod meanfield;
+mod shaped;
+
+pub use depth::{depth_check_rows, depth_rows};
+pub use meanfield::{meanfield_check_rows, meanfield_rows};
+pub use shaped::{shaped_check_rows, shaped_rows};
 
 /// The header line of every CSV `tp` writes.
 pub const HEADER: &str = "quantity,statistic,step,size_name,size,width,seed,value";
@@ -51,6 +64,60 @@ fn field(text: &str) -> String {
 /// An optional number as a CSV cell: empty when absent.
 fn cell<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+/// What every row of one record shares: its size and seed. The families build their
+/// rows through it so that no row can mix up the size columns.
+#[derive(Clone, Copy, Debug)]
+struct At {
+    size_name: &'static str,
+    size: u64,
+    width: Option<u64>,
+    seed: u64,
+}
+
+impl At {
+    /// A row of this record.
+    fn row(
+        &self,
+        quantity: impl Into<String>,
+        statistic: &str,
+        step: Option<u64>,
+        value: Option<f64>,
+    ) -> Row {
+        Row {
+            quantity: quantity.into(),
+            statistic: statistic.to_string(),
+            step,
+            size_name: self.size_name,
+            size: self.size,
+            width: self.width,
+            seed: self.seed,
+            value,
+        }
+    }
+}
+
+/// The rows of several checked points (a symbolic program's phase diagram), each
+/// point's quantities prefixed with its symbol values: `alpha=1/2 beta=1: displacement`.
+/// A numeric program has one point with no values, and its quantities keep their names.
+fn at_points<'a, P: 'a>(
+    points: impl IntoIterator<Item = (Vec<(String, String)>, &'a P)>,
+    rows_of: impl Fn(&P) -> Vec<Row>,
+) -> Vec<Row> {
+    let mut out = Vec::new();
+    for (point, data) in points {
+        let mut rows = rows_of(data);
+        if !point.is_empty() {
+            let prefix: Vec<String> = point.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let prefix = prefix.join(" ");
+            for r in &mut rows {
+                r.quantity = format!("{prefix}: {}", r.quantity);
+            }
+        }
+        out.extend(rows);
+    }
+    out
 }
 
 /// The rows as CSV text, header first.

@@ -139,7 +139,7 @@ struct ScaleArgs {
     /// [-1/2, 5/2]², to this file: `.svg` or `.png` by its extension.
     #[arg(long, value_name = "FILE.svg|FILE.png")]
     plot: Option<PathBuf>,
-    /// Size of the --plot figure in pixels, each side in 200..=8000 [default: 820,600].
+    /// Size of the --plot figure in pixels, each side in 200..=8000 [default: 860,600].
     #[arg(long, value_name = "W,H", value_parser = tp::report::style::parse_size)]
     plot_size: Option<(u32, u32)>,
 }

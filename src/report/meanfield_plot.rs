@@ -16,9 +16,9 @@ use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-const PANEL_W: u32 = 460;
-const PANEL_H: u32 = 360;
-const TITLE_H: u32 = 50;
+const PANEL_W: u32 = 500;
+const PANEL_H: u32 = 400;
+const TITLE_H: u32 = 56;
 /// At most this many panels side by side; further panels wrap to new rows.
 const MAX_COLUMNS: usize = 3;
 /// Dash and gap of derived lines and reference densities, in pixels.
@@ -289,8 +289,8 @@ fn draw_histogram<DB: DrawingBackend>(
     let mut chart = ChartBuilder::on(area)
         .caption(&panel.title, (FONT, CAPTION_FONT))
         .margin(10)
-        .x_label_area_size(48)
-        .y_label_area_size(64)
+        .x_label_area_size(58)
+        .y_label_area_size(84)
         .build_cartesian_2d(lo..hi, 0.0..top)
         .map_err(err)?;
     configure(&mut chart, "coordinate 1 at T", "density")?;
@@ -353,8 +353,8 @@ fn draw_trajectories<DB: DrawingBackend>(
     let mut chart = ChartBuilder::on(area)
         .caption(&panel.title, (FONT, CAPTION_FONT))
         .margin(10)
-        .x_label_area_size(48)
-        .y_label_area_size(64)
+        .x_label_area_size(58)
+        .y_label_area_size(84)
         .build_cartesian_2d(0.0..tmax, ylo..yhi)
         .map_err(err)?;
     configure(&mut chart, "time t = n γ_{α,β}(N)", &panel.y_label)?;
@@ -403,8 +403,8 @@ fn draw_errors<DB: DrawingBackend>(
     let mut chart = ChartBuilder::on(area)
         .caption(&panel.title, (FONT, CAPTION_FONT))
         .margin(10)
-        .x_label_area_size(48)
-        .y_label_area_size(68)
+        .x_label_area_size(58)
+        .y_label_area_size(84)
         .build_cartesian_2d(
             Log2Axis::new(xlo - 0.3, xhi + 0.3, 7),
             Log2Axis::new(ylo - 0.5, yhi + 0.5, 7),
@@ -499,7 +499,7 @@ mod tests {
             assert!(colours.contains(&hex), "{hex} missing from {colours:?}");
         }
         assert!(svg.contains("stroke-dasharray") || svg.matches("<polyline").count() > 6);
-        assert!(svg.contains("width=\"840\""), "two columns of 420 px");
+        assert!(svg.contains("width=\"1000\""), "two columns of 500 px");
     }
 
     #[test]
@@ -517,8 +517,14 @@ mod tests {
             derived: vec![("N^-1".into(), vec![(64.0, 0.1), (256.0, 0.025)])],
         };
         let svg = render_errors("rates", &[panel], 1).unwrap();
-        let data_at = svg.find("#0072B2").unwrap();
-        let derived_at = svg.rfind("#000000").unwrap();
-        assert!(derived_at > data_at, "the derived line is drawn on top");
+        let data_at = svg
+            .find("<polyline fill=\"none\" opacity=\"1\" stroke=\"#0072B2\"")
+            .unwrap();
+        let dashed_at = svg.find("(dashed)").unwrap();
+        // The legend sample of the derived line comes after its dashes, which come after
+        // the data line: the last blue polyline before the legend is a short dash.
+        let before_legend = &svg[..dashed_at];
+        let last_blue = before_legend.rfind("stroke=\"#0072B2\"").unwrap();
+        assert!(last_blue > data_at, "the derived line is drawn on top");
     }
 }

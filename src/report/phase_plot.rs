@@ -87,7 +87,7 @@ fn color(r: Regime) -> RGBColor {
 }
 
 const SIDE: u32 = 600;
-const LEGEND: u32 = 220;
+const LEGEND: u32 = 260;
 
 /// Merges vertically adjacent grid points of one regime into (x, y_first, y_last,
 /// regime) runs, which keeps the SVG small (one rectangle per run, not per point).
@@ -127,8 +127,8 @@ impl Plot for PhaseFigure<'_> {
         let mut chart = ChartBuilder::on(&plot)
             .caption(self.title, (FONT, CAPTION_FONT))
             .margin(12)
-            .x_label_area_size(48)
-            .y_label_area_size(56)
+            .x_label_area_size(58)
+            .y_label_area_size(70)
             .build_cartesian_2d(
                 low - step / 2.0..high + step / 2.0,
                 low - step / 2.0..high + step / 2.0,
@@ -171,7 +171,7 @@ fn draw_legend<DB: DrawingBackend>(
     present.sort();
     present.dedup();
     for (k, r) in present.iter().enumerate() {
-        let top = 48 + 28 * k as i32;
+        let top = 48 + 30 * k as i32;
         legend
             .draw(&Rectangle::new(
                 [(8, top), (28, top + 18)],

@@ -273,10 +273,10 @@ pub fn convergence_panel(
 
 /// At most this many panels side by side; further panels wrap to new rows.
 pub const MAX_COLUMNS: usize = 3;
-const PANEL_W: u32 = 440;
-const PANEL_H: u32 = 360;
-const TITLE_H: u32 = 56;
-const LEGEND_W: u32 = 250;
+const PANEL_W: u32 = 470;
+const PANEL_H: u32 = 390;
+const TITLE_H: u32 = 60;
+const LEGEND_W: u32 = 290;
 /// Dash and gap of the derived-slope lines, in pixels.
 const DASH: (u32, u32) = (9, 6);
 
@@ -397,7 +397,7 @@ impl Plot for Figure {
             (FONT, TITLE_FONT).into_font().color(&BLACK),
         ))
         .map_err(err)?;
-        let legend_w = LEGEND_W.min(width * 2 / 5);
+        let legend_w = legend_width(width);
         let (plots, legend_area) = body.split_horizontally(width - legend_w);
         let areas = plots.split_evenly((rows, columns));
         for (area, panel) in areas.iter().zip(self.panels()) {
@@ -409,6 +409,11 @@ impl Plot for Figure {
             .any(|c| c.predicted_slope.is_some());
         draw_legend(&legend_area, &legend, derived, self.convergence.is_some())
     }
+}
+
+/// The width of the legend column of a figure `width` pixels wide (at most 2/5 of it).
+pub fn legend_width(width: u32) -> u32 {
+    LEGEND_W.min(width * 2 / 5)
 }
 
 /// Draws `figure` as SVG text at its default size.
@@ -439,15 +444,15 @@ fn draw_caption<DB: DrawingBackend>(
     ))
     .map_err(err)?;
     if !panel.omitted.is_empty() {
-        // About 8 px per character at 14 px: keep the note inside the panel.
-        let room = (area.dim_in_pixel().0 as usize).saturating_sub(24) / 8;
+        // About 9 px per character at 14 px: keep the note inside the panel.
+        let room = (area.dim_in_pixel().0 as usize).saturating_sub(24) / 9;
         let mut note = format!("not drawn: {}", panel.omitted.join(", "));
         if note.chars().count() > room.max(12) {
             note = note.chars().take(room.max(12) - 1).collect::<String>() + "…";
         }
         area.draw(&Text::new(
             note,
-            (12, 32),
+            (12, 36),
             (FONT, TICK_FONT).into_font().color(&NOTE),
         ))
         .map_err(err)?;
@@ -482,14 +487,14 @@ fn draw_panel<DB: DrawingBackend>(
     let (y0, y1) = padded_range(&ys, 4.0, 0.5);
 
     let (caption_area, chart_area) =
-        area.split_vertically(if panel.omitted.is_empty() { 34 } else { 54 });
+        area.split_vertically(if panel.omitted.is_empty() { 38 } else { 62 });
     draw_caption(&caption_area, panel)?;
     let mut chart = ChartBuilder::on(&chart_area)
         .margin_left(8)
         .margin_right(18)
         .margin_bottom(6)
-        .x_label_area_size(50)
-        .y_label_area_size(68)
+        .x_label_area_size(58)
+        .y_label_area_size(84)
         .build_cartesian_2d(Log2Axis::new(x0, x1, 7), Log2Axis::new(y0, y1, 7))
         .map_err(err)?;
     chart
@@ -575,12 +580,12 @@ fn draw_legend<DB: DrawingBackend>(
     derived: bool,
     convergence: bool,
 ) -> Result<(), String> {
-    let row = 24;
-    let mut y = 24;
+    let row = 26;
+    let mut y = 26;
     let text = |s: &str, y: i32, color: &RGBColor| {
         area.draw(&Text::new(
             s.to_string(),
-            (54, y - 9),
+            (54, y - 11),
             (FONT, LEGEND_FONT).into_font().color(color),
         ))
         .map_err(err)
@@ -630,7 +635,7 @@ fn draw_legend<DB: DrawingBackend>(
             (FONT, TICK_FONT).into_font().color(&NOTE),
         ))
         .map_err(err)?;
-        y += 20;
+        y += 22;
     }
     Ok(())
 }

@@ -60,16 +60,19 @@ pub fn entry_style(k: usize) -> (RGBColor, Marker) {
 
 /// The font family every text uses (registered from the embedded DejaVu Sans).
 pub const FONT: &str = "sans-serif";
-/// Figure titles.
-pub const TITLE_FONT: u32 = 22;
-/// Panel captions.
-pub const CAPTION_FONT: u32 = 17;
-/// Axis descriptions.
-pub const AXIS_FONT: u32 = 16;
-/// Tick labels.
-pub const TICK_FONT: u32 = 14;
-/// Legend entries and notes.
-pub const LEGEND_FONT: u32 = 15;
+/// plotters sizes text by its line height, in whole pixels; the em size (what an SVG
+/// `font-size` says) is that height divided by this.
+pub const EM: f64 = 1.24;
+/// Figure titles: 27 / 1.24 ≈ 21.8 px em.
+pub const TITLE_FONT: f64 = 27.0;
+/// Panel captions: 22 / 1.24 ≈ 17.7 px em.
+pub const CAPTION_FONT: f64 = 22.0;
+/// Axis descriptions: 20 / 1.24 ≈ 16.1 px em.
+pub const AXIS_FONT: f64 = 20.0;
+/// Tick labels and notes: 18 / 1.24 ≈ 14.5 px em.
+pub const TICK_FONT: f64 = 18.0;
+/// Legend entries: 19 / 1.24 ≈ 15.3 px em.
+pub const LEGEND_FONT: f64 = 19.0;
 /// Grid lines: light grey, drawn only at major ticks.
 pub const GRID: RGBColor = RGBColor(225, 225, 225);
 /// Secondary text (notes, omitted quantities).

@@ -110,10 +110,12 @@ impl Plot for MfFigure<'_> {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let (columns, rows) = self.grid();
         let (top, body) = root.split_vertically(TITLE_H.min(root.dim_in_pixel().1 / 5));
+        let width = root.dim_in_pixel().0.saturating_sub(28);
+        let title_font = style::fitted_font(self.title, width, TITLE_FONT);
         top.draw(&Text::new(
             self.title.to_string(),
             (14, 12),
-            (FONT, TITLE_FONT).into_font().color(&BLACK),
+            (FONT, title_font).into_font().color(&BLACK),
         ))
         .map_err(err)?;
         let areas = body.split_evenly((rows, columns));
@@ -406,7 +408,11 @@ fn draw_errors<DB: DrawingBackend>(
         .x_label_area_size(58)
         .y_label_area_size(84)
         .build_cartesian_2d(
-            Log2Axis::new(xlo - 0.3, xhi + 0.3, 7),
+            Log2Axis::new(
+                xlo - 0.3,
+                xhi + 0.3,
+                style::tick_budget(area.dim_in_pixel().0),
+            ),
             Log2Axis::new(ylo - 0.5, yhi + 0.5, 7),
         )
         .map_err(err)?;

@@ -391,10 +391,11 @@ impl Plot for Figure {
             .map(|(name, color, marker)| (name.clone(), (*color, *marker)))
             .collect();
         let (top, body) = root.split_vertically(TITLE_H.min(height / 5));
+        let title_font = style::fitted_font(&self.title, width.saturating_sub(28), TITLE_FONT);
         top.draw(&Text::new(
             self.title.clone(),
             (14, 14),
-            (FONT, TITLE_FONT).into_font().color(&BLACK),
+            (FONT, title_font).into_font().color(&BLACK),
         ))
         .map_err(err)?;
         let legend_w = legend_width(width);
@@ -495,7 +496,10 @@ fn draw_panel<DB: DrawingBackend>(
         .margin_bottom(6)
         .x_label_area_size(58)
         .y_label_area_size(84)
-        .build_cartesian_2d(Log2Axis::new(x0, x1, 7), Log2Axis::new(y0, y1, 7))
+        .build_cartesian_2d(
+            Log2Axis::new(x0, x1, style::tick_budget(area.dim_in_pixel().0)),
+            Log2Axis::new(y0, y1, 7),
+        )
         .map_err(err)?;
     chart
         .configure_mesh()
@@ -580,8 +584,8 @@ fn draw_legend<DB: DrawingBackend>(
     derived: bool,
     convergence: bool,
 ) -> Result<(), String> {
-    let row = 26;
-    let mut y = 26;
+    let row = 24;
+    let mut y = 24;
     let text = |s: &str, y: i32, color: &RGBColor| {
         area.draw(&Text::new(
             s.to_string(),
@@ -618,11 +622,7 @@ fn draw_legend<DB: DrawingBackend>(
         "band: range over seeds",
     ];
     if derived {
-        notes.extend([
-            "dashed: derived slope in",
-            "  the curve's colour, through",
-            "  its first point",
-        ]);
+        notes.extend(["dashed: derived slope,", "  through the first point"]);
     }
     if convergence {
         notes.extend(["convergence band: RMS error", "  leaving one seed out"]);
@@ -635,7 +635,7 @@ fn draw_legend<DB: DrawingBackend>(
             (FONT, TICK_FONT).into_font().color(&NOTE),
         ))
         .map_err(err)?;
-        y += 22;
+        y += 20;
     }
     Ok(())
 }

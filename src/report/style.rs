@@ -73,6 +73,20 @@ pub const AXIS_FONT: f64 = 20.0;
 pub const TICK_FONT: f64 = 18.0;
 /// Legend entries: 19 / 1.24 ≈ 15.3 px em.
 pub const LEGEND_FONT: f64 = 19.0;
+/// How many width ticks (numbers up to 4 digits) fit on an x axis in a panel
+/// `pixels` wide, without their labels running into each other.
+pub fn tick_budget(pixels: u32) -> usize {
+    (pixels.saturating_sub(110) / 52).clamp(2, 7) as usize
+}
+
+/// The font size (line height) at which `text` fits in `pixels`: `max`, or less for a
+/// long text, but never below the tick-label size.
+pub fn fitted_font(text: &str, pixels: u32, max: f64) -> f64 {
+    // DejaVu Sans averages about 0.6 em per character.
+    let chars = text.chars().count().max(1) as f64;
+    (f64::from(pixels) / (0.6 * chars) * EM).clamp(TICK_FONT, max)
+}
+
 /// Grid lines: light grey, drawn only at major ticks.
 pub const GRID: RGBColor = RGBColor(225, 225, 225);
 /// Secondary text (notes, omitted quantities).

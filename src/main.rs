@@ -3,6 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tp::report::meanfield_plot::{MfFigure, MfPanels};
 
 /// tp — a Tensor Program engine and simulator.
 ///
@@ -239,9 +240,12 @@ struct ScaleArgs {
     trace: bool,
     /// For a depth program with two symbolic exponents (e.g. `resnet_phase.tp`): draw
     /// its phase diagram, the regime derived at every point of a grid of step 1/40 over
-    /// [-1/2, 5/2]², to this SVG file.
-    #[arg(long, value_name = "FILE.svg")]
+    /// [-1/2, 5/2]², to this file: `.svg` or `.png` by its extension.
+    #[arg(long, value_name = "FILE.svg|FILE.png")]
     plot: Option<PathBuf>,
+    /// Size of the --plot figure in pixels, each side in 200..=8000 [default: 860,600].
+    #[arg(long, value_name = "W,H", value_parser = tp::report::style::parse_size)]
+    plot_size: Option<(u32, u32)>,
 }
 
 #[derive(Args)]
@@ -372,11 +376,20 @@ struct SimulateArgs {
     /// No progress bar (it is also hidden when stderr is not a terminal).
     #[arg(long)]
     quiet: bool,
-    /// Also write coordinate-check plots (one panel per step, log2 axes) to this SVG file.
-    /// For a mean-field program: coordinate histograms of literal SGD at T per N, or, when
+    /// Also write coordinate-check plots (one panel per step, log2 axes, at most three
+    /// panels side by side) to this file: `.svg` or `.png` by its extension. For a
+    /// mean-field program: coordinate histograms of literal SGD at T per N, or, when
     /// every particle starts at one point, one path per seed per N.
-    #[arg(long, value_name = "FILE.svg")]
+    #[arg(long, value_name = "FILE.svg|FILE.png")]
     plot: Option<PathBuf>,
+    /// Draw only these quantities or families (e.g. `h2,f_1`) in the --plot figure of a
+    /// width program; an unknown name is refused before the run, with the list of names.
+    #[arg(long, value_delimiter = ',', value_name = "NAME,NAME,...")]
+    plot_only: Vec<String>,
+    /// Size of the whole --plot figure in pixels, each side in 200..=8000 [default: the
+    /// figure's own, growing with its number of panels]; panels share it.
+    #[arg(long, value_name = "W,H", value_parser = tp::report::style::parse_size)]
+    plot_size: Option<(u32, u32)>,
     /// Mean-field programs: start every particle at the same point w0 (the mean of the
     /// initial law; radius times e1 for a sphere), the identical-initialization experiment
     /// of De Bortoli et al. (2020, Fig. 2). Literal SGD then keeps all particles equal
@@ -460,6 +473,8 @@ fn simulate(args: SimulateArgs) -> Result<(), tp::TpError> {
             hint: "use `--widths` for a width program".into(),
         });
     }
+    let target = plot_target(&args.plot, args.plot_size, &args.plot_only)?;
+    check_plot_only(&program, &args.plot_only)?;
     let name = args.common.file.display().to_string();
     let threads = args.threads.map(|t| t as usize);
     if args.plot.is_some() || args.data.csv.is_some() || args.common.json {
@@ -501,9 +516,6 @@ fn simulate(args: SimulateArgs) -> Result<(), tp::TpError> {
                     message: "--shard writes its part of the sweep to a file".into(),
                     hint: "add `--output PART_K.json` (one file per shard; merge them with `tp merge`)".into(),
                 });
-            }
-            if let Some(path) = &args.plot {
-                plot_writable(path)?;
             }
             args.data.precheck(args.common.json)?;
             match (&args.output, args.shard) {
@@ -554,12 +566,12 @@ fn simulate(args: SimulateArgs) -> Result<(), tp::TpError> {
         None => name,
     };
     let report = tp::report::SimulationReport::new(&title, program.title.as_deref(), result);
-    if let Some(path) = &args.plot {
-        let figure = report.figure(&tp::report::plot::Predictions::default());
-        tp::report::plot::write_svg(&figure, path).map_err(|reason| tp::TpError::Plot {
-            path: path.clone(),
-            reason,
-        })?;
+    if let Some(target) = &target {
+        let mut figure = report.figure(&tp::report::plot::Predictions::default());
+        if !args.plot_only.is_empty() {
+            figure.restrict(&args.plot_only);
+        }
+        write_plot(&figure, target)?;
     }
     emit(
         args.common.json,
@@ -728,11 +740,64 @@ fn emit(json: bool, value: impl FnOnce() -> serde_json::Value, text: impl FnOnce
     }
 }
 
-/// Refuses an unwritable `--plot` path before the (long) run rather than after it.
-fn plot_writable(path: &std::path::Path) -> Result<(), tp::TpError> {
-    tp::report::plot::check_writable(path).map_err(|reason| tp::TpError::Plot {
-        path: path.to_path_buf(),
+/// The `--plot` target, checked before the (long) run rather than after it: a known
+/// extension, a writable path, and no `--plot-size`/`--plot-only` without `--plot`.
+fn plot_target(
+    plot: &Option<PathBuf>,
+    size: Option<(u32, u32)>,
+    only: &[String],
+) -> Result<Option<tp::report::style::PlotTarget>, tp::TpError> {
+    let Some(path) = plot else {
+        if size.is_some() || !only.is_empty() {
+            return Err(tp::TpError::BadOptions {
+                message: "`--plot-size` and `--plot-only` shape the figure of `--plot`".into(),
+                hint: "add `--plot FILE.svg` (or `FILE.png`)".into(),
+            });
+        }
+        return Ok(None);
+    };
+    tp::report::style::check_writable(path).map_err(|reason| tp::TpError::Plot {
+        path: path.clone(),
         reason,
+    })?;
+    Ok(Some(tp::report::style::PlotTarget {
+        path: path.clone(),
+        size,
+    }))
+}
+
+/// Writes a figure to its `--plot` target, as SVG or PNG by the file's extension.
+fn write_plot(
+    plot: &impl tp::report::style::Plot,
+    target: &tp::report::style::PlotTarget,
+) -> Result<(), tp::TpError> {
+    tp::report::style::write_plot(plot, target).map_err(|reason| tp::TpError::Plot {
+        path: target.path.clone(),
+        reason,
+    })
+}
+
+/// Refuses `--plot-only` names that are neither a quantity nor a family of the width
+/// program, before its run; the error lists the names there are.
+fn check_plot_only(program: &tp::ir::Program, only: &[String]) -> Result<(), tp::TpError> {
+    let available: std::collections::BTreeSet<String> = tp::sim::quantities(program)
+        .into_iter()
+        .flat_map(|q| std::iter::once(q.name).chain(q.family))
+        .collect();
+    tp::report::plot::check_only(only, &available).map_err(|message| tp::TpError::BadOptions {
+        message,
+        hint: "give quantity names (`h2_1`) or family names (`h2`), comma-separated".into(),
+    })
+}
+
+/// Refuses `--plot-only` on a figure that is not drawn per quantity.
+fn refuse_plot_only(only: &[String], what: &str) -> Result<(), tp::TpError> {
+    if only.is_empty() {
+        return Ok(());
+    }
+    Err(tp::TpError::BadOptions {
+        message: format!("`--plot-only` picks curves of width programs; {what}"),
+        hint: "drop `--plot-only` (`--plot-size` and `.png` apply)".into(),
     })
 }
 
@@ -1085,10 +1150,20 @@ struct CheckArgs {
     /// No progress bar (it is also hidden when stderr is not a terminal).
     #[arg(long)]
     quiet: bool,
-    /// Also write coordinate-check panels with the derived slopes drawn beside the
-    /// measured ones (and a convergence panel when limits were checked) to this SVG file.
-    #[arg(long, value_name = "FILE.svg")]
+    /// Also write coordinate-check panels with the derived slopes drawn dashed on top of
+    /// the measured ones, in the same colour (and a convergence panel when limits were
+    /// checked), to this file: `.svg` or `.png` by its extension. For a mean-field
+    /// program: the coupling errors against N with the derived rates.
+    #[arg(long, value_name = "FILE.svg|FILE.png")]
     plot: Option<PathBuf>,
+    /// Draw only these quantities or families (e.g. `h2,f_1`) in the --plot figure of a
+    /// width program; an unknown name is refused before the run, with the list of names.
+    #[arg(long, value_delimiter = ',', value_name = "NAME,NAME,...")]
+    plot_only: Vec<String>,
+    /// Size of the whole --plot figure in pixels, each side in 200..=8000 [default: the
+    /// figure's own, growing with its number of panels]; panels share it.
+    #[arg(long, value_name = "W,H", value_parser = tp::report::style::parse_size)]
+    plot_size: Option<(u32, u32)>,
     /// Do not evaluate the infinite-width limit: Θ(1) scalars are then judged by their
     /// slopes only, and the report says "limits: not evaluated".
     #[arg(long)]
@@ -1190,19 +1265,17 @@ fn check(args: CheckArgs) -> Result<(), tp::TpError> {
                 hint: "run the sweep with at least two widths and two seeds".into(),
             });
         }
-        if let Some(path) = &args.plot {
-            plot_writable(path)?;
-        }
+        let target = plot_target(&args.plot, args.plot_size, &args.plot_only)?;
+        check_plot_only(&program, &args.plot_only)?;
         args.data.precheck(args.common.json)?;
         let inputs = check_inputs(&program, &args)?;
         let report = tp::check::check_finished(&program, result, law, &inputs, args.tolerance)?;
-        return finish_check(&program, &args, &report);
+        return finish_check(&program, &args, &report, target.as_ref());
     }
     let seeds = seed_list(args.seed, args.seeds.unwrap_or(10))?;
     tp::sim::check_request(&program, &widths, &seeds, threads)?;
-    if let Some(path) = &args.plot {
-        plot_writable(path)?;
-    }
+    let target = plot_target(&args.plot, args.plot_size, &args.plot_only)?;
+    check_plot_only(&program, &args.plot_only)?;
     args.data.precheck(args.common.json)?;
     let inputs = check_inputs(&program, &args)?;
     let options = tp::check::CheckOptions {
@@ -1215,7 +1288,7 @@ fn check(args: CheckArgs) -> Result<(), tp::TpError> {
     let report = with_progress(args.quiet, |progress| {
         tp::check::run_check(&program, &options, &inputs, Some(progress))
     })?;
-    finish_check(&program, &args, &report)
+    finish_check(&program, &args, &report, target.as_ref())
 }
 
 /// The output of a width `tp check`: plot, CSV, report, and exit status 1 on a FAIL.
@@ -1223,6 +1296,7 @@ fn finish_check(
     program: &tp::ir::Program,
     args: &CheckArgs,
     report: &tp::check::CheckReport,
+    target: Option<&tp::report::style::PlotTarget>,
 ) -> Result<(), tp::TpError> {
     use std::io::Write;
     let name = args.common.file.display().to_string();
@@ -1230,12 +1304,12 @@ fn finish_check(
         Some(t) => format!("{t} ({name})"),
         None => name,
     };
-    if let Some(path) = &args.plot {
-        let figure = tp::report::check_figure(&title, report);
-        tp::report::plot::write_svg(&figure, path).map_err(|reason| tp::TpError::Plot {
-            path: path.clone(),
-            reason,
-        })?;
+    if let Some(target) = target {
+        let mut figure = tp::report::check_figure(&title, report);
+        if !args.plot_only.is_empty() {
+            figure.restrict(&args.plot_only);
+        }
+        write_plot(&figure, target)?;
     }
     let per_seed = args.data.export(|| {
         let mut rows = tp::report::csv::width_rows(&report.result);
@@ -1713,9 +1787,11 @@ fn meanfield_simulate(
         d.regime == Some(tp::meanfield::derive::MfRegime::Sde),
     );
     opts.threads = args.threads.map(|t| t as usize);
-    if let Some(path) = &args.plot {
-        plot_writable(path)?;
-    }
+    let target = plot_target(&args.plot, args.plot_size, &args.plot_only)?;
+    refuse_plot_only(
+        &args.plot_only,
+        "a mean-field figure has no per-quantity curves",
+    )?;
     args.data.precheck(args.common.json)?;
     let plan = tp::meanfield::simulate::plan(program, &opts)
         .map_err(|e| meanfield_error("simulate", e, hint))?;
@@ -1735,14 +1811,18 @@ fn meanfield_simulate(
     let sweep = tp::meanfield::simulate::simulate(program, &opts, Some(&tick))
         .map_err(|e| meanfield_error("simulate", e, hint))?;
     bar.finish_and_clear();
-    if let Some(path) = &args.plot {
+    if let Some(target) = &target {
         let title = program.display_name();
-        let svg = if matches!(program.init, tp::meanfield::model::InitLaw::Point(_)) {
+        if matches!(program.init, tp::meanfield::model::InitLaw::Point(_)) {
             // A point mass has no histogram: every particle of literal SGD stays at one
             // point, so the figure is that point's path in each run.
             let panels = tp::report::meanfield_check::trajectory_panels(&sweep);
-            let columns = panels.len().min(3);
-            tp::report::meanfield_plot::render_trajectories(&title, &panels, columns)
+            let figure = MfFigure {
+                title: &title,
+                columns: 3,
+                panels: MfPanels::Trajectories(&panels),
+            };
+            write_plot(&figure, target)?;
         } else {
             let panel = tp::report::meanfield_check::histogram_panel(
                 &format!(
@@ -1752,13 +1832,14 @@ fn meanfield_simulate(
                 &sweep,
                 args.seed,
             );
-            tp::report::meanfield_plot::render_histograms(&title, &[panel], 1)
-        };
-        svg.and_then(|svg| std::fs::write(path, svg).map_err(|e| e.to_string()))
-            .map_err(|reason| tp::TpError::Plot {
-                path: path.clone(),
-                reason,
-            })?;
+            let panels = [panel];
+            let figure = MfFigure {
+                title: &title,
+                columns: 1,
+                panels: MfPanels::Histograms(&panels),
+            };
+            write_plot(&figure, target)?;
+        }
     }
     let per_seed = args
         .data
@@ -1791,9 +1872,11 @@ fn meanfield_check(
         threads: args.threads.map(|t| t as usize),
         mutation: meanfield_mutation(program, args.mutation.as_deref())?,
     };
-    if let Some(path) = &args.plot {
-        plot_writable(path)?;
-    }
+    let target = plot_target(&args.plot, args.plot_size, &args.plot_only)?;
+    refuse_plot_only(
+        &args.plot_only,
+        "a mean-field figure has no per-quantity curves",
+    )?;
     args.data.precheck(args.common.json)?;
     let report = tp::check::meanfield::run_meanfield_check(program, &opts).map_err(|e| {
         meanfield_error(
@@ -1802,14 +1885,15 @@ fn meanfield_check(
             "see `tp check --help` (`--particles`, `--seeds`)",
         )
     })?;
-    if let Some(path) = &args.plot {
+    if let Some(target) = &target {
         let panels = tp::report::meanfield_check::error_panels(&report);
-        tp::report::meanfield_plot::render_errors(&program.display_name(), &panels, 2)
-            .and_then(|svg| std::fs::write(path, svg).map_err(|e| e.to_string()))
-            .map_err(|reason| tp::TpError::Plot {
-                path: path.clone(),
-                reason,
-            })?;
+        let title = program.display_name();
+        let figure = MfFigure {
+            title: &title,
+            columns: 2,
+            panels: MfPanels::Errors(&panels),
+        };
+        write_plot(&figure, target)?;
     }
     let per_seed = args
         .data
@@ -1875,19 +1959,18 @@ fn run(cli: Cli) -> Result<(), tp::TpError> {
                 tp::Compiled::Width(p) => p,
                 tp::Compiled::Depth(p) => {
                     let derivation = tp::depth::derive::derive(&p, None);
-                    if let Some(path) = &args.plot {
+                    if let Some(target) = plot_target(&args.plot, args.plot_size, &[])? {
                         let map = tp::report::phase_plot::phase_map(&derivation.counting, &p.symbols)
                             .map_err(|e| tp::TpError::BadOptions {
                                 message: format!("cannot draw the phase diagram: {e}"),
                                 hint: "`--plot` draws programs with two symbolic exponents; fix the others with --set NAME=VALUE".into(),
                             })?;
                         let title = p.title.clone().unwrap_or_else(|| "phase diagram".into());
-                        tp::report::phase_plot::render_phase_svg(&map, &title)
-                            .and_then(|svg| std::fs::write(path, svg).map_err(|e| e.to_string()))
-                            .map_err(|reason| tp::TpError::Plot {
-                                path: path.clone(),
-                                reason,
-                            })?;
+                        let figure = tp::report::phase_plot::PhaseFigure {
+                            map: &map,
+                            title: &title,
+                        };
+                        write_plot(&figure, &target)?;
                     }
                     emit(
                         args.common.json,
@@ -1915,7 +1998,7 @@ fn run(cli: Cli) -> Result<(), tp::TpError> {
                     return Ok(());
                 }
             };
-            if args.plot.is_some() {
+            if args.plot.is_some() || args.plot_size.is_some() {
                 return Err(tp::TpError::BadOptions {
                     message: "`tp scale --plot` draws the phase diagram of a depth program".into(),
                     hint: "for a width program, `tp simulate --plot` and `tp check --plot` draw coordinate checks".into(),

@@ -162,7 +162,7 @@ fn the_plot_shows_measured_and_derived_slopes() {
         assert!(svg.contains(caption), "missing {caption}");
     }
     assert!(
-        svg.contains("dashed: predicted slope"),
+        svg.contains("derived slope (dashed)"),
         "no legend for the derived slopes"
     );
     let _ = std::fs::remove_file(&path);

@@ -8,30 +8,21 @@
 //! the common colour-vision deficiencies), the same series index the same colour in
 //! every panel; grids are light so the data stays in front.
 
+use super::style::{
+    self, err, series_color, Log2Axis, Plot, AXIS_FONT, CAPTION_FONT, FONT, GRID, LEGEND_FONT,
+    TICK_FONT, TITLE_FONT,
+};
+use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-/// Okabe & Ito's qualitative palette.
-const PALETTE: [RGBColor; 8] = [
-    RGBColor(0, 114, 178),
-    RGBColor(230, 159, 0),
-    RGBColor(0, 158, 115),
-    RGBColor(204, 121, 167),
-    RGBColor(86, 180, 233),
-    RGBColor(213, 94, 0),
-    RGBColor(240, 228, 66),
-    RGBColor(0, 0, 0),
-];
-
-const FONT: &str = "sans-serif";
-const PANEL_W: u32 = 420;
-const PANEL_H: u32 = 320;
-const TITLE_H: u32 = 40;
-
-/// Colour of series `i` (stable across panels).
-pub fn series_color(i: usize) -> RGBColor {
-    PALETTE[i % PALETTE.len()]
-}
+const PANEL_W: u32 = 500;
+const PANEL_H: u32 = 400;
+const TITLE_H: u32 = 56;
+/// At most this many panels side by side; further panels wrap to new rows.
+const MAX_COLUMNS: usize = 3;
+/// Dash and gap of derived lines and reference densities, in pixels.
+const DASH: (u32, u32) = (9, 6);
 
 /// Histograms of one coordinate for several series (e.g. N = 64, 512, 4096), with an
 /// optional reference density drawn on top.
@@ -70,39 +61,127 @@ pub struct ErrorPanel {
     pub derived: Vec<(String, Vec<(f64, f64)>)>,
 }
 
-fn err(e: impl std::fmt::Display) -> String {
-    e.to_string()
+/// The panels of a mean-field figure.
+#[derive(Clone, Copy, Debug)]
+pub enum MfPanels<'a> {
+    /// Coordinate histograms (De Bortoli et al. 2020, Fig. 1).
+    Histograms(&'a [HistogramPanel]),
+    /// Paths of independent runs (their Fig. 2).
+    Trajectories(&'a [TrajectoryPanel]),
+    /// Errors against N with the derived rates.
+    Errors(&'a [ErrorPanel]),
 }
 
-/// Lays out `count` panels in at most `columns` columns under a title; calls `draw` on
-/// each panel's area.
-fn layout(
-    title: &str,
-    count: usize,
-    columns: usize,
-    mut draw: impl FnMut(usize, &DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String>,
-) -> Result<String, String> {
-    let columns = columns.clamp(1, count.max(1));
-    let rows = count.div_ceil(columns).max(1);
-    let size = (PANEL_W * columns as u32, TITLE_H + PANEL_H * rows as u32);
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let (top, body) = root.split_vertically(TITLE_H);
+/// A mean-field figure: a title over panels in at most `columns` (and at most three)
+/// columns; rows grow with the panels.
+#[derive(Clone, Copy, Debug)]
+pub struct MfFigure<'a> {
+    /// The title line.
+    pub title: &'a str,
+    /// Columns requested (clamped to 1..=3 and to the number of panels).
+    pub columns: usize,
+    /// The panels.
+    pub panels: MfPanels<'a>,
+}
+
+impl MfFigure<'_> {
+    fn count(&self) -> usize {
+        match self.panels {
+            MfPanels::Histograms(p) => p.len(),
+            MfPanels::Trajectories(p) => p.len(),
+            MfPanels::Errors(p) => p.len(),
+        }
+    }
+
+    /// (columns, rows) of the panel grid.
+    fn grid(&self) -> (usize, usize) {
+        let count = self.count().max(1);
+        let columns = self.columns.clamp(1, MAX_COLUMNS).min(count);
+        (columns, count.div_ceil(columns))
+    }
+}
+
+impl Plot for MfFigure<'_> {
+    fn default_size(&self) -> (u32, u32) {
+        let (columns, rows) = self.grid();
+        (PANEL_W * columns as u32, TITLE_H + PANEL_H * rows as u32)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let (columns, rows) = self.grid();
+        let (top, body) = root.split_vertically(TITLE_H.min(root.dim_in_pixel().1 / 5));
+        let width = root.dim_in_pixel().0.saturating_sub(28);
+        let title_font = style::fitted_font(self.title, width, TITLE_FONT);
         top.draw(&Text::new(
-            title.to_string(),
-            (12, 10),
-            (FONT, 20).into_font().color(&BLACK),
+            self.title.to_string(),
+            (14, 12),
+            (FONT, title_font).into_font().color(&BLACK),
         ))
         .map_err(err)?;
         let areas = body.split_evenly((rows, columns));
-        for (i, area) in areas.iter().enumerate().take(count) {
-            draw(i, area)?;
+        match self.panels {
+            MfPanels::Histograms(panels) => {
+                for (area, panel) in areas.iter().zip(panels) {
+                    draw_histogram(area, panel)?;
+                }
+            }
+            MfPanels::Trajectories(panels) => {
+                let range = shared_range(panels);
+                for (area, panel) in areas.iter().zip(panels) {
+                    draw_trajectories(area, panel, range)?;
+                }
+            }
+            MfPanels::Errors(panels) => {
+                for (area, panel) in areas.iter().zip(panels) {
+                    draw_errors(area, panel)?;
+                }
+            }
         }
-        root.present().map_err(err)?;
+        Ok(())
     }
-    Ok(svg)
+}
+
+/// The light grid and readable labels every mean-field chart shares.
+fn configure<'a, DB: DrawingBackend + 'a, X, Y>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    x_desc: &str,
+    y_desc: &str,
+) -> Result<(), String>
+where
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .x_labels(6)
+        .y_labels(6)
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(GRID)
+        .axis_style(RGBColor(110, 110, 110))
+        .label_style((FONT, TICK_FONT))
+        .axis_desc_style((FONT, AXIS_FONT))
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .draw()
+        .map_err(err)
+}
+
+/// The series legend box of a chart, in the figure's font.
+fn draw_series_labels<'a, DB: DrawingBackend + 'a, X, Y>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+) -> Result<(), String>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(200, 200, 200))
+        .label_font((FONT, LEGEND_FONT))
+        .draw()
+        .map_err(err)
 }
 
 /// Bin edges shared by every series of a panel: 40 bins over the 0.5%–99.5% range of
@@ -149,87 +228,102 @@ fn density_steps(values: &[f64], lo: f64, hi: f64, k: usize) -> Vec<(f64, f64)> 
     pts
 }
 
-/// Renders histogram panels.
+/// Renders histogram panels as SVG at the default size.
 pub fn render_histograms(
     title: &str,
     panels: &[HistogramPanel],
     columns: usize,
 ) -> Result<String, String> {
-    layout(title, panels.len(), columns, |i, area| {
-        let panel = &panels[i];
-        let Some((lo, hi, k)) = bins(panel) else {
-            return Ok(());
-        };
-        let steps: Vec<Vec<(f64, f64)>> = panel
-            .series
-            .iter()
-            .map(|(_, v)| density_steps(v, lo, hi, k))
-            .collect();
-        let top = steps
-            .iter()
-            .flatten()
-            .map(|p| p.1)
-            .chain(panel.reference.iter().flat_map(|r| r.1.iter().map(|p| p.1)))
-            .fold(0.0f64, f64::max)
-            .max(1e-12)
-            * 1.1;
-        let mut chart = ChartBuilder::on(area)
-            .caption(&panel.title, (FONT, 16))
-            .margin(10)
-            .x_label_area_size(34)
-            .y_label_area_size(50)
-            .build_cartesian_2d(lo..hi, 0.0..top)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .bold_line_style(RGBColor(232, 232, 232))
-            .label_style((FONT, 13))
-            .x_desc("coordinate 1 at T")
-            .y_desc("density")
-            .draw()
-            .map_err(err)?;
-        for (s, ((label, _), pts)) in panel.series.iter().zip(&steps).enumerate() {
-            let color = series_color(s);
-            chart
-                .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
-                .map_err(err)?
-                .label(label.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                });
-        }
-        if let Some((label, pts)) = &panel.reference {
-            chart
-                .draw_series(DashedLineSeries::new(
-                    pts.iter().copied(),
-                    6,
-                    4,
-                    BLACK.stroke_width(2),
-                ))
-                .map_err(err)?
-                .label(label.clone())
-                .legend(|(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(2))
-                });
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .label_font((FONT, 13))
-            .draw()
-            .map_err(err)
-    })
+    let figure = MfFigure {
+        title,
+        columns,
+        panels: MfPanels::Histograms(panels),
+    };
+    style::render_svg(&figure, None)
 }
 
-/// Renders trajectory panels (one colour per run).
+/// Renders trajectory panels (one colour per run) as SVG at the default size.
 pub fn render_trajectories(
     title: &str,
     panels: &[TrajectoryPanel],
     columns: usize,
 ) -> Result<String, String> {
-    // One y range for all panels, so that collapsing and spreading compare at a glance.
+    let figure = MfFigure {
+        title,
+        columns,
+        panels: MfPanels::Trajectories(panels),
+    };
+    style::render_svg(&figure, None)
+}
+
+/// Renders error panels as SVG at the default size.
+pub fn render_errors(title: &str, panels: &[ErrorPanel], columns: usize) -> Result<String, String> {
+    let figure = MfFigure {
+        title,
+        columns,
+        panels: MfPanels::Errors(panels),
+    };
+    style::render_svg(&figure, None)
+}
+
+/// A histogram panel: one density outline per series, the reference density dashed on
+/// top.
+fn draw_histogram<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panel: &HistogramPanel,
+) -> Result<(), String> {
+    let Some((lo, hi, k)) = bins(panel) else {
+        return Ok(());
+    };
+    let steps: Vec<Vec<(f64, f64)>> = panel
+        .series
+        .iter()
+        .map(|(_, v)| density_steps(v, lo, hi, k))
+        .collect();
+    let top = steps
+        .iter()
+        .flatten()
+        .map(|p| p.1)
+        .chain(panel.reference.iter().flat_map(|r| r.1.iter().map(|p| p.1)))
+        .fold(0.0f64, f64::max)
+        .max(1e-12)
+        * 1.1;
+    let mut chart = ChartBuilder::on(area)
+        .caption(&panel.title, (FONT, CAPTION_FONT))
+        .margin(10)
+        .x_label_area_size(58)
+        .y_label_area_size(84)
+        .build_cartesian_2d(lo..hi, 0.0..top)
+        .map_err(err)?;
+    configure(&mut chart, "coordinate 1 at T", "density")?;
+    for (s, ((label, _), pts)) in panel.series.iter().zip(&steps).enumerate() {
+        let color = series_color(s);
+        chart
+            .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+            .map_err(err)?
+            .label(label.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
+    }
+    if let Some((label, pts)) = &panel.reference {
+        chart
+            .draw_series(DashedLineSeries::new(
+                pts.iter().copied(),
+                DASH.0,
+                DASH.1,
+                BLACK.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label(format!("{label} (dashed)"))
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(2)));
+    }
+    draw_series_labels(&mut chart)
+}
+
+/// One y range for all trajectory panels, so that collapsing and spreading compare at a
+/// glance.
+fn shared_range(panels: &[TrajectoryPanel]) -> (f64, f64) {
     let (ylo, yhi) = panels
         .iter()
         .flat_map(|p| p.paths.iter().flatten())
@@ -237,142 +331,146 @@ pub fn render_trajectories(
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
             (lo.min(p.1), hi.max(p.1))
         });
-    let (ylo, yhi) = if ylo < yhi {
+    if ylo < yhi {
         let pad = 0.05 * (yhi - ylo);
         (ylo - pad, yhi + pad)
     } else {
         (-1.0, 1.0)
-    };
-    layout(title, panels.len(), columns, |i, area| {
-        let panel = &panels[i];
-        let tmax = panel
-            .paths
-            .iter()
-            .flatten()
-            .map(|p| p.0)
-            .fold(0.0f64, f64::max)
-            .max(1e-12);
-        let mut chart = ChartBuilder::on(area)
-            .caption(&panel.title, (FONT, 16))
-            .margin(10)
-            .x_label_area_size(34)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0.0..tmax, ylo..yhi)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .bold_line_style(RGBColor(232, 232, 232))
-            .label_style((FONT, 13))
-            .x_desc("time t = n γ_{α,β}(N)")
-            .y_desc(panel.y_label.clone())
-            .draw()
-            .map_err(err)?;
-        for (r, path) in panel.paths.iter().enumerate() {
-            chart
-                .draw_series(LineSeries::new(
-                    path.iter().copied(),
-                    series_color(r).stroke_width(2),
-                ))
-                .map_err(err)?;
-        }
-        Ok(())
-    })
+    }
 }
 
-/// Renders error panels on log₂–log₂ axes: measured means with ±2 SE bars, derived
-/// rates dashed and drawn last (on top).
-pub fn render_errors(title: &str, panels: &[ErrorPanel], columns: usize) -> Result<String, String> {
-    layout(title, panels.len(), columns, |i, area| {
-        let panel = &panels[i];
-        let pts: Vec<(f64, f64)> = panel
+/// A trajectory panel: one path per run, coloured by run.
+fn draw_trajectories<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panel: &TrajectoryPanel,
+    (ylo, yhi): (f64, f64),
+) -> Result<(), String> {
+    let tmax = panel
+        .paths
+        .iter()
+        .flatten()
+        .map(|p| p.0)
+        .fold(0.0f64, f64::max)
+        .max(1e-12);
+    let mut chart = ChartBuilder::on(area)
+        .caption(&panel.title, (FONT, CAPTION_FONT))
+        .margin(10)
+        .x_label_area_size(58)
+        .y_label_area_size(84)
+        .build_cartesian_2d(0.0..tmax, ylo..yhi)
+        .map_err(err)?;
+    configure(&mut chart, "time t = n γ_{α,β}(N)", &panel.y_label)?;
+    for (r, path) in panel.paths.iter().enumerate() {
+        chart
+            .draw_series(LineSeries::new(
+                path.iter().copied(),
+                series_color(r).stroke_width(2),
+            ))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// An error panel on log2–log2 axes: measured means with ±2 SE bars, then the derived
+/// rates dashed on top, each in the colour of the series it belongs to (same index).
+fn draw_errors<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panel: &ErrorPanel,
+) -> Result<(), String> {
+    let logs = |points: &mut dyn Iterator<Item = (f64, f64)>| -> Vec<(f64, f64)> {
+        points
+            .filter(|p| p.0 > 0.0 && p.1 > 0.0)
+            .map(|p| (p.0.log2(), p.1.log2()))
+            .collect()
+    };
+    let pts = logs(
+        &mut panel
             .series
             .iter()
             .flat_map(|(_, v)| v.iter().map(|p| (p.0, p.1)))
-            .chain(panel.derived.iter().flat_map(|(_, v)| v.iter().copied()))
-            .filter(|p| p.0 > 0.0 && p.1 > 0.0)
-            .map(|p| (p.0.log2(), p.1.log2()))
-            .collect();
-        if pts.is_empty() {
-            return Ok(());
-        }
-        let (xlo, xhi, ylo, yhi) = pts.iter().fold(
-            (
-                f64::INFINITY,
-                f64::NEG_INFINITY,
-                f64::INFINITY,
-                f64::NEG_INFINITY,
+            .chain(panel.derived.iter().flat_map(|(_, v)| v.iter().copied())),
+    );
+    if pts.is_empty() {
+        return Ok(());
+    }
+    let (xlo, xhi, ylo, yhi) = pts.iter().fold(
+        (
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ),
+        |a, p| (a.0.min(p.0), a.1.max(p.0), a.2.min(p.1), a.3.max(p.1)),
+    );
+    let mut chart = ChartBuilder::on(area)
+        .caption(&panel.title, (FONT, CAPTION_FONT))
+        .margin(10)
+        .x_label_area_size(58)
+        .y_label_area_size(84)
+        .build_cartesian_2d(
+            Log2Axis::new(
+                xlo - 0.3,
+                xhi + 0.3,
+                style::tick_budget(area.dim_in_pixel().0),
             ),
-            |a, p| (a.0.min(p.0), a.1.max(p.0), a.2.min(p.1), a.3.max(p.1)),
-        );
-        let mut chart = ChartBuilder::on(area)
-            .caption(&panel.title, (FONT, 16))
-            .margin(10)
-            .x_label_area_size(34)
-            .y_label_area_size(56)
-            .build_cartesian_2d((xlo - 0.3)..(xhi + 0.3), (ylo - 0.5)..(yhi + 0.5))
-            .map_err(err)?;
+            Log2Axis::new(ylo - 0.5, yhi + 0.5, 7),
+        )
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_label_formatter(&|x| format!("{}", 2f64.powf(*x).round()))
+        .y_label_formatter(&|y| style::power_of_two_label(*y))
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(GRID)
+        .axis_style(RGBColor(110, 110, 110))
+        .label_style((FONT, TICK_FONT))
+        .axis_desc_style((FONT, AXIS_FONT))
+        .x_desc("particles N")
+        .y_desc("error")
+        .draw()
+        .map_err(err)?;
+    for (s, (label, points)) in panel.series.iter().enumerate() {
+        let color = series_color(s);
+        let line = logs(&mut points.iter().map(|p| (p.0, p.1)));
         chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .bold_line_style(RGBColor(232, 232, 232))
-            .label_style((FONT, 13))
-            .x_desc("log2 N")
-            .y_desc("log2 error")
-            .draw()
-            .map_err(err)?;
-        for (s, (label, points)) in panel.series.iter().enumerate() {
-            let color = series_color(s);
-            let logs: Vec<(f64, f64)> = points
-                .iter()
-                .filter(|p| p.0 > 0.0 && p.1 > 0.0)
-                .map(|p| (p.0.log2(), p.1.log2()))
-                .collect();
-            chart
-                .draw_series(LineSeries::new(logs.iter().copied(), color.stroke_width(2)))
-                .map_err(err)?
-                .label(label.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                });
-            chart
-                .draw_series(logs.iter().map(|&p| Circle::new(p, 4, color.filled())))
-                .map_err(err)?;
-            let bars = points
-                .iter()
-                .filter(|p| p.0 > 0.0 && p.1 > 2.0 * p.2)
-                .map(|p| {
-                    let x = p.0.log2();
-                    PathElement::new(
-                        vec![(x, (p.1 - 2.0 * p.2).log2()), (x, (p.1 + 2.0 * p.2).log2())],
-                        color.stroke_width(1),
-                    )
-                });
-            chart.draw_series(bars).map_err(err)?;
-        }
-        for (label, points) in &panel.derived {
-            let logs: Vec<(f64, f64)> = points
-                .iter()
-                .filter(|p| p.0 > 0.0 && p.1 > 0.0)
-                .map(|p| (p.0.log2(), p.1.log2()))
-                .collect();
-            chart
-                .draw_series(DashedLineSeries::new(logs, 7, 4, BLACK.stroke_width(2)))
-                .map_err(err)?
-                .label(label.clone())
-                .legend(|(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(2))
-                });
-        }
+            .draw_series(LineSeries::new(line.iter().copied(), color.stroke_width(2)))
+            .map_err(err)?
+            .label(label.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
         chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .label_font((FONT, 13))
-            .draw()
-            .map_err(err)
-    })
+            .draw_series(line.iter().map(|&p| Circle::new(p, 4, color.filled())))
+            .map_err(err)?;
+        let bars = points
+            .iter()
+            .filter(|p| p.0 > 0.0 && p.1 > 2.0 * p.2)
+            .map(|p| {
+                let x = p.0.log2();
+                PathElement::new(
+                    vec![(x, (p.1 - 2.0 * p.2).log2()), (x, (p.1 + 2.0 * p.2).log2())],
+                    color.stroke_width(1),
+                )
+            });
+        chart.draw_series(bars).map_err(err)?;
+    }
+    for (s, (label, points)) in panel.derived.iter().enumerate() {
+        let color = series_color(s);
+        let line = logs(&mut points.iter().copied());
+        chart
+            .draw_series(DashedLineSeries::new(
+                line,
+                DASH.0,
+                DASH.1,
+                color.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label(format!("{label} (dashed)"))
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 5, y), (x + 9, y)], color.stroke_width(2))
+            });
+    }
+    draw_series_labels(&mut chart)
 }
 
 #[cfg(test)]
@@ -407,7 +505,7 @@ mod tests {
             assert!(colours.contains(&hex), "{hex} missing from {colours:?}");
         }
         assert!(svg.contains("stroke-dasharray") || svg.matches("<polyline").count() > 6);
-        assert!(svg.contains("width=\"840\""), "two columns of 420 px");
+        assert!(svg.contains("width=\"1000\""), "two columns of 500 px");
     }
 
     #[test]
@@ -425,8 +523,14 @@ mod tests {
             derived: vec![("N^-1".into(), vec![(64.0, 0.1), (256.0, 0.025)])],
         };
         let svg = render_errors("rates", &[panel], 1).unwrap();
-        let data_at = svg.find("#0072B2").unwrap();
-        let derived_at = svg.rfind("#000000").unwrap();
-        assert!(derived_at > data_at, "the derived line is drawn on top");
+        let data_at = svg
+            .find("<polyline fill=\"none\" opacity=\"1\" stroke=\"#0072B2\"")
+            .unwrap();
+        let dashed_at = svg.find("(dashed)").unwrap();
+        // The legend sample of the derived line comes after its dashes, which come after
+        // the data line: the last blue polyline before the legend is a short dash.
+        let before_legend = &svg[..dashed_at];
+        let last_blue = before_legend.rfind("stroke=\"#0072B2\"").unwrap();
+        assert!(last_blue > data_at, "the derived line is drawn on top");
     }
 }

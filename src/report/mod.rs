@@ -11,6 +11,7 @@ pub mod phase_plot;
 pub mod plot;
 pub mod shaped;
 mod simulation;
+pub mod style;
 mod table;
 
 pub use check::{check_figure, check_to_json, render_check, CHECK_SCHEMA};

@@ -7,8 +7,12 @@
 //! exactly because the grid's coordinates are rationals with a common denominator, so
 //! they show as one-cell-wide bands instead of vanishing between samples.
 
+use super::style::{
+    self, err, Plot, AXIS_FONT, CAPTION_FONT, FONT, GRID, LEGEND_FONT, PALETTE, TICK_FONT,
+};
 use crate::depth::power::{regime_at, Counting, Regime};
 use crate::exponent::Rational;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 
@@ -66,22 +70,24 @@ pub fn phase_map(counting: &Counting, symbols: &[String]) -> Result<PhaseMap, Ph
     })
 }
 
-/// A fixed color per regime, so that maps of different programs read alike.
+/// A fixed colour per regime, so that maps of different programs read alike: the five
+/// regimes of the diagram in Okabe–Ito colours, the trivial region light grey, explosion
+/// a pale red, the part not analysed white.
 fn color(r: Regime) -> RGBColor {
     match r {
-        Regime::NeuralOde => RGBColor(214, 39, 40),
-        Regime::LinearOde => RGBColor(255, 127, 14),
-        Regime::ConstantOde => RGBColor(140, 86, 75),
-        Regime::Sde => RGBColor(31, 119, 180),
-        Regime::SdeWithoutTrend => RGBColor(148, 103, 189),
-        Regime::Trivial => RGBColor(220, 220, 220),
-        Regime::Explosion => RGBColor(255, 200, 200),
+        Regime::NeuralOde => PALETTE[5],
+        Regime::LinearOde => PALETTE[1],
+        Regime::ConstantOde => PALETTE[3],
+        Regime::Sde => PALETTE[0],
+        Regime::SdeWithoutTrend => PALETTE[4],
+        Regime::Trivial => RGBColor(225, 225, 225),
+        Regime::Explosion => RGBColor(250, 205, 200),
         Regime::NotAnalysed => RGBColor(255, 255, 255),
     }
 }
 
-const SIDE: u32 = 560;
-const LEGEND: u32 = 220;
+const SIDE: u32 = 600;
+const LEGEND: u32 = 260;
 
 /// Merges vertically adjacent grid points of one regime into (x, y_first, y_last,
 /// regime) runs, which keeps the SVG small (one rectangle per run, not per point).
@@ -98,31 +104,36 @@ fn column_runs(points: &[(f64, f64, Regime)], step: f64) -> Vec<(f64, f64, f64, 
     runs
 }
 
-/// Draws the map as SVG text, titled `title`.
-pub fn render_phase_svg(map: &PhaseMap, title: &str) -> Result<String, String> {
-    let (low, high, step) = map.range;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (SIDE + LEGEND, SIDE)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let (plot, legend) = root.split_horizontally(SIDE);
+/// A phase map with its title, drawn as a square map with the legend on its right.
+#[derive(Clone, Copy, Debug)]
+pub struct PhaseFigure<'a> {
+    /// The map.
+    pub map: &'a PhaseMap,
+    /// The caption.
+    pub title: &'a str,
+}
+
+impl Plot for PhaseFigure<'_> {
+    fn default_size(&self) -> (u32, u32) {
+        (SIDE + LEGEND, SIDE)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let map = self.map;
+        let (low, high, step) = map.range;
+        let (width, _) = root.dim_in_pixel();
+        let legend_w = LEGEND.min(width * 2 / 5);
+        let (plot, legend) = root.split_horizontally(width - legend_w);
         let mut chart = ChartBuilder::on(&plot)
-            .caption(title, ("sans-serif", 16))
+            .caption(self.title, (FONT, CAPTION_FONT))
             .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(44)
+            .x_label_area_size(58)
+            .y_label_area_size(70)
             .build_cartesian_2d(
                 low - step / 2.0..high + step / 2.0,
                 low - step / 2.0..high + step / 2.0,
             )
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_desc(map.x.as_str())
-            .y_desc(map.y.as_str())
-            .draw()
-            .map_err(|e| e.to_string())?;
+            .map_err(err)?;
         chart
             .draw_series(
                 column_runs(&map.points, step)
@@ -132,35 +143,61 @@ pub fn render_phase_svg(map: &PhaseMap, title: &str) -> Result<String, String> {
                         Rectangle::new([(x - h, y0 - h), (x + h, y1 + h)], color(r).filled())
                     }),
             )
-            .map_err(|e| e.to_string())?;
-        let mut present: Vec<Regime> = map.points.iter().map(|p| p.2).collect();
-        present.sort();
-        present.dedup();
-        for (k, r) in present.iter().enumerate() {
-            let top = 40 + 26 * k as i32;
-            legend
-                .draw(&Rectangle::new(
-                    [(8, top), (26, top + 16)],
-                    ShapeStyle::from(&color(*r)).filled(),
-                ))
-                .map_err(|e| e.to_string())?;
-            legend
-                .draw(&Rectangle::new(
-                    [(8, top), (26, top + 16)],
-                    BLACK.stroke_width(1),
-                ))
-                .map_err(|e| e.to_string())?;
-            legend
-                .draw(&Text::new(
-                    r.name().to_string(),
-                    (34, top + 2),
-                    ("sans-serif", 14).into_font().color(&BLACK),
-                ))
-                .map_err(|e| e.to_string())?;
-        }
-        root.present().map_err(|e| e.to_string())?;
+            .map_err(err)?;
+        // The grid on top of the map, light, at the tick marks only.
+        chart
+            .configure_mesh()
+            .x_labels(7)
+            .y_labels(7)
+            .light_line_style(WHITE.mix(0.0))
+            .bold_line_style(GRID.mix(0.6))
+            .axis_style(RGBColor(110, 110, 110))
+            .label_style((FONT, TICK_FONT))
+            .axis_desc_style((FONT, AXIS_FONT))
+            .x_desc(map.x.as_str())
+            .y_desc(map.y.as_str())
+            .draw()
+            .map_err(err)?;
+        draw_legend(&legend, map)
     }
-    Ok(svg)
+}
+
+/// One swatch and name per regime present in the map.
+fn draw_legend<DB: DrawingBackend>(
+    legend: &DrawingArea<DB, Shift>,
+    map: &PhaseMap,
+) -> Result<(), String> {
+    let mut present: Vec<Regime> = map.points.iter().map(|p| p.2).collect();
+    present.sort();
+    present.dedup();
+    for (k, r) in present.iter().enumerate() {
+        let top = 48 + 30 * k as i32;
+        legend
+            .draw(&Rectangle::new(
+                [(8, top), (28, top + 18)],
+                ShapeStyle::from(&color(*r)).filled(),
+            ))
+            .map_err(err)?;
+        legend
+            .draw(&Rectangle::new(
+                [(8, top), (28, top + 18)],
+                RGBColor(90, 90, 90).stroke_width(1),
+            ))
+            .map_err(err)?;
+        legend
+            .draw(&Text::new(
+                r.name().to_string(),
+                (36, top + 2),
+                (FONT, LEGEND_FONT).into_font().color(&BLACK),
+            ))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Draws the map as SVG text at its default size, titled `title`.
+pub fn render_phase_svg(map: &PhaseMap, title: &str) -> Result<String, String> {
+    style::render_svg(&PhaseFigure { map, title }, None)
 }
 
 #[cfg(test)]

@@ -6,9 +6,13 @@
 //! [`convergence_panel`] (or by hand), then drawn by [`render_svg`]. Predicted slopes
 //! come from the caller ([`Predictions`]): the simulation alone does not know them.
 
+use super::style::{
+    self, draw_marker, entry_style, err, Log2Axis, Marker, Plot, AXIS_FONT, CAPTION_FONT, FONT,
+    GRID, LEGEND_FONT, NOTE, TICK_FONT, TITLE_FONT,
+};
 use crate::check::stats::{rms_errors, summarize};
 use crate::check::QuantityStats;
-use crate::ir::{Kind, Role};
+use crate::ir::Kind;
 use crate::sim::{Measurement, SweepResult};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -27,25 +31,14 @@ pub struct CurvePoint {
     pub high: f64,
 }
 
-/// The shape marking a curve's points.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Marker {
-    /// Forward quantities.
-    Circle,
-    /// Backward quantities (gradients).
-    Triangle,
-    /// Everything else (loss derivatives, errors).
-    Square,
-}
-
 /// One line of a panel.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Curve {
     /// The legend entry this curve belongs to (a family such as `h2`); curves with the
-    /// same legend share a color and a marker across panels.
+    /// same legend share a colour and a marker across panels.
     pub legend: String,
-    /// The marker.
-    pub marker: Marker,
+    /// The quantity drawn (`h2_1`), which `--plot-only` may name as well as the legend.
+    pub quantity: String,
     /// The points, in increasing width.
     pub points: Vec<CurvePoint>,
     /// A predicted exponent: drawn as a dashed line of this slope through the point at
@@ -87,15 +80,6 @@ pub struct Predictions {
     pub size: HashMap<String, f64>,
     /// Exponent of the size of a quantity's change since step 0.
     pub delta: HashMap<String, f64>,
-}
-
-/// The marker for a role.
-fn marker_for(role: Role) -> Marker {
-    match role {
-        Role::Forward => Marker::Circle,
-        Role::Backward => Marker::Triangle,
-        Role::Loss | Role::Auxiliary => Marker::Square,
-    }
 }
 
 /// The curve of one quantity from per-seed values `series[s][w]`: seed mean and range at
@@ -202,7 +186,7 @@ pub fn coordinate_check_figure(
                 };
                 panel.curves.push(Curve {
                     legend: s.quantity.family.clone().unwrap_or_else(|| name.clone()),
-                    marker: marker_for(s.quantity.role),
+                    quantity: name.clone(),
                     points,
                     predicted_slope: table.get(name).copied(),
                 });
@@ -279,7 +263,7 @@ pub fn convergence_panel(
         }
         panel.curves.push(Curve {
             legend: quantity.name.clone(),
-            marker: Marker::Square,
+            quantity: quantity.name.clone(),
             points,
             predicted_slope: predicted_rates.get(&quantity.name).copied(),
         });
@@ -287,146 +271,206 @@ pub fn convergence_panel(
     (!panel.curves.is_empty() || !panel.omitted.is_empty()).then_some(panel)
 }
 
-/// Distinguishable colors (Tableau 10, then eight darker or warmer ones), cycled by
-/// legend entry; a 3-hidden-layer network has 14 families.
-const PALETTE: [RGBColor; 18] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
-    RGBColor(0, 0, 0),
-    RGBColor(128, 0, 0),
-    RGBColor(0, 128, 128),
-    RGBColor(0, 0, 128),
-    RGBColor(184, 134, 11),
-    RGBColor(85, 107, 47),
-    RGBColor(250, 128, 114),
-    RGBColor(106, 61, 154),
-];
+/// At most this many panels side by side; further panels wrap to new rows.
+pub const MAX_COLUMNS: usize = 3;
+const PANEL_W: u32 = 470;
+const PANEL_H: u32 = 390;
+const TITLE_H: u32 = 60;
+const LEGEND_W: u32 = 290;
+/// Dash and gap of the derived-slope lines, in pixels.
+const DASH: (u32, u32) = (9, 6);
 
-const PANEL_WIDTH: u32 = 380;
-const PANEL_HEIGHT: u32 = 320;
-const LEGEND_WIDTH: u32 = 190;
-const TITLE_HEIGHT: u32 = 44;
-const FONT: &str = "sans-serif";
+/// The style of every legend entry of a figure: the entry's (colour, marker), the same
+/// in every panel.
+pub type Styles = HashMap<String, (RGBColor, Marker)>;
 
-/// Draws `figure` as SVG text.
-pub fn render_svg(figure: &Figure) -> Result<String, String> {
-    let columns = figure.columns.max(1);
-    let rows = figure.cells.len().div_ceil(columns).max(1);
-    let extra = u32::from(figure.convergence.is_some());
-    let width = PANEL_WIDTH * columns as u32 + LEGEND_WIDTH;
-    let height = TITLE_HEIGHT + PANEL_HEIGHT * (rows as u32 + extra);
+impl Figure {
+    /// Every panel in drawing order: the grid cells row by row, then the convergence
+    /// panel.
+    pub fn panels(&self) -> impl Iterator<Item = &Panel> {
+        self.cells.iter().flatten().chain(self.convergence.as_ref())
+    }
 
-    // Legend entries in order of first appearance, each with its color and marker.
-    let mut legend: Vec<(String, Marker)> = Vec::new();
-    let all_panels = figure
-        .cells
-        .iter()
-        .flatten()
-        .chain(figure.convergence.as_ref());
-    for panel in all_panels {
-        for curve in &panel.curves {
-            if !legend.iter().any(|(name, _)| *name == curve.legend) {
-                legend.push((curve.legend.clone(), curve.marker));
+    /// The (columns, rows) the panels are drawn in: at most [`MAX_COLUMNS`] side by
+    /// side, so that the figure grows in height, not in width, with the steps.
+    pub fn grid(&self) -> (usize, usize) {
+        let count = self.panels().count().max(1);
+        let columns = self.columns.clamp(1, MAX_COLUMNS).min(count);
+        (columns, count.div_ceil(columns))
+    }
+
+    /// Legend entries in order of first appearance, each with its style: entry k gets
+    /// colour k mod 8 and marker k div 8 (see [`entry_style`]).
+    pub fn legend(&self) -> Vec<(String, RGBColor, Marker)> {
+        let mut names: Vec<&str> = Vec::new();
+        for curve in self.panels().flat_map(|p| &p.curves) {
+            if !names.contains(&curve.legend.as_str()) {
+                names.push(&curve.legend);
             }
         }
+        names
+            .into_iter()
+            .enumerate()
+            .map(|(k, name)| {
+                let (color, marker) = entry_style(k);
+                (name.to_string(), color, marker)
+            })
+            .collect()
     }
-    let colors: HashMap<String, RGBColor> = legend
-        .iter()
-        .enumerate()
-        .map(|(i, (name, _))| (name.clone(), PALETTE[i % PALETTE.len()]))
-        .collect();
 
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let (top, body) = root.split_vertically(TITLE_HEIGHT);
-        top.draw(&Text::new(
-            figure.title.clone(),
-            (12, 12),
-            (FONT, 20).into_font().color(&BLACK),
-        ))
-        .map_err(|e| e.to_string())?;
-        let (plots, legend_area) = body.split_horizontally(PANEL_WIDTH * columns as u32);
-        let (grid, bottom) = plots.split_vertically(PANEL_HEIGHT * rows as u32);
-        let areas = grid.split_evenly((rows, columns));
-        for (area, cell) in areas.iter().zip(&figure.cells) {
+    /// The names `--plot-only` can pick in this figure: quantities and legend entries.
+    pub fn names(&self) -> BTreeSet<String> {
+        let curves = self.panels().flat_map(|p| &p.curves);
+        curves
+            .flat_map(|c| [c.legend.clone(), c.quantity.clone()])
+            .collect()
+    }
+
+    /// Keeps only the curves whose quantity or legend entry is in `names` (and the
+    /// omitted quantities so named); a panel left with nothing is dropped.
+    pub fn restrict(&mut self, names: &[String]) {
+        let keep = |panel: &mut Panel| {
+            panel
+                .curves
+                .retain(|c| names.contains(&c.legend) || names.contains(&c.quantity));
+            panel.omitted.retain(|o| {
+                let quantity = o.split(' ').next().unwrap_or("");
+                names.iter().any(|n| n == quantity)
+            });
+            !panel.curves.is_empty() || !panel.omitted.is_empty()
+        };
+        for cell in &mut self.cells {
             if let Some(panel) = cell {
-                draw_panel(area, panel, &colors, "width n")?;
+                if !keep(panel) {
+                    *cell = None;
+                }
             }
         }
-        if let Some(panel) = &figure.convergence {
-            // Two grid columns wide at most: a wider panel only stretches the curves.
-            let span = PANEL_WIDTH * columns.min(2) as u32;
-            let (left, _) = bottom.split_horizontally(span);
-            draw_panel(&left, panel, &colors, "width n")?;
+        if let Some(panel) = &mut self.convergence {
+            if !keep(panel) {
+                self.convergence = None;
+            }
         }
-        draw_legend(&legend_area, &legend, &colors, figure.convergence.is_some())?;
-        root.present().map_err(|e| e.to_string())?;
     }
-    Ok(svg)
 }
 
-/// Checks, before a long run, that `path` can be written: it is opened for writing
-/// without truncating it, and removed again if it did not exist before.
+/// Checks `--plot-only` names against the quantity and family names of a program,
+/// before the run: an unknown name is an error that lists the available ones.
+pub fn check_only(only: &[String], available: &BTreeSet<String>) -> Result<(), String> {
+    let unknown: Vec<&str> = only
+        .iter()
+        .filter(|n| !available.contains(*n))
+        .map(String::as_str)
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<&str> = available.iter().map(String::as_str).collect();
+    Err(format!(
+        "`--plot-only`: no quantity or family named {}; available: {}",
+        unknown.join(", "),
+        list.join(", ")
+    ))
+}
+
+impl Plot for Figure {
+    fn default_size(&self) -> (u32, u32) {
+        let (columns, rows) = self.grid();
+        (
+            PANEL_W * columns as u32 + LEGEND_W,
+            TITLE_H + PANEL_H * rows as u32,
+        )
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let (width, height) = root.dim_in_pixel();
+        let (columns, rows) = self.grid();
+        let legend = self.legend();
+        let styles: Styles = legend
+            .iter()
+            .map(|(name, color, marker)| (name.clone(), (*color, *marker)))
+            .collect();
+        let (top, body) = root.split_vertically(TITLE_H.min(height / 5));
+        let title_font = style::fitted_font(&self.title, width.saturating_sub(28), TITLE_FONT);
+        top.draw(&Text::new(
+            self.title.clone(),
+            (14, 14),
+            (FONT, title_font).into_font().color(&BLACK),
+        ))
+        .map_err(err)?;
+        let legend_w = legend_width(width);
+        let (plots, legend_area) = body.split_horizontally(width - legend_w);
+        let areas = plots.split_evenly((rows, columns));
+        for (area, panel) in areas.iter().zip(self.panels()) {
+            draw_panel(root, area, panel, &styles, "width n")?;
+        }
+        let derived = self
+            .panels()
+            .flat_map(|p| &p.curves)
+            .any(|c| c.predicted_slope.is_some());
+        draw_legend(&legend_area, &legend, derived, self.convergence.is_some())
+    }
+}
+
+/// The width of the legend column of a figure `width` pixels wide (at most 2/5 of it).
+pub fn legend_width(width: u32) -> u32 {
+    LEGEND_W.min(width * 2 / 5)
+}
+
+/// Draws `figure` as SVG text at its default size.
+pub fn render_svg(figure: &Figure) -> Result<String, String> {
+    style::render_svg(figure, None)
+}
+
+/// Checks, before a long run, that `path` can be written and has an accepted extension.
 pub fn check_writable(path: &std::path::Path) -> Result<(), String> {
-    let existed = path.exists();
-    std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-        .map_err(|e| e.to_string())?;
-    if !existed {
-        std::fs::remove_file(path).map_err(|e| e.to_string())?;
-    }
-    Ok(())
+    style::check_writable(path)
 }
 
-/// Writes `figure` as an SVG file.
+/// Writes `figure` as an SVG file at its default size.
 pub fn write_svg(figure: &Figure, path: &std::path::Path) -> Result<(), String> {
     let svg = render_svg(figure)?;
     std::fs::write(path, svg).map_err(|e| e.to_string())
 }
 
-/// `2^k` with a superscript exponent, for log2 tick labels.
-fn power_of_two_label(k: f64) -> String {
-    let k = k.round() as i64;
-    let digits: String = k
-        .to_string()
-        .chars()
-        .map(|c| match c {
-            '-' => '⁻',
-            '0' => '⁰',
-            '1' => '¹',
-            '2' => '²',
-            '3' => '³',
-            '4' => '⁴',
-            '5' => '⁵',
-            '6' => '⁶',
-            '7' => '⁷',
-            '8' => '⁸',
-            _ => '⁹',
-        })
-        .collect();
-    format!("2{digits}")
+/// The caption of a panel and the note of what it does not draw, above its chart.
+fn draw_caption<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panel: &Panel,
+) -> Result<(), String> {
+    area.draw(&Text::new(
+        panel.title.clone(),
+        (12, 8),
+        (FONT, CAPTION_FONT).into_font().color(&BLACK),
+    ))
+    .map_err(err)?;
+    if !panel.omitted.is_empty() {
+        // About 9 px per character at 14 px: keep the note inside the panel.
+        let room = (area.dim_in_pixel().0 as usize).saturating_sub(24) / 9;
+        let mut note = format!("not drawn: {}", panel.omitted.join(", "));
+        if note.chars().count() > room.max(12) {
+            note = note.chars().take(room.max(12) - 1).collect::<String>() + "…";
+        }
+        area.draw(&Text::new(
+            note,
+            (12, 36),
+            (FONT, TICK_FONT).into_font().color(&NOTE),
+        ))
+        .map_err(err)?;
+    }
+    Ok(())
 }
 
-/// Draws one panel in `area`.
-fn draw_panel(
-    area: &DrawingArea<SVGBackend<'_>, Shift>,
+/// Draws one panel in `area`: the light integer grid, then every measured curve (band,
+/// line, markers), then every derived slope on top of them. Markers are drawn on `root`
+/// at the backend coordinates of their points.
+fn draw_panel<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    area: &DrawingArea<DB, Shift>,
     panel: &Panel,
-    colors: &HashMap<String, RGBColor>,
+    styles: &Styles,
     x_label: &str,
 ) -> Result<(), String> {
-    let err = |e: DrawingAreaErrorKind<_>| e.to_string();
     let log = |v: f64| v.log2();
     let xs: Vec<f64> = panel
         .curves
@@ -440,68 +484,53 @@ fn draw_panel(
         .filter(|y| y.is_finite())
         .collect();
     let (x0, x1) = padded_range(&xs, 1.0, 0.3);
-    // At least four octaves tall, so that tick marks fall on integer powers of 2.
+    // At least four octaves tall, so that ticks fall on integer powers of 2.
     let (y0, y1) = padded_range(&ys, 4.0, 0.5);
 
     let (caption_area, chart_area) =
-        area.split_vertically(if panel.omitted.is_empty() { 26 } else { 42 });
-    caption_area
-        .draw(&Text::new(
-            panel.title.clone(),
-            (56, 6),
-            (FONT, 15).into_font().color(&BLACK),
-        ))
-        .map_err(err)?;
-    if !panel.omitted.is_empty() {
-        let mut note = format!("not drawn: {}", panel.omitted.join(", "));
-        if note.chars().count() > 58 {
-            note = note.chars().take(55).collect::<String>() + "…";
-        }
-        caption_area
-            .draw(&Text::new(
-                note,
-                (56, 24),
-                (FONT, 11).into_font().color(&RGBColor(90, 90, 90)),
-            ))
-            .map_err(err)?;
-    }
+        area.split_vertically(if panel.omitted.is_empty() { 38 } else { 62 });
+    draw_caption(&caption_area, panel)?;
     let mut chart = ChartBuilder::on(&chart_area)
-        .margin_left(6)
-        .margin_right(14)
-        .margin_bottom(4)
-        .x_label_area_size(34)
-        .y_label_area_size(50)
-        .build_cartesian_2d(x0..x1, y0..y1)
+        .margin_left(8)
+        .margin_right(18)
+        .margin_bottom(6)
+        .x_label_area_size(58)
+        .y_label_area_size(84)
+        .build_cartesian_2d(
+            Log2Axis::new(x0, x1, style::tick_budget(area.dim_in_pixel().0)),
+            Log2Axis::new(y0, y1, 7),
+        )
         .map_err(err)?;
-    let x_ticks = (x1 - x0).round() as usize + 1;
     chart
         .configure_mesh()
-        .x_labels(x_ticks.clamp(2, 12))
-        .y_labels(((y1 - y0).round() as usize + 1).clamp(2, 10))
         .x_label_formatter(&|x| format!("{}", 2f64.powf(*x).round()))
-        .y_label_formatter(&|y| {
-            if (y - y.round()).abs() < 1e-6 {
-                power_of_two_label(*y)
-            } else {
-                format!("{:.2}", 2f64.powf(*y))
-            }
-        })
+        .y_label_formatter(&|y| style::power_of_two_label(*y))
         .x_desc(x_label)
         .y_desc(panel.y_label.as_str())
-        .label_style((FONT, 12))
-        .axis_desc_style((FONT, 13))
-        .light_line_style(RGBColor(235, 235, 235))
-        .bold_line_style(RGBColor(215, 215, 215))
+        .label_style((FONT, TICK_FONT))
+        .axis_desc_style((FONT, AXIS_FONT))
+        .bold_line_style(GRID)
+        .light_line_style(WHITE.mix(0.0))
+        .axis_style(RGBColor(110, 110, 110))
         .draw()
         .map_err(err)?;
 
-    for curve in &panel.curves {
-        let color = colors.get(&curve.legend).copied().unwrap_or(BLACK);
-        let pts: Vec<(f64, f64)> = curve
+    let style_of = |curve: &Curve| {
+        styles
+            .get(&curve.legend)
+            .copied()
+            .unwrap_or((BLACK, Marker::Circle))
+    };
+    let centers = |curve: &Curve| -> Vec<(f64, f64)> {
+        curve
             .points
             .iter()
             .map(|p| (log(p.width as f64), log(p.center)))
-            .collect();
+            .collect()
+    };
+    for curve in &panel.curves {
+        let (color, marker) = style_of(curve);
+        let pts = centers(curve);
         // The seed band, as a translucent polygon (top edge forward, bottom back).
         if curve.points.len() >= 2 {
             let mut outline: Vec<(f64, f64)> = curve
@@ -517,36 +546,28 @@ fn draw_panel(
                     .map(|p| (log(p.width as f64), log(p.low))),
             );
             chart
-                .draw_series(std::iter::once(Polygon::new(outline, color.mix(0.15))))
+                .draw_series(std::iter::once(Polygon::new(outline, color.mix(0.12))))
                 .map_err(err)?;
         }
         chart
             .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
             .map_err(err)?;
-        let style = color.filled();
-        match curve.marker {
-            Marker::Circle => chart
-                .draw_series(pts.iter().map(|&p| Circle::new(p, 3, style)))
-                .map(|_| ()),
-            Marker::Triangle => chart
-                .draw_series(pts.iter().map(|&p| TriangleMarker::new(p, 4, style)))
-                .map(|_| ()),
-            Marker::Square => chart
-                .draw_series(
-                    pts.iter()
-                        .map(|&p| EmptyElement::at(p) + Rectangle::new([(-3, -3), (3, 3)], style)),
-                )
-                .map(|_| ()),
+        for p in &pts {
+            draw_marker(root, marker, chart.backend_coord(p), 4, color)?;
         }
-        .map_err(err)?;
+    }
+    // Derived slopes last, so that no measured curve hides them.
+    for curve in &panel.curves {
+        let (color, _) = style_of(curve);
+        let pts = centers(curve);
         if let (Some(slope), Some(&(px, py))) = (curve.predicted_slope, pts.first()) {
             if let Some(segment) = clip_line((px, py), slope, (x0, x1), (y0, y1)) {
                 chart
                     .draw_series(DashedLineSeries::new(
                         segment,
-                        7,
-                        5,
-                        color.mix(0.9).stroke_width(1),
+                        DASH.0,
+                        DASH.1,
+                        color.stroke_width(2),
                     ))
                     .map_err(err)?;
             }
@@ -555,61 +576,66 @@ fn draw_panel(
     Ok(())
 }
 
-/// The legend: one row per entry with its color and marker, then how to read the plot.
-fn draw_legend(
-    area: &DrawingArea<SVGBackend<'_>, Shift>,
-    legend: &[(String, Marker)],
-    colors: &HashMap<String, RGBColor>,
+/// The legend: one row per entry with its colour and marker, the derived-slope entry,
+/// then how to read the plot.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    legend: &[(String, RGBColor, Marker)],
+    derived: bool,
     convergence: bool,
 ) -> Result<(), String> {
-    let err = |e: DrawingAreaErrorKind<_>| e.to_string();
-    let row = 19;
-    let mut y = 30;
-    for (name, marker) in legend {
-        let color = colors.get(name).copied().unwrap_or(BLACK);
+    let row = 24;
+    let mut y = 24;
+    let text = |s: &str, y: i32, color: &RGBColor| {
+        area.draw(&Text::new(
+            s.to_string(),
+            (54, y - 11),
+            (FONT, LEGEND_FONT).into_font().color(color),
+        ))
+        .map_err(err)
+    };
+    for (name, color, marker) in legend {
         area.draw(&PathElement::new(
-            vec![(12, y), (42, y)],
+            vec![(10, y), (46, y)],
             color.stroke_width(2),
         ))
         .map_err(err)?;
-        let at = (27, y);
-        match marker {
-            Marker::Circle => area.draw(&Circle::new(at, 3, color.filled())),
-            Marker::Triangle => area.draw(&TriangleMarker::new(at, 4, color.filled())),
-            Marker::Square => area.draw(&Rectangle::new(
-                [(at.0 - 3, at.1 - 3), (at.0 + 3, at.1 + 3)],
-                color.filled(),
-            )),
+        draw_marker(area, *marker, (28, y), 4, *color)?;
+        text(name, y, &BLACK)?;
+        y += row;
+    }
+    if derived {
+        let grey = RGBColor(60, 60, 60);
+        for x in [10, 25, 40] {
+            area.draw(&PathElement::new(
+                vec![(x, y), (x + 6, y)],
+                grey.stroke_width(2),
+            ))
+            .map_err(err)?;
         }
-        .map_err(err)?;
-        area.draw(&Text::new(
-            name.clone(),
-            (50, y - 7),
-            (FONT, 13).into_font().color(&BLACK),
-        ))
-        .map_err(err)?;
+        text("derived slope (dashed)", y, &BLACK)?;
         y += row;
     }
     let mut notes = vec![
-        "● forward  ▲ backward  ■ other",
         "line: mean over seeds",
         "  (scalars: RMS over seeds)",
         "band: range over seeds",
-        "dashed: predicted slope",
-        "  through the first point",
     ];
+    if derived {
+        notes.extend(["dashed: derived slope,", "  through the first point"]);
+    }
     if convergence {
         notes.extend(["convergence band: RMS error", "  leaving one seed out"]);
     }
-    y += 10;
+    y += 8;
     for note in notes {
         area.draw(&Text::new(
             note,
-            (12, y),
-            (FONT, 11).into_font().color(&RGBColor(70, 70, 70)),
+            (10, y),
+            (FONT, TICK_FONT).into_font().color(&NOTE),
         ))
         .map_err(err)?;
-        y += 16;
+        y += 20;
     }
     Ok(())
 }
@@ -659,8 +685,8 @@ mod tests {
 
     #[test]
     fn labels_and_clipping() {
-        assert_eq!(power_of_two_label(-3.0), "2⁻³");
-        assert_eq!(power_of_two_label(10.0), "2¹⁰");
+        assert_eq!(style::power_of_two_label(-3.0), "2⁻³");
+        assert_eq!(style::power_of_two_label(10.0), "2¹⁰");
         let seg = clip_line((6.0, 0.0), -1.0, (5.0, 13.0), (-4.0, 2.0)).expect("segment");
         assert_eq!(seg[1], (10.0, -4.0));
         let flat = clip_line((6.0, 0.0), 0.0, (5.0, 13.0), (-4.0, 2.0)).expect("segment");

@@ -91,6 +91,7 @@ struct MergeArgs {
 
 /// `tp merge`: read every part, merge, write.
 fn merge(args: MergeArgs) -> Result<(), tp::TpError> {
+    sweep_file_writable(&args.output)?;
     let parts = args
         .parts
         .iter()
@@ -135,6 +136,15 @@ fn read_sweep_file(path: &std::path::Path) -> Result<tp::sim::shard::SweepFile, 
         reason: e.to_string(),
         hint: "give a file written by `tp simulate --output` or `tp merge` of this version of tp"
             .into(),
+    })
+}
+
+/// Refuses, before a run, a sweep file path that cannot be written.
+fn sweep_file_writable(path: &std::path::Path) -> Result<(), tp::TpError> {
+    tp::report::file_writable(path).map_err(|reason| tp::TpError::Data {
+        path: path.to_path_buf(),
+        reason: format!("cannot write the sweep file: {reason}"),
+        hint: "give a writable path to --output".into(),
     })
 }
 
@@ -306,7 +316,7 @@ impl DataArgs {
             });
         }
         if let Some(path) = &self.csv {
-            tp::report::plot::check_writable(path).map_err(|reason| tp::TpError::Data {
+            tp::report::file_writable(path).map_err(|reason| tp::TpError::Data {
                 path: path.clone(),
                 reason: format!("cannot write the CSV file: {reason}"),
                 hint: "give a writable path to --csv".into(),
@@ -518,6 +528,9 @@ fn simulate(args: SimulateArgs) -> Result<(), tp::TpError> {
                 });
             }
             args.data.precheck(args.common.json)?;
+            if let Some(output) = &args.output {
+                sweep_file_writable(output)?;
+            }
             match (&args.output, args.shard) {
                 (None, _) => (
                     with_progress(args.quiet, |progress| {

@@ -209,16 +209,7 @@ pub fn write_plot(plot: &impl Plot, target: &PlotTarget) -> Result<(), String> {
 /// before.
 pub fn check_writable(path: &Path) -> Result<(), String> {
     Format::of(path)?;
-    let existed = path.exists();
-    std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-        .map_err(err)?;
-    if !existed {
-        std::fs::remove_file(path).map_err(err)?;
-    }
-    Ok(())
+    super::file_writable(path)
 }
 
 /// Any drawing error as text.

@@ -89,7 +89,8 @@ impl Grid {
         (0..self.widths.len()).max_by_key(|&w| (self.widths[w], std::cmp::Reverse(w)))
     }
 
-    /// The cells in canonical order, as (width index, index into [`Self::all_seeds`]).
+    /// The cells in canonical order, as (width index, index into the seeds followed by
+    /// the law seeds).
     pub fn cells(&self) -> Vec<(usize, usize)> {
         let grid = (0..self.widths.len()).flat_map(|w| (0..self.seeds.len()).map(move |s| (w, s)));
         let law = self

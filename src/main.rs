@@ -803,6 +803,17 @@ fn check_plot_only(program: &tp::ir::Program, only: &[String]) -> Result<(), tp:
     })
 }
 
+/// Refuses `--plot` where a family has no figure, rather than ignoring it silently.
+fn refuse_plot(asked: bool, command: &str, family: &str) -> Result<(), tp::TpError> {
+    if !asked {
+        return Ok(());
+    }
+    Err(tp::TpError::BadOptions {
+        message: format!("`{command} --plot` has no figure for a {family} program"),
+        hint: "drop --plot; `--csv FILE` writes every per-seed number to plot it yourself".into(),
+    })
+}
+
 /// Refuses `--plot-only` on a figure that is not drawn per quantity.
 fn refuse_plot_only(only: &[String], what: &str) -> Result<(), tp::TpError> {
     if only.is_empty() {
@@ -1357,13 +1368,7 @@ fn depth_simulate(
     args: &SimulateArgs,
 ) -> Result<(), tp::TpError> {
     use tp::check::depth_program::{DEFAULT_DEPTHS, DEFAULT_DEPTH_WIDTHS, DEFAULT_WIDE_DEPTHS};
-    if args.plot.is_some() {
-        return Err(tp::TpError::BadOptions {
-            message: "`tp simulate --plot` draws width sweeps; a depth program has no plot here"
-                .into(),
-            hint: "use `tp check --json` for the per-depth numbers".into(),
-        });
-    }
+    refuse_plot(args.plot.is_some(), "tp simulate", "depth")?;
     let wide = program.width.is_some();
     let opts = tp::depth::simulate::DepthSweepOptions {
         depths: if !args.depths.is_empty() {
@@ -1402,6 +1407,7 @@ fn depth_simulate(
 
 /// `tp check` on a depth program: sweep depths (and widths), judge, exit 1 on a FAIL.
 fn depth_check(program: &tp::depth::DepthProgram, args: &CheckArgs) -> Result<(), tp::TpError> {
+    refuse_plot(args.plot.is_some(), "tp check", "depth")?;
     use std::io::Write;
     let mutation = match &args.mutation {
         None => None,
@@ -1557,6 +1563,7 @@ fn shaped_mutation(
 
 /// `tp check` on a shaped program: networks at d = τn against the derived Gram SDE.
 fn shaped_check(program: &tp::shaped::ShapedProgram, args: &CheckArgs) -> Result<(), tp::TpError> {
+    refuse_plot(args.plot.is_some(), "tp check", "shaped")?;
     use std::io::Write;
     let defaults = tp::check::shaped::ShapedCheckOptions::default();
     let opts = tp::check::shaped::ShapedCheckOptions {
@@ -1603,6 +1610,7 @@ fn shaped_simulate(
     program: &tp::shaped::ShapedProgram,
     args: &SimulateArgs,
 ) -> Result<(), tp::TpError> {
+    refuse_plot(args.plot.is_some(), "tp simulate", "shaped")?;
     let numeric = program
         .numeric(&std::collections::BTreeMap::new())
         .map_err(|e| tp::TpError::BadOptions {

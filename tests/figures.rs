@@ -639,3 +639,21 @@ fn plot_flags_from_the_command_line() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(png_size(&phase), (700, 500));
 }
+
+/// A family without a figure refuses `--plot` instead of ignoring it and writing nothing.
+#[test]
+fn families_without_a_figure_refuse_plot() {
+    let path = temp_path("figures", "none.svg");
+    let path = path.to_str().expect("utf-8 path");
+    for (command, program) in [
+        ("simulate", "programs/resnet_ode.tp"),
+        ("check", "programs/resnet_ode.tp"),
+        ("simulate", "programs/shaped_relu.tp"),
+        ("check", "programs/shaped_relu.tp"),
+    ] {
+        let out = tp(&[command, program, "--plot", path]);
+        assert_eq!(out.status.code(), Some(2), "{command} {program}");
+        assert!(stderr(&out).contains("has no figure"), "{}", stderr(&out));
+        assert!(!std::path::Path::new(path).exists());
+    }
+}

@@ -429,7 +429,7 @@ fn sweep_options_are_checked_before_any_work() {
     // The probe of the plot path leaves nothing behind.
     let plot = temp_path("bounds", "probe.svg");
     let _ = std::fs::remove_file(&plot);
-    tp::report::plot::check_writable(&plot).unwrap();
+    tp::report::style::check_writable(&plot).unwrap();
     assert!(!plot.exists());
 }
 

@@ -203,7 +203,11 @@ fn phase_map_of_the_shipped_program_hits_the_lines_and_points_exactly() {
     assert_eq!(at(0.5, 0.0), Some(Regime::Explosion));
     assert_eq!(at(-0.25, 1.5), Some(Regime::Explosion));
     assert_eq!(at(0.25, 0.5), Some(Regime::Explosion));
-    let svg = tp::report::phase_plot::render_phase_svg(&map, "phase").unwrap();
+    let figure = tp::report::phase_plot::PhaseFigure {
+        map: &map,
+        title: "phase",
+    };
+    let svg = tp::report::style::render_svg(&figure, None).unwrap();
     for name in ["neural ODE", "linear ODE", "SDE without trend", "explosion"] {
         assert!(svg.contains(name), "legend lacks {name}");
     }

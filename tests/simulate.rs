@@ -298,7 +298,9 @@ fn verdicts_separate_parameterizations() {
 #[test]
 fn plots_draw_predictions_and_convergence() {
     use std::collections::HashMap;
-    use tp::report::plot::{convergence_panel, render_svg, Predictions};
+    use tp::report::plot::{convergence_panel, Predictions};
+    let render_svg =
+        |figure: &tp::report::plot::Figure| tp::report::style::render_svg(figure, None);
     let p = program("mlp_mup.tp");
     let result = sweep(&p, &[16, 32, 64], &[0, 1, 2], None, None).expect("sweeps");
     let report = tp::report::SimulationReport::new("mup", None, result);

@@ -228,44 +228,6 @@ fn density_steps(values: &[f64], lo: f64, hi: f64, k: usize) -> Vec<(f64, f64)> 
     pts
 }
 
-/// Renders histogram panels as SVG at the default size.
-pub fn render_histograms(
-    title: &str,
-    panels: &[HistogramPanel],
-    columns: usize,
-) -> Result<String, String> {
-    let figure = MfFigure {
-        title,
-        columns,
-        panels: MfPanels::Histograms(panels),
-    };
-    style::render_svg(&figure, None)
-}
-
-/// Renders trajectory panels (one colour per run) as SVG at the default size.
-pub fn render_trajectories(
-    title: &str,
-    panels: &[TrajectoryPanel],
-    columns: usize,
-) -> Result<String, String> {
-    let figure = MfFigure {
-        title,
-        columns,
-        panels: MfPanels::Trajectories(panels),
-    };
-    style::render_svg(&figure, None)
-}
-
-/// Renders error panels as SVG at the default size.
-pub fn render_errors(title: &str, panels: &[ErrorPanel], columns: usize) -> Result<String, String> {
-    let figure = MfFigure {
-        title,
-        columns,
-        panels: MfPanels::Errors(panels),
-    };
-    style::render_svg(&figure, None)
-}
-
 /// A histogram panel: one density outline per series, the reference density dashed on
 /// top.
 fn draw_histogram<DB: DrawingBackend>(
@@ -497,7 +459,13 @@ mod tests {
                 .collect(),
             reference: Some(("limit".into(), vec![(0.0, 1.0), (1.0, 1.0)])),
         };
-        let svg = render_histograms("t", &[panel.clone(), panel], 2).unwrap();
+        let panels = [panel.clone(), panel];
+        let figure = MfFigure {
+            title: "t",
+            columns: 2,
+            panels: MfPanels::Histograms(&panels),
+        };
+        let svg = style::render_svg(&figure, None).unwrap();
         let colours = colours_in(&svg);
         for i in 0..3 {
             let c = series_color(i);
@@ -522,7 +490,13 @@ mod tests {
             )],
             derived: vec![("N^-1".into(), vec![(64.0, 0.1), (256.0, 0.025)])],
         };
-        let svg = render_errors("rates", &[panel], 1).unwrap();
+        let panels = [panel];
+        let figure = MfFigure {
+            title: "rates",
+            columns: 1,
+            panels: MfPanels::Errors(&panels),
+        };
+        let svg = style::render_svg(&figure, None).unwrap();
         let data_at = svg
             .find("<polyline fill=\"none\" opacity=\"1\" stroke=\"#0072B2\"")
             .unwrap();

@@ -8,7 +8,7 @@
 //! they show as one-cell-wide bands instead of vanishing between samples.
 
 use super::style::{
-    self, err, Plot, AXIS_FONT, CAPTION_FONT, FONT, GRID, LEGEND_FONT, PALETTE, TICK_FONT,
+    err, Plot, AXIS_FONT, CAPTION_FONT, FONT, GRID, LEGEND_FONT, PALETTE, TICK_FONT,
 };
 use crate::depth::power::{regime_at, Counting, Regime};
 use crate::exponent::Rational;
@@ -193,11 +193,6 @@ fn draw_legend<DB: DrawingBackend>(
             .map_err(err)?;
     }
     Ok(())
-}
-
-/// Draws the map as SVG text at its default size, titled `title`.
-pub fn render_phase_svg(map: &PhaseMap, title: &str) -> Result<String, String> {
-    style::render_svg(&PhaseFigure { map, title }, None)
 }
 
 #[cfg(test)]

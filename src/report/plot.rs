@@ -3,7 +3,8 @@
 //! error-against-width convergence panel.
 //!
 //! A [`Figure`] is plain data, built from a sweep by [`coordinate_check_figure`] and
-//! [`convergence_panel`] (or by hand), then drawn by [`render_svg`]. Predicted slopes
+//! [`convergence_panel`] (or by hand), then drawn by [`style::render_svg`] or
+//! [`style::write_plot`] (it implements [`Plot`]). Predicted slopes
 //! come from the caller ([`Predictions`]): the simulation alone does not know them.
 
 use super::style::{
@@ -415,22 +416,6 @@ impl Plot for Figure {
 /// The width of the legend column of a figure `width` pixels wide (at most 2/5 of it).
 pub fn legend_width(width: u32) -> u32 {
     LEGEND_W.min(width * 2 / 5)
-}
-
-/// Draws `figure` as SVG text at its default size.
-pub fn render_svg(figure: &Figure) -> Result<String, String> {
-    style::render_svg(figure, None)
-}
-
-/// Checks, before a long run, that `path` can be written and has an accepted extension.
-pub fn check_writable(path: &std::path::Path) -> Result<(), String> {
-    style::check_writable(path)
-}
-
-/// Writes `figure` as an SVG file at its default size.
-pub fn write_svg(figure: &Figure, path: &std::path::Path) -> Result<(), String> {
-    let svg = render_svg(figure)?;
-    std::fs::write(path, svg).map_err(|e| e.to_string())
 }
 
 /// The caption of a panel and the note of what it does not draw, above its chart.

@@ -26,15 +26,15 @@ use crate::depth::simulate::{
 };
 use crate::depth::sweep::DepthSweep;
 
-/// The rows of a depth sweep of `prog` (see the module documentation for the names).
+/// The rows of a depth sweep of `prog` (see the module documentation for the names);
+/// none when the sweep is of the other residual form than the program's.
 pub fn depth_rows(prog: &DepthProgram, sweep: &DepthSweep) -> Vec<Row> {
     match (sweep, &prog.net) {
         (DepthSweep::Crx(s), Resnet::Crx(net)) => crx_rows(s, net.dim),
         (DepthSweep::Hayou(s), Resnet::Hayou(net)) => hayou_rows(s, net.sketch),
-        // A sweep of the other family cannot come from this program; its records still
-        // say what they hold, so read the state's size from them.
-        (DepthSweep::Crx(s), _) => crx_rows(s, crx_dim(s)),
-        (DepthSweep::Hayou(s), _) => hayou_rows(s, hayou_sketch(s)),
+        // A sweep of the other form than the program's is not this program's sweep:
+        // `depth::sweep::run_sweep` never makes one, and its rows would be guesses.
+        _ => Vec::new(),
     }
 }
 
@@ -52,28 +52,6 @@ pub fn depth_check_rows(prog: &DepthProgram, report: &DepthCheckReport) -> Vec<R
         }),
         |s| depth_rows(prog, s),
     )
-}
-
-/// The largest state any record holds.
-fn crx_dim(s: &CrxSweep) -> usize {
-    let lens = |t: &CrxTrajectory| {
-        let half = t.half.as_ref().map_or(0, Vec::len);
-        half.max(t.end.as_ref().map_or(0, Vec::len))
-    };
-    s.records
-        .iter()
-        .map(|r| lens(&r.network).max(r.limit.as_ref().map_or(0, lens)))
-        .max()
-        .unwrap_or(0)
-}
-
-/// Whether any record carries the sketch.
-fn hayou_sketch(s: &HayouSweep) -> bool {
-    let has = |t: &Option<HayouTrajectory>| {
-        t.as_ref()
-            .is_some_and(|t| t.end.or(t.half).is_some_and(|e| e.v_sq.is_some()))
-    };
-    s.records.iter().any(|r| has(&r.network) || has(&r.limit))
 }
 
 /// Cont–Rossier–Xu: every record, depth-major then seed, as the sweep stores them.

@@ -495,6 +495,7 @@ fn simulate(args: SimulateArgs) -> Result<(), tp::TpError> {
             });
         }
     }
+    args.data.precheck(args.common.json)?;
     let (result, law) = match &args.from {
         Some(from) => {
             if args.shard.is_some()
@@ -527,7 +528,6 @@ fn simulate(args: SimulateArgs) -> Result<(), tp::TpError> {
                     hint: "add `--output PART_K.json` (one file per shard; merge them with `tp merge`)".into(),
                 });
             }
-            args.data.precheck(args.common.json)?;
             if let Some(output) = &args.output {
                 sweep_file_writable(output)?;
             }
@@ -562,18 +562,18 @@ fn simulate(args: SimulateArgs) -> Result<(), tp::TpError> {
                         );
                         return Ok(());
                     }
-                    sweep_from_file(output, &program)?
+                    tp::sim::shard::into_results(file, &program).map_err(|e| tp::TpError::Data {
+                        path: output.clone(),
+                        reason: e.to_string(),
+                        hint: "this is a bug: a sweep file tp just wrote does not read back".into(),
+                    })?
                 }
             }
         }
     };
-    let per_seed = args.data.export(|| {
-        let mut rows = tp::report::csv::width_rows(&result);
-        if let Some(law) = &law {
-            rows.extend(tp::report::csv::width_rows(law));
-        }
-        rows
-    })?;
+    let per_seed = args
+        .data
+        .export(|| tp::report::csv::width_rows(&result, law.as_ref()))?;
     let title = match &program.title {
         Some(t) => format!("{t} ({name})"),
         None => name,
@@ -1274,44 +1274,44 @@ fn check(args: CheckArgs) -> Result<(), tp::TpError> {
         });
     }
     let threads = args.threads.map(|t| t as usize);
-    if let Some(from) = &args.from {
-        if !args.widths.is_empty() || args.seeds.is_some() {
-            return Err(tp::TpError::BadOptions {
-                message: "--from judges a finished sweep: its widths and seeds are the file's"
-                    .into(),
-                hint: "drop --widths and --seeds".into(),
-            });
-        }
-        let (result, law) = sweep_from_file(from, &program)?;
-        if result.widths.len() < 2 || result.seeds.len() < 2 {
-            return Err(tp::TpError::BadOptions {
-                message: format!("`{}` has {} widths and {} seeds; tp check fits slopes over two or more widths and seeds", from.display(), result.widths.len(), result.seeds.len()),
-                hint: "run the sweep with at least two widths and two seeds".into(),
-            });
-        }
-        let target = plot_target(&args.plot, args.plot_size, &args.plot_only)?;
-        check_plot_only(&program, &args.plot_only)?;
-        args.data.precheck(args.common.json)?;
-        let inputs = check_inputs(&program, &args)?;
-        let report = tp::check::check_finished(&program, result, law, &inputs, args.tolerance)?;
-        return finish_check(&program, &args, &report, target.as_ref());
-    }
-    let seeds = seed_list(args.seed, args.seeds.unwrap_or(10))?;
-    tp::sim::check_request(&program, &widths, &seeds, threads)?;
     let target = plot_target(&args.plot, args.plot_size, &args.plot_only)?;
     check_plot_only(&program, &args.plot_only)?;
     args.data.precheck(args.common.json)?;
-    let inputs = check_inputs(&program, &args)?;
-    let options = tp::check::CheckOptions {
-        widths,
-        seeds,
-        threads,
-        tolerance: args.tolerance,
-        law_seeds: args.law_seeds as usize,
+    let report = match &args.from {
+        Some(from) => {
+            if !args.widths.is_empty() || args.seeds.is_some() {
+                return Err(tp::TpError::BadOptions {
+                    message: "--from judges a finished sweep: its widths and seeds are the file's"
+                        .into(),
+                    hint: "drop --widths and --seeds".into(),
+                });
+            }
+            let (result, law) = sweep_from_file(from, &program)?;
+            if result.widths.len() < 2 || result.seeds.len() < 2 {
+                return Err(tp::TpError::BadOptions {
+                    message: format!("`{}` has {} widths and {} seeds; tp check fits slopes over two or more widths and seeds", from.display(), result.widths.len(), result.seeds.len()),
+                    hint: "run the sweep with at least two widths and two seeds".into(),
+                });
+            }
+            let inputs = check_inputs(&program, &args)?;
+            tp::check::check_finished(&program, result, law, &inputs, args.tolerance)?
+        }
+        None => {
+            let seeds = seed_list(args.seed, args.seeds.unwrap_or(10))?;
+            tp::sim::check_request(&program, &widths, &seeds, threads)?;
+            let inputs = check_inputs(&program, &args)?;
+            let options = tp::check::CheckOptions {
+                widths,
+                seeds,
+                threads,
+                tolerance: args.tolerance,
+                law_seeds: args.law_seeds as usize,
+            };
+            with_progress(args.quiet, |progress| {
+                tp::check::run_check(&program, &options, &inputs, Some(progress))
+            })?
+        }
     };
-    let report = with_progress(args.quiet, |progress| {
-        tp::check::run_check(&program, &options, &inputs, Some(progress))
-    })?;
     finish_check(&program, &args, &report, target.as_ref())
 }
 
@@ -1335,14 +1335,9 @@ fn finish_check(
         }
         write_plot(&figure, target)?;
     }
-    let per_seed = args.data.export(|| {
-        let mut rows = tp::report::csv::width_rows(&report.result);
-        // The law verdicts' extra seeds at the largest width: more rows of the same kind.
-        if let Some(law) = &report.law_result {
-            rows.extend(tp::report::csv::width_rows(law));
-        }
-        rows
-    })?;
+    let per_seed = args
+        .data
+        .export(|| tp::report::csv::width_rows(&report.result, report.law_result.as_ref()))?;
     emit(
         args.common.json,
         || {

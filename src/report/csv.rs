@@ -178,11 +178,21 @@ type Pick = fn(&crate::sim::Measurement) -> Option<f64>;
 
 /// The rows of a width sweep: per quantity, width and seed, the `size` (the RMS of a
 /// vector, |s| of a scalar), a scalar's signed `value`, and the size of the change since
-/// step 0 (`delta`: RMS(v_t − v_0), |s_t − s_0|) where the quantity has a step-0 base. `step` is the SGD
-/// step. A run that blew up before a quantity gives empty values, not missing rows, so
-/// every (quantity, width, seed) has its rows.
-pub fn width_rows(result: &SweepResult) -> Vec<Row> {
+/// step 0 (`delta`: RMS(v_t − v_0), |s_t − s_0|) where the quantity has a step-0 base.
+/// `step` is the SGD step. A run that blew up before a quantity gives empty values, not
+/// missing rows, so every (quantity, width, seed) has its rows. The law verdicts' extra
+/// seeds at the largest width (`law`), when there are any, follow as more rows of the
+/// same kind.
+pub fn width_rows(result: &SweepResult, law: Option<&SweepResult>) -> Vec<Row> {
     let mut rows = Vec::new();
+    for sweep in std::iter::once(result).chain(law) {
+        sweep_rows(&mut rows, sweep);
+    }
+    rows
+}
+
+/// The rows of one width sweep, appended to `rows`.
+fn sweep_rows(rows: &mut Vec<Row>, result: &SweepResult) {
     for (q, quantity) in result.quantities.iter().enumerate() {
         let scalar = quantity.kind == crate::ir::Kind::Scalar;
         let mut statistics: Vec<(&str, Pick)> = vec![("size", |m| m.size)];
@@ -195,22 +205,23 @@ pub fn width_rows(result: &SweepResult) -> Vec<Row> {
         for (w, &width) in result.widths.iter().enumerate() {
             for (s, &seed) in result.seeds.iter().enumerate() {
                 let measurement = result.run(w, s).and_then(|r| r.measurements.get(q));
+                let at = At {
+                    size_name: "width",
+                    size: width as u64,
+                    width: None,
+                    seed,
+                };
                 for (statistic, pick) in &statistics {
-                    rows.push(Row {
-                        quantity: quantity.name.clone(),
-                        statistic: (*statistic).to_string(),
-                        step: quantity.step.map(|t| t as u64),
-                        size_name: "width",
-                        size: width as u64,
-                        width: None,
-                        seed,
-                        value: measurement.and_then(pick),
-                    });
+                    rows.push(at.row(
+                        quantity.name.as_str(),
+                        statistic,
+                        quantity.step.map(|t| t as u64),
+                        measurement.and_then(pick),
+                    ));
                 }
             }
         }
     }
-    rows
 }
 
 #[cfg(test)]

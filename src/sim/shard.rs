@@ -89,6 +89,16 @@ impl Grid {
         (0..self.widths.len()).max_by_key(|&w| (self.widths[w], std::cmp::Reverse(w)))
     }
 
+    /// The (width, seed) of every cell, in canonical order: what a whole sweep file holds
+    /// position by position.
+    fn labels(&self) -> Vec<(usize, u64)> {
+        let seeds = self.all_seeds();
+        self.cells()
+            .into_iter()
+            .map(|(w, s)| (self.widths[w], seeds[s]))
+            .collect()
+    }
+
     /// The cells in canonical order, as (width index, index into the seeds followed by
     /// the law seeds).
     pub fn cells(&self) -> Vec<(usize, usize)> {
@@ -154,6 +164,25 @@ pub struct SweepFile {
     pub shard: Option<Shard>,
     /// The cells this file holds, in canonical order.
     pub cells: Vec<CellRecord>,
+}
+
+impl SweepFile {
+    /// The cells the file's sweep has (whether or not this file holds all of them).
+    fn grid(&self) -> Grid {
+        Grid {
+            widths: self.widths.clone(),
+            seeds: self.seeds.clone(),
+            law_seeds: self.law_seeds.clone(),
+        }
+    }
+}
+
+/// The error of a cell found where another belongs.
+fn misplaced(cell: &CellRecord, (width, seed): (usize, u64), place: &str) -> ShardError {
+    ShardError::Shape(format!(
+        "{place} holds width {} seed {} where width {width} seed {seed} belongs",
+        cell.width, cell.seed
+    ))
 }
 
 /// What can be wrong with sweep files.
@@ -342,16 +371,10 @@ pub fn merge(mut parts: Vec<SweepFile>) -> Result<SweepFile, ShardError> {
             return Err(ShardError::Mismatch(what));
         }
     }
-    let grid = Grid {
-        widths: reference.widths.clone(),
-        seeds: reference.seeds.clone(),
-        law_seeds: reference.law_seeds.clone(),
-    };
-    let seeds = grid.all_seeds();
-    let positions = grid.cells();
-    let mut cells = Vec::with_capacity(positions.len());
+    let labels = reference.grid().labels();
+    let mut cells = Vec::with_capacity(labels.len());
     let mut taken = vec![0usize; count];
-    for (position, &(w, s)) in positions.iter().enumerate() {
+    for (position, &label) in labels.iter().enumerate() {
         let k = position % count;
         let cell = parts[k].cells.get(taken[k]).ok_or_else(|| {
             ShardError::Shape(format!(
@@ -360,15 +383,8 @@ pub fn merge(mut parts: Vec<SweepFile>) -> Result<SweepFile, ShardError> {
                 parts[k].cells.len()
             ))
         })?;
-        if (cell.width, cell.seed) != (grid.widths[w], seeds[s]) {
-            return Err(ShardError::Shape(format!(
-                "shard {}/{count} holds width {} seed {} where width {} seed {} belongs",
-                k + 1,
-                cell.width,
-                cell.seed,
-                grid.widths[w],
-                seeds[s]
-            )));
+        if (cell.width, cell.seed) != label {
+            return Err(misplaced(cell, label, &format!("shard {}/{count}", k + 1)));
         }
         cells.push(cell.clone());
         taken[k] += 1;
@@ -415,17 +431,22 @@ pub fn into_results(
     {
         return Err(ShardError::Mismatch("the quantities of the program"));
     }
-    let grid = Grid {
-        widths: file.widths.clone(),
-        seeds: file.seeds.clone(),
-        law_seeds: file.law_seeds.clone(),
-    };
-    if file.cells.len() != grid.cells().len() {
+    let grid = file.grid();
+    let labels = grid.labels();
+    if file.cells.len() != labels.len() {
         return Err(ShardError::Shape(format!(
             "{} cells where the sweep has {}",
             file.cells.len(),
-            grid.cells().len()
+            labels.len()
         )));
+    }
+    if let Some((cell, &label)) = file
+        .cells
+        .iter()
+        .zip(&labels)
+        .find(|(c, &l)| (c.width, c.seed) != l)
+    {
+        return Err(misplaced(cell, label, "the file"));
     }
     let mut runs = file
         .cells

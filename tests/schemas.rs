@@ -279,3 +279,36 @@ fn per_seed_adds_exactly_the_rows_of_the_csv() {
         }
     }
 }
+
+/// The README's example CSV row is a row tp writes: width 64, seed 0 of `mlp_mup.tp`
+/// (draws are keyed by seed and width, so the other widths of the default sweep do not
+/// change it).
+#[test]
+fn the_readme_csv_example_is_a_real_row() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let example = readme
+        .lines()
+        .skip_while(|l| *l != tp::report::csv::HEADER)
+        .nth(1)
+        .expect("an example row under the README's CSV header");
+    let csv = common::temp_path("schemas", "example.csv");
+    let csv_path = csv.to_str().expect("utf-8 path");
+    let out = common::tp(&[
+        "simulate",
+        "programs/mlp_mup.tp",
+        "--widths",
+        "64",
+        "--seeds",
+        "1",
+        "--csv",
+        csv_path,
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let text = std::fs::read_to_string(&csv).expect("csv");
+    assert!(
+        text.lines().any(|l| l == example),
+        "`{example}` is not a row tp writes"
+    );
+}

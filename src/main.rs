@@ -58,30 +58,37 @@ enum Command {
     /// quantity and step (slope against derived exponent) and per limit. Exit 1 on a FAIL.
     #[command(long_about = CHECK_ABOUT)]
     Check(CheckArgs),
-    /// Combine the sweep files of `tp simulate --shard K/M` into the whole sweep, byte for
-    /// byte the file a single `tp simulate --output` run writes.
+    /// Combine the sweep files of `--shard K/M` runs into the whole sweep, byte for byte
+    /// the file a single `--output` run writes.
     #[command(long_about = MERGE_ABOUT)]
     Merge(MergeArgs),
 }
 
 /// The long help of `tp merge`.
 const MERGE_ABOUT: &str = "\
-Combine the partial sweeps written by `tp simulate --shard K/M --output PART` (one per
-K = 1..M, given in any order) into the whole sweep. Every cell is put back at its place,
-and numbers are stored in shortest round-trip form, so the merged file is byte for byte
-the file `tp simulate --output` writes when it runs the whole sweep at once. The parts
-must come from the same program (a hash of the elaborated program, after --set), widths,
-seeds, law seeds and tp version; a missing, repeated or foreign part is refused.
+Combine the partial sweeps written by `tp simulate --shard K/M --output PART` or `tp check
+--shard K/M --output PART` (one per K = 1..M, given in any order) into the whole sweep.
+Every cell is put back at its place, and numbers are stored in shortest round-trip form,
+so the merged file is byte for byte the file `--output` writes when the whole sweep runs
+at once. The parts must come from the same program (a hash of the elaborated program,
+after --set), the same command, options and tp version; a missing, repeated or foreign
+part is refused.
+
+Width programs are split by (width, seed) cell (schema tp-sweep/1), mean-field programs
+by seed (schema tp-mf-sweep/1; at beta = 1 the sizes of a seed are coupled through one
+nested reference, so a seed runs whole).
 
 Use the merged file with `tp check PROGRAM --from FILE` (verdicts) or `tp simulate
-PROGRAM --from FILE` (tables, --json, --csv, --plot) without re-running anything.
+PROGRAM --from FILE` (tables, --json, --csv, --plot) without re-running anything. A
+mean-field check judges only a sweep written by `tp check --shard` (it records more
+particles and other times than `tp simulate` does).
 
 Exit status: 0 on success, 2 on bad input.";
 
 /// `tp merge`.
 #[derive(Args)]
 struct MergeArgs {
-    /// The partial sweep files (`tp simulate --shard K/M --output FILE`).
+    /// The partial sweep files (`tp simulate|check --shard K/M --output FILE`).
     #[arg(required = true, value_name = "PART")]
     parts: Vec<PathBuf>,
     /// Where to write the whole sweep.
@@ -92,18 +99,54 @@ struct MergeArgs {
 /// `tp merge`: read every part, merge, write.
 fn merge(args: MergeArgs) -> Result<(), tp::TpError> {
     sweep_file_writable(&args.output)?;
-    let parts = args
+    let texts = args
         .parts
         .iter()
-        .map(|path| read_sweep_file(path))
-        .collect::<Result<Vec<_>, _>>()?;
-    let merged = tp::sim::shard::merge(parts).map_err(|e| tp::TpError::Data {
+        .map(|path| Ok((path.as_path(), read_sweep_text(path)?)))
+        .collect::<Result<Vec<_>, tp::TpError>>()?;
+    let hint = "give every part `--shard K/M --output PART` wrote for one sweep, K = 1..M";
+    let cannot = |e: tp::sim::shard::ShardError| tp::TpError::Data {
         path: args.output.clone(),
         reason: format!("cannot merge: {e}"),
-        hint:
-            "give every part `tp simulate --shard K/M --output PART` wrote for one sweep, K = 1..M"
-                .into(),
-    })?;
+        hint: hint.into(),
+    };
+    let meanfield = texts
+        .iter()
+        .filter(|(_, t)| tp::meanfield::shard::is_meanfield_text(t))
+        .count();
+    if meanfield > 0 && meanfield < texts.len() {
+        return Err(tp::TpError::Data {
+            path: args.output.clone(),
+            reason: "cannot merge: some parts are mean-field sweeps and some width sweeps".into(),
+            hint: hint.into(),
+        });
+    }
+    if meanfield > 0 {
+        let parts = texts
+            .iter()
+            .map(|(path, text)| {
+                tp::meanfield::shard::from_text(text).map_err(|e| unreadable_sweep(path, e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let merged = tp::meanfield::shard::merge(parts).map_err(cannot)?;
+        write_text_file(&tp::meanfield::shard::to_text(&merged), &args.output)?;
+        let first = merged.points.first();
+        println!(
+            "merged {} parts: {} point(s) x {} particle counts x {} seeds ({}) -> {}",
+            args.parts.len(),
+            merged.points.len(),
+            first.map_or(0, |p| p.options.sizes.len()),
+            first.map_or(0, |p| p.options.seeds.len()),
+            merged.purpose.command(),
+            args.output.display()
+        );
+        return Ok(());
+    }
+    let parts = texts
+        .iter()
+        .map(|(path, text)| tp::sim::shard::from_text(text).map_err(|e| unreadable_sweep(path, e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let merged = tp::sim::shard::merge(parts).map_err(cannot)?;
     write_sweep_file(&merged, &args.output)?;
     println!(
         "merged {} parts: {} cells ({} widths x {} seeds{}) -> {}",
@@ -124,18 +167,46 @@ fn merge(args: MergeArgs) -> Result<(), tp::TpError> {
     Ok(())
 }
 
-/// Reads a sweep file (`tp simulate --output`, `tp merge`).
-fn read_sweep_file(path: &std::path::Path) -> Result<tp::sim::shard::SweepFile, tp::TpError> {
-    let text = std::fs::read_to_string(path).map_err(|e| tp::TpError::Data {
+/// The text of a sweep file.
+fn read_sweep_text(path: &std::path::Path) -> Result<String, tp::TpError> {
+    std::fs::read_to_string(path).map_err(|e| tp::TpError::Data {
         path: path.to_path_buf(),
         reason: format!("cannot read the sweep file: {e}"),
-        hint: "give a file written by `tp simulate --output` or `tp merge`".into(),
-    })?;
-    tp::sim::shard::from_text(&text).map_err(|e| tp::TpError::Data {
+        hint: "give a file written by `--output` or `tp merge`".into(),
+    })
+}
+
+/// A sweep file that does not parse.
+fn unreadable_sweep(path: &std::path::Path, e: tp::sim::shard::ShardError) -> tp::TpError {
+    tp::TpError::Data {
         path: path.to_path_buf(),
         reason: e.to_string(),
-        hint: "give a file written by `tp simulate --output` or `tp merge` of this version of tp"
-            .into(),
+        hint: "give a file written by `--output` or `tp merge` of this version of tp".into(),
+    }
+}
+
+/// Reads a width sweep file (`tp simulate --output`, `tp merge`).
+fn read_sweep_file(path: &std::path::Path) -> Result<tp::sim::shard::SweepFile, tp::TpError> {
+    let text = read_sweep_text(path)?;
+    tp::sim::shard::from_text(&text).map_err(|e| unreadable_sweep(path, e))
+}
+
+/// Reads a mean-field sweep file and returns its points, refusing partial files, files of
+/// another program and files run for another command.
+fn meanfield_points(
+    path: &std::path::Path,
+    program: &tp::meanfield::MeanFieldProgram,
+    purpose: tp::meanfield::shard::Purpose,
+) -> Result<Vec<tp::meanfield::shard::PointRecord>, tp::TpError> {
+    let text = read_sweep_text(path)?;
+    let file = tp::meanfield::shard::from_text(&text).map_err(|e| unreadable_sweep(path, e))?;
+    tp::meanfield::shard::into_points(file, program, purpose).map_err(|e| tp::TpError::Data {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+        hint: format!(
+            "run `{} --output` on this program (and the same --set values), or merge its shards with `tp merge`",
+            purpose.command()
+        ),
     })
 }
 
@@ -148,12 +219,17 @@ fn sweep_file_writable(path: &std::path::Path) -> Result<(), tp::TpError> {
     })
 }
 
-/// Writes a sweep file.
+/// Writes a width sweep file.
 fn write_sweep_file(
     file: &tp::sim::shard::SweepFile,
     path: &std::path::Path,
 ) -> Result<(), tp::TpError> {
-    std::fs::write(path, tp::sim::shard::to_text(file)).map_err(|e| tp::TpError::Data {
+    write_text_file(&tp::sim::shard::to_text(file), path)
+}
+
+/// Writes the text of a sweep file.
+fn write_text_file(text: &str, path: &std::path::Path) -> Result<(), tp::TpError> {
+    std::fs::write(path, text).map_err(|e| tp::TpError::Data {
         path: path.to_path_buf(),
         reason: format!("cannot write the sweep file: {e}"),
         hint: "give a writable path to --output".into(),
@@ -170,7 +246,7 @@ fn sweep_from_file(
     tp::sim::shard::into_results(file, program).map_err(|e| tp::TpError::Data {
         path: path.to_path_buf(),
         reason: e.to_string(),
-        hint: "run `tp simulate` on this program (and the same --set values) with --output, or merge its shards with `tp merge`".into(),
+        hint: "run `tp simulate` or `tp check` on this program (and the same --set values) with --output, or merge its shards with `tp merge`".into(),
     })
 }
 
@@ -407,26 +483,27 @@ struct SimulateArgs {
     /// apart when beta = 1.
     #[arg(long)]
     identical_init: bool,
-    /// Width programs: run only the K-th of M shards of the sweep's (width, seed) cells
-    /// (round robin, so every shard gets a share of every width) and write them to
-    /// --output; combine the M parts with `tp merge`.
+    /// Run only the K-th of M shards of the sweep and write it to --output; combine the M
+    /// parts with `tp merge`. Width programs split their (width, seed) cells, mean-field
+    /// programs their seeds, round robin (every shard gets a share of every size).
     #[arg(long, value_name = "K/M", value_parser = parse_shard)]
     shard: Option<tp::sim::shard::Shard>,
-    /// Width programs: also write the raw result of every cell to this sweep file (schema
-    /// tp-sweep/1), for `tp merge`, `tp check --from` and `tp simulate --from`.
+    /// Also write the raw result of every cell to this sweep file (schema tp-sweep/1;
+    /// tp-mf-sweep/1 for a mean-field program), for `tp merge`, `tp check --from` and
+    /// `tp simulate --from`.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Width programs: read the sweep from this file (`--output`, `tp merge`) instead of
-    /// running it; the widths and seeds are the file's.
+    /// Read the sweep from this file (`--output`, `tp merge`) instead of running it; the
+    /// sizes and seeds are the file's.
     #[arg(long, value_name = "FILE")]
     from: Option<PathBuf>,
     /// Width programs: also run seeds up to this many in total at the largest width,
     /// stored in --output for the law verdicts of `tp check --from` (tp check runs 30).
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..=100_000))]
     law_seeds: Option<u64>,
-    /// Width programs: print the memory and estimated time of one cell at every width
-    /// (from a cell timed at n = 1024 or the nearest width) and what --shard K/M runs,
-    /// then stop.
+    /// Print what the sweep and --shard K/M cost, then stop: for a width program the
+    /// memory and estimated time of one cell at every width (from a cell timed at n = 1024
+    /// or the nearest width), for a mean-field program the memory and particle moves.
     #[arg(long)]
     plan: bool,
 }
@@ -459,10 +536,35 @@ fn refuse_identical_init() -> Result<(), tp::TpError> {
 fn refuse_sweep_files(family: &str) -> Result<(), tp::TpError> {
     Err(tp::TpError::BadOptions {
         message: format!(
-            "--shard, --output, --from, --law-seeds and --plan apply to width programs; this is a {family} program"
+            "sweep files (--shard, --output, --from) and --plan apply to width and mean-field programs; this is a {family} program"
         ),
-        hint: "drop them; a sweep of this family runs on one machine".into(),
+        hint: "drop them; a sweep of this family runs on one machine (seconds at the defaults)".into(),
     })
+}
+
+/// Refuses `--shard` without `--output`, and with outputs that would describe a part of
+/// the sweep as if it were all of it.
+fn refuse_partial_outputs(
+    shard: Option<tp::sim::shard::Shard>,
+    output: Option<&PathBuf>,
+    reports: bool,
+    command: &str,
+) -> Result<(), tp::TpError> {
+    let Some(shard) = shard else { return Ok(()) };
+    if reports {
+        return Err(tp::TpError::BadOptions {
+            message: format!("--shard {shard} runs part of the sweep: its tables, plots and CSV would describe some of the seeds only"),
+            hint: format!("run the shards with --output only, merge them with `tp merge`, then use `{command} --from MERGED`"),
+        });
+    }
+    if output.is_none() {
+        return Err(tp::TpError::BadOptions {
+            message: "--shard writes its part of the sweep to a file".into(),
+            hint: "add `--output PART_K.json` (one file per shard; merge them with `tp merge`)"
+                .into(),
+        });
+    }
+    Ok(())
 }
 
 /// `tp simulate`: sweep, statistics, then text or JSON and an optional plot.
@@ -471,8 +573,11 @@ fn simulate(args: SimulateArgs) -> Result<(), tp::TpError> {
     let program = match tp::load_any(&args.common.file, &overrides)? {
         tp::Compiled::Width(_) if args.identical_init => return refuse_identical_init(),
         tp::Compiled::Width(p) => p,
-        _ if args.sweep_file_options() => return refuse_sweep_files("depth, shaped or mean-field"),
         tp::Compiled::MeanField(p) => return meanfield_simulate(&p, &args),
+        tp::Compiled::Depth(_) if args.sweep_file_options() => return refuse_sweep_files("depth"),
+        tp::Compiled::Shaped(_) if args.sweep_file_options() => {
+            return refuse_sweep_files("shaped")
+        }
         _ if args.identical_init => return refuse_identical_init(),
         tp::Compiled::Depth(p) => return depth_simulate(&p, &args),
         tp::Compiled::Shaped(p) => return shaped_simulate(&p, &args),
@@ -487,13 +592,13 @@ fn simulate(args: SimulateArgs) -> Result<(), tp::TpError> {
     check_plot_only(&program, &args.plot_only)?;
     let name = args.common.file.display().to_string();
     let threads = args.threads.map(|t| t as usize);
-    if args.plot.is_some() || args.data.csv.is_some() || args.common.json {
-        if let Some(shard) = args.shard {
-            return Err(tp::TpError::BadOptions {
-                message: format!("--shard {shard} runs part of the sweep: its tables, plots and CSV would describe some of the seeds only"),
-                hint: "run the shards with --output only, merge them with `tp merge`, then use `tp simulate --from MERGED` or `tp check --from MERGED`".into(),
-            });
-        }
+    if !args.plan {
+        refuse_partial_outputs(
+            args.shard,
+            args.output.as_ref(),
+            args.plot.is_some() || args.data.csv.is_some() || args.common.json,
+            "tp simulate",
+        )?;
     }
     args.data.precheck(args.common.json)?;
     let (result, law) = match &args.from {
@@ -521,12 +626,6 @@ fn simulate(args: SimulateArgs) -> Result<(), tp::TpError> {
             if args.plan {
                 print!("{}", sweep_plan_text(&program, &name, &grid, args.shard)?);
                 return Ok(());
-            }
-            if args.shard.is_some() && args.output.is_none() {
-                return Err(tp::TpError::BadOptions {
-                    message: "--shard writes its part of the sweep to a file".into(),
-                    hint: "add `--output PART_K.json` (one file per shard; merge them with `tp merge`)".into(),
-                });
             }
             if let Some(output) = &args.output {
                 sweep_file_writable(output)?;
@@ -1192,10 +1291,25 @@ struct CheckArgs {
     /// slopes only, and the report says "limits: not evaluated".
     #[arg(long)]
     no_limits: bool,
-    /// Width programs: judge the sweep in this file (`tp simulate --output`, `tp merge`)
-    /// instead of running one; the widths, seeds and law seeds are the file's.
+    /// Judge the sweep in this file (`--output`, `tp merge`) instead of running one; the
+    /// sizes, seeds and law seeds are the file's. Width programs read files of `tp
+    /// simulate --output` too; mean-field programs only files of `tp check --output`.
     #[arg(long, value_name = "FILE")]
     from: Option<PathBuf>,
+    /// Run only the K-th of M shards of the check's sweep and write it to --output, without
+    /// verdicts; combine the M parts with `tp merge` and judge them with --from. Width
+    /// programs split their (width, seed) cells (law seeds included), mean-field programs
+    /// their seeds (at every checked point).
+    #[arg(long, value_name = "K/M", value_parser = parse_shard)]
+    shard: Option<tp::sim::shard::Shard>,
+    /// Also write the check's raw sweep to this file (tp-sweep/1, tp-mf-sweep/1), for
+    /// `tp merge` and --from.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Print what the check's sweep and --shard K/M cost (memory, and time estimated from
+    /// a timed cell or seed), then stop.
+    #[arg(long)]
+    plan: bool,
     /// Population size of the limit evaluation (see `tp limit --samples`).
     #[arg(long, default_value_t = 1 << 21, value_name = "K",
           value_parser = clap::value_parser!(u64).range(100..=100_000_000))]
@@ -1208,6 +1322,25 @@ fn parse_tolerance(text: &str) -> Result<f64, String> {
         Ok(t) if t.is_finite() && t >= 0.0 => Ok(t),
         _ => Err(format!("`{text}` is not a number ≥ 0")),
     }
+}
+
+impl CheckArgs {
+    /// Whether any sweep-file option is given.
+    fn sweep_file_options(&self) -> bool {
+        self.from.is_some() || self.shard.is_some() || self.output.is_some() || self.plan
+    }
+}
+
+/// Refuses `--from` together with options that run a sweep.
+fn refuse_from_with_run(args: &CheckArgs) -> Result<(), tp::TpError> {
+    if args.shard.is_some() || args.output.is_some() || args.plan {
+        return Err(tp::TpError::BadOptions {
+            message: "--from judges a finished sweep: it takes no --shard, --output or --plan"
+                .into(),
+            hint: "drop --shard, --output and --plan".into(),
+        });
+    }
+    Ok(())
 }
 
 /// The inputs of `tp check` besides the program: the single place where the limit stage
@@ -1240,15 +1373,13 @@ fn check(args: CheckArgs) -> Result<(), tp::TpError> {
     let overrides = tp::parse_overrides(&args.common.set)?;
     let program = match tp::load_any(&args.common.file, &overrides)? {
         tp::Compiled::Width(p) => p,
-        _ if args.from.is_some() => return Err(tp::TpError::BadOptions {
-            message:
-                "--from applies to width programs; this is a depth, shaped or mean-field program"
-                    .into(),
-            hint: "drop --from; a sweep of this family runs on one machine".into(),
-        }),
+        tp::Compiled::MeanField(p) => return meanfield_check(&p, &args),
+        tp::Compiled::Depth(_) if args.sweep_file_options() => return refuse_sweep_files("depth"),
+        tp::Compiled::Shaped(_) if args.sweep_file_options() => {
+            return refuse_sweep_files("shaped")
+        }
         tp::Compiled::Depth(p) => return depth_check(&p, &args),
         tp::Compiled::Shaped(p) => return shaped_check(&p, &args),
-        tp::Compiled::MeanField(p) => return meanfield_check(&p, &args),
     };
     if args.mutation.is_some() || !args.depths.is_empty() {
         return Err(tp::TpError::BadOptions {
@@ -1276,9 +1407,26 @@ fn check(args: CheckArgs) -> Result<(), tp::TpError> {
     let threads = args.threads.map(|t| t as usize);
     let target = plot_target(&args.plot, args.plot_size, &args.plot_only)?;
     check_plot_only(&program, &args.plot_only)?;
+    if !args.plan {
+        refuse_partial_outputs(
+            args.shard,
+            args.output.as_ref(),
+            args.plot.is_some() || args.data.csv.is_some() || args.common.json,
+            "tp check",
+        )?;
+    }
     args.data.precheck(args.common.json)?;
+    if args.plan && args.from.is_none() {
+        let seeds = seed_list(args.seed, args.seeds.unwrap_or(10))?;
+        let grid = sweep_grid(&widths, seeds, Some(args.law_seeds))?;
+        tp::sim::check_request(&program, &grid.widths, &grid.seeds, threads)?;
+        let name = args.common.file.display().to_string();
+        print!("{}", sweep_plan_text(&program, &name, &grid, args.shard)?);
+        return Ok(());
+    }
     let report = match &args.from {
         Some(from) => {
+            refuse_from_with_run(&args)?;
             if !args.widths.is_empty() || args.seeds.is_some() {
                 return Err(tp::TpError::BadOptions {
                     message: "--from judges a finished sweep: its widths and seeds are the file's"
@@ -1293,6 +1441,48 @@ fn check(args: CheckArgs) -> Result<(), tp::TpError> {
                     hint: "run the sweep with at least two widths and two seeds".into(),
                 });
             }
+            let inputs = check_inputs(&program, &args)?;
+            tp::check::check_finished(&program, result, law, &inputs, args.tolerance)?
+        }
+        None if args.output.is_some() => {
+            let output = args
+                .output
+                .as_ref()
+                .map_or_else(PathBuf::new, PathBuf::clone);
+            let seeds = seed_list(args.seed, args.seeds.unwrap_or(10))?;
+            let grid = sweep_grid(&widths, seeds, Some(args.law_seeds))?;
+            tp::sim::check_request(&program, &grid.widths, &grid.seeds, threads)?;
+            sweep_file_writable(&output)?;
+            let name = args.common.file.display().to_string();
+            if !args.quiet {
+                eprint!("{}", sweep_plan_text(&program, &name, &grid, args.shard)?);
+            }
+            let file = with_progress(args.quiet, |progress| {
+                tp::sim::shard::run_shard(
+                    &program,
+                    &name,
+                    &grid,
+                    args.shard,
+                    threads,
+                    Some(progress),
+                )
+            })?;
+            write_sweep_file(&file, &output)?;
+            if let Some(shard) = args.shard {
+                println!(
+                    "shard {shard}: {} of {} cells -> {}",
+                    file.cells.len(),
+                    grid.cells().len(),
+                    output.display()
+                );
+                return Ok(());
+            }
+            let (result, law) =
+                tp::sim::shard::into_results(file, &program).map_err(|e| tp::TpError::Data {
+                    path: output,
+                    reason: e.to_string(),
+                    hint: "this is a bug: a sweep file tp just wrote does not read back".into(),
+                })?;
             let inputs = check_inputs(&program, &args)?;
             tp::check::check_finished(&program, result, law, &inputs, args.tolerance)?
         }
@@ -1765,12 +1955,14 @@ values: not evaluated (alpha, beta symbolic; give numbers with --set)
     Ok(())
 }
 
-/// `tp simulate` on a mean-field program: the three coupled dynamics at every N and seed.
+/// `tp simulate` on a mean-field program: the three coupled dynamics at every N and seed
+/// (or a sweep file's), with the sweep-file options `--shard`, `--output`, `--from` and
+/// `--plan`.
 fn meanfield_simulate(
     program: &tp::meanfield::MeanFieldProgram,
     args: &SimulateArgs,
 ) -> Result<(), tp::TpError> {
-    use tp::meanfield::horizon::{gamma_step, numeric, steps_to_horizon};
+    use tp::meanfield::shard::{self as mf_shard, Purpose};
     let identical;
     let program = if args.identical_init {
         let mut p = program.clone();
@@ -1780,53 +1972,113 @@ fn meanfield_simulate(
     } else {
         program
     };
-    let hint = "give alpha and beta numbers with --set, or fewer particles (`--particles`)";
-    let alpha =
-        numeric(&program.alpha, "alpha").map_err(|e| meanfield_error("simulate", e, hint))?;
-    let d = tp::meanfield::derive::derive(program, None);
-    let mut schedules = Vec::new();
-    for n in meanfield_sizes(&args.particles) {
-        schedules.push(tp::meanfield::simulate::SizeSchedule {
-            size: n,
-            steps: steps_to_horizon(program, n)
-                .map_err(|e| meanfield_error("simulate", e, hint))?,
-            step: gamma_step(program, n)
-                .map_err(|e| meanfield_error("simulate", e, hint))?
-                .value,
+    if args.law_seeds.is_some() {
+        return Err(tp::TpError::BadOptions {
+            message: "--law-seeds applies to width programs".into(),
+            hint: "drop --law-seeds; use --seeds for more runs of a mean-field program".into(),
         });
     }
-    let seeds = seed_list(args.seed, args.seeds)?;
-    let mut opts = tp::meanfield::simulate::SimOptions::new(
-        schedules,
-        seeds,
-        num_traits::ToPrimitive::to_f64(&alpha).unwrap_or(f64::NAN),
-        d.regime == Some(tp::meanfield::derive::MfRegime::Sde),
-    );
-    opts.threads = args.threads.map(|t| t as usize);
+    let hint = "give alpha and beta numbers with --set, or fewer particles (`--particles`)";
     let target = plot_target(&args.plot, args.plot_size, &args.plot_only)?;
     refuse_plot_only(
         &args.plot_only,
         "a mean-field figure has no per-quantity curves",
     )?;
-    args.data.precheck(args.common.json)?;
-    let plan = tp::meanfield::simulate::plan(program, &opts)
-        .map_err(|e| meanfield_error("simulate", e, hint))?;
-    if !args.quiet {
-        eprintln!(
-            "planned: {:.1} MiB, {} particle steps",
-            plan.bytes as f64 / (1u64 << 20) as f64,
-            plan.particle_steps
-        );
+    if !args.plan {
+        refuse_partial_outputs(
+            args.shard,
+            args.output.as_ref(),
+            args.plot.is_some() || args.data.csv.is_some() || args.common.json,
+            "tp simulate",
+        )?;
     }
-    let bar = progress_bar(
-        !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
-        "simulate",
-    );
-    bar.set_length(plan.particle_steps);
-    let tick = |k: u64| bar.inc(k);
-    let sweep = tp::meanfield::simulate::simulate(program, &opts, Some(&tick))
-        .map_err(|e| meanfield_error("simulate", e, hint))?;
-    bar.finish_and_clear();
+    args.data.precheck(args.common.json)?;
+    let sweep = match &args.from {
+        Some(from) => {
+            if args.shard.is_some()
+                || args.output.is_some()
+                || args.plan
+                || !args.particles.is_empty()
+            {
+                return Err(tp::TpError::BadOptions {
+                    message: "--from reads a finished sweep: it takes no --shard, --output, --plan or --particles".into(),
+                    hint: "drop those options; the particle counts and seeds are the file's".into(),
+                });
+            }
+            let record = meanfield_points(from, program, Purpose::Simulate)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| tp::TpError::Data {
+                    path: from.clone(),
+                    reason: "the sweep file holds no sweep".into(),
+                    hint: "run `tp simulate --output` again".into(),
+                })?;
+            record
+                .into_sweep(program)
+                .map_err(|e| meanfield_error("read the sweep", e, hint))?
+        }
+        None => {
+            let opts = meanfield_sim_options(program, args)?;
+            tp::meanfield::simulate::plan(program, &opts)
+                .map_err(|e| meanfield_error("simulate", e, hint))?;
+            let name = args.common.file.display().to_string();
+            let runs = [(Vec::new(), program.clone(), opts.clone())];
+            if args.plan {
+                print!("{}", meanfield_plan_text(&name, &runs, args.shard)?);
+                return Ok(());
+            }
+            if let Some(output) = &args.output {
+                sweep_file_writable(output)?;
+                refuse_empty_shard(&opts.seeds, args.shard)?;
+                if !args.quiet {
+                    eprint!("{}", meanfield_plan_text(&name, &runs, args.shard)?);
+                }
+            }
+            let mut own = opts.clone();
+            own.seeds = mf_shard::shard_seeds(&opts.seeds, args.shard);
+            let plan = tp::meanfield::simulate::plan(program, &own)
+                .map_err(|e| meanfield_error("simulate", e, hint))?;
+            if !args.quiet && args.output.is_none() {
+                eprintln!(
+                    "planned: {:.1} MiB, {} particle steps",
+                    plan.bytes as f64 / (1u64 << 20) as f64,
+                    plan.particle_steps
+                );
+            }
+            let bar = progress_bar(
+                !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                "simulate",
+            );
+            bar.set_length(plan.particle_steps);
+            let tick = |k: u64| bar.inc(k);
+            let record = mf_shard::run_point(program, Vec::new(), &opts, args.shard, Some(&tick))
+                .map_err(|e| meanfield_error("simulate", e, hint))?;
+            bar.finish_and_clear();
+            if let Some(output) = &args.output {
+                let file = mf_shard::MfSweepFile::new(
+                    &name,
+                    program,
+                    Purpose::Simulate,
+                    args.shard,
+                    vec![record.clone()],
+                );
+                write_text_file(&mf_shard::to_text(&file), output)?;
+                if let Some(shard) = args.shard {
+                    println!(
+                        "shard {shard}: {} of {} seeds ({} cells) -> {}",
+                        own.seeds.len(),
+                        opts.seeds.len(),
+                        record.cells.len(),
+                        output.display()
+                    );
+                    return Ok(());
+                }
+            }
+            record
+                .into_sweep(program)
+                .map_err(|e| meanfield_error("simulate", e, hint))?
+        }
+    };
     if let Some(target) = &target {
         let title = program.display_name();
         if matches!(program.init, tp::meanfield::model::InitLaw::Point(_)) {
@@ -1840,13 +2092,19 @@ fn meanfield_simulate(
             };
             write_plot(&figure, target)?;
         } else {
+            let seed = sweep
+                .cells
+                .iter()
+                .map(|c| c.seed)
+                .min()
+                .unwrap_or(args.seed);
             let panel = tp::report::meanfield_check::histogram_panel(
                 &format!(
-                    "coordinate 1 of literal SGD at T (alpha = {}, beta = {}), seed {}",
-                    program.alpha, program.beta, args.seed
+                    "coordinate 1 of literal SGD at T (alpha = {}, beta = {}), seed {seed}",
+                    program.alpha, program.beta
                 ),
                 &sweep,
-                args.seed,
+                seed,
             );
             let panels = [panel];
             let figure = MfFigure {
@@ -1873,6 +2131,132 @@ fn meanfield_simulate(
     Ok(())
 }
 
+/// The simulation options of `tp simulate` on a mean-field program.
+fn meanfield_sim_options(
+    program: &tp::meanfield::MeanFieldProgram,
+    args: &SimulateArgs,
+) -> Result<tp::meanfield::simulate::SimOptions, tp::TpError> {
+    use tp::meanfield::horizon::{gamma_step, numeric, steps_to_horizon};
+    let hint = "give alpha and beta numbers with --set, or fewer particles (`--particles`)";
+    let alpha =
+        numeric(&program.alpha, "alpha").map_err(|e| meanfield_error("simulate", e, hint))?;
+    let d = tp::meanfield::derive::derive(program, None);
+    let mut schedules = Vec::new();
+    for n in meanfield_sizes(&args.particles) {
+        schedules.push(tp::meanfield::simulate::SizeSchedule {
+            size: n,
+            steps: steps_to_horizon(program, n)
+                .map_err(|e| meanfield_error("simulate", e, hint))?,
+            step: gamma_step(program, n)
+                .map_err(|e| meanfield_error("simulate", e, hint))?
+                .value,
+        });
+    }
+    let seeds = seed_list(args.seed, args.seeds)?;
+    let mut opts = tp::meanfield::simulate::SimOptions::new(
+        schedules,
+        seeds,
+        num_traits::ToPrimitive::to_f64(&alpha).unwrap_or(f64::NAN),
+        d.regime == Some(tp::meanfield::derive::MfRegime::Sde),
+    );
+    opts.threads = args.threads.map(|t| t as usize);
+    Ok(opts)
+}
+
+/// Refuses a shard that would own no seed.
+fn refuse_empty_shard(
+    seeds: &[u64],
+    shard: Option<tp::sim::shard::Shard>,
+) -> Result<(), tp::TpError> {
+    match shard {
+        Some(s) if tp::meanfield::shard::shard_seeds(seeds, shard).is_empty() => {
+            Err(tp::TpError::BadOptions {
+                message: format!(
+                    "--shard {s}: a mean-field sweep is split by seed and has {} seeds, so shard {} would be empty",
+                    seeds.len(),
+                    s.index
+                ),
+                hint: format!("use at most {} shards, or more seeds", seeds.len()),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// One point of a mean-field sweep: its symbol values, the program there, the options.
+type MeanFieldRun = (
+    Vec<(String, String)>,
+    tp::meanfield::MeanFieldProgram,
+    tp::meanfield::simulate::SimOptions,
+);
+
+/// What a mean-field sweep costs per seed and per shard, as printed by `--plan` (and on
+/// stderr before an `--output` run): `runs` are the points (symbol values, the program
+/// there, the options) of the sweep.
+fn meanfield_plan_text(
+    name: &str,
+    runs: &[MeanFieldRun],
+    shard: Option<tp::sim::shard::Shard>,
+) -> Result<String, tp::TpError> {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let mut seconds = 0.0;
+    let mut shard_seconds = 0.0;
+    let mut peak = 0u64;
+    for (point, program, opts) in runs {
+        let cost = tp::meanfield::shard::seed_cost(program, opts)
+            .map_err(|e| meanfield_error("plan the sweep", e, "see `tp simulate --help`"))?;
+        let at = if point.is_empty() {
+            String::new()
+        } else {
+            let values: Vec<String> = point.iter().map(|(s, v)| format!("{s} = {v}")).collect();
+            format!(" at {}", values.join(", "))
+        };
+        let sizes: Vec<String> = opts.sizes.iter().map(|s| s.size.to_string()).collect();
+        let _ = writeln!(
+            out,
+            "sweep plan for {name}{at}: N = {} x {} seeds",
+            sizes.join(","),
+            opts.seeds.len()
+        );
+        let _ = writeln!(
+            out,
+            "  per seed (every N): {} particle moves, {} on one thread, about {}",
+            cost.moves,
+            human_bytes(cost.bytes),
+            human_seconds(cost.seconds)
+        );
+        seconds += cost.seconds * opts.seeds.len() as f64;
+        let own = tp::meanfield::shard::shard_seeds(&opts.seeds, shard).len();
+        shard_seconds += cost.seconds * own as f64;
+        peak = peak.max(cost.bytes);
+    }
+    let _ = writeln!(
+        out,
+        "  total about {} on one thread; a few steps at the smallest and the largest N of one seed were timed on one thread and interpolated in particle moves per step",
+        human_seconds(seconds)
+    );
+    if let Some(shard) = shard {
+        let own = runs.first().map_or(0, |(_, _, o)| {
+            tp::meanfield::shard::shard_seeds(&o.seeds, Some(shard)).len()
+        });
+        let _ = writeln!(
+            out,
+            "  shard {shard}: {own} seeds, about {} on one thread, {} per thread at most",
+            human_seconds(shard_seconds),
+            human_bytes(peak)
+        );
+    }
+    Ok(out)
+}
+
+/// The points of a mean-field check as `meanfield_plan_text` reads them.
+fn check_plans(runs: &[tp::check::meanfield::CheckRun]) -> Vec<MeanFieldRun> {
+    runs.iter()
+        .map(|r| (r.point_text(), r.program.clone(), r.sim.clone()))
+        .collect()
+}
+
 /// `tp check` on a mean-field program: the dynamics at several N against the derived
 /// limit and rates; exits with 1 when a verdict fails.
 fn meanfield_check(
@@ -1880,27 +2264,149 @@ fn meanfield_check(
     args: &CheckArgs,
 ) -> Result<(), tp::TpError> {
     use std::io::Write;
-    let defaults = tp::check::meanfield::MfCheckOptions::default();
-    let opts = tp::check::meanfield::MfCheckOptions {
-        sizes: meanfield_sizes(&args.particles),
-        seeds: args.seeds.map(|s| s as usize).unwrap_or(defaults.seeds),
-        seed: args.seed,
-        threads: args.threads.map(|t| t as usize),
-        mutation: meanfield_mutation(program, args.mutation.as_deref())?,
-    };
+    use tp::check::meanfield as mf_check;
+    use tp::meanfield::shard::{self as mf_shard, Purpose};
+    let mutation = meanfield_mutation(program, args.mutation.as_deref())?;
+    let threads = args.threads.map(|t| t as usize);
     let target = plot_target(&args.plot, args.plot_size, &args.plot_only)?;
     refuse_plot_only(
         &args.plot_only,
         "a mean-field figure has no per-quantity curves",
     )?;
+    if !args.plan {
+        refuse_partial_outputs(
+            args.shard,
+            args.output.as_ref(),
+            args.plot.is_some() || args.data.csv.is_some() || args.common.json,
+            "tp check",
+        )?;
+    }
     args.data.precheck(args.common.json)?;
-    let report = tp::check::meanfield::run_meanfield_check(program, &opts).map_err(|e| {
+    let failed = |e: mf_check::MfCheckError| {
         meanfield_error(
             "check the mean-field program",
             e,
             "see `tp check --help` (`--particles`, `--seeds`)",
         )
-    })?;
+    };
+    let report = match &args.from {
+        Some(from) => {
+            refuse_from_with_run(args)?;
+            if !args.particles.is_empty() || args.seeds.is_some() {
+                return Err(tp::TpError::BadOptions {
+                    message: "--from judges a finished sweep: its particle counts and seeds are the file's".into(),
+                    hint: "drop --particles and --seeds".into(),
+                });
+            }
+            let points = meanfield_points(from, program, Purpose::Check)?;
+            let Some(first) = points.first() else {
+                return Err(tp::TpError::Data {
+                    path: from.clone(),
+                    reason: "the sweep file holds no sweep".into(),
+                    hint: "run `tp check --output` again".into(),
+                });
+            };
+            let opts =
+                mf_check::recorded_options(&first.options, mutation, threads).map_err(failed)?;
+            let recorded: Vec<_> = points
+                .iter()
+                .map(|p| (p.point.clone(), p.options.clone()))
+                .collect();
+            let runs = mf_check::match_recorded(program, &opts, &recorded).map_err(|e| {
+                tp::TpError::Data {
+                    path: from.clone(),
+                    reason: e.to_string(),
+                    hint: "write the sweep with `tp check --output` (or --shard and `tp merge`) on this program, with the same --mutation".into(),
+                }
+            })?;
+            let sweeps = points
+                .into_iter()
+                .zip(&runs)
+                .map(|(p, r)| p.into_sweep(&r.program))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| {
+                    meanfield_error("read the sweep", e, "run `tp check --output` again")
+                })?;
+            mf_check::judge(runs, sweeps, &opts).map_err(failed)?
+        }
+        None => {
+            let defaults = mf_check::MfCheckOptions::default();
+            let opts = mf_check::MfCheckOptions {
+                sizes: meanfield_sizes(&args.particles),
+                seeds: args.seeds.map(|s| s as usize).unwrap_or(defaults.seeds),
+                seed: args.seed,
+                threads,
+                mutation,
+            };
+            let name = args.common.file.display().to_string();
+            if args.plan {
+                let runs = mf_check::check_runs(program, &opts).map_err(failed)?;
+                print!(
+                    "{}",
+                    meanfield_plan_text(&name, &check_plans(&runs), args.shard)?
+                );
+                return Ok(());
+            }
+            match &args.output {
+                None => mf_check::run_meanfield_check(program, &opts).map_err(failed)?,
+                Some(output) => {
+                    sweep_file_writable(output)?;
+                    let runs = mf_check::check_runs(program, &opts).map_err(failed)?;
+                    let plans = check_plans(&runs);
+                    if let Some(first) = runs.first() {
+                        refuse_empty_shard(&first.sim.seeds, args.shard)?;
+                    }
+                    if !args.quiet {
+                        eprint!("{}", meanfield_plan_text(&name, &plans, args.shard)?);
+                    }
+                    let records = runs
+                        .iter()
+                        .map(|r| {
+                            mf_shard::run_point(
+                                &r.program,
+                                r.point_text(),
+                                &r.sim,
+                                args.shard,
+                                None,
+                            )
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| meanfield_error("simulate", e, "see `tp check --help`"))?;
+                    let file = mf_shard::MfSweepFile::new(
+                        &name,
+                        program,
+                        Purpose::Check,
+                        args.shard,
+                        records.clone(),
+                    );
+                    write_text_file(&mf_shard::to_text(&file), output)?;
+                    if let Some(shard) = args.shard {
+                        let own = records.first().map_or(0, |r| {
+                            r.cells
+                                .iter()
+                                .map(|c| c.seed)
+                                .collect::<std::collections::BTreeSet<_>>()
+                                .len()
+                        });
+                        println!(
+                            "shard {shard}: {own} of {} seeds at {} point(s) -> {}",
+                            opts.seeds,
+                            records.len(),
+                            output.display()
+                        );
+                        return Ok(());
+                    }
+                    let sweeps = records
+                        .into_iter()
+                        .zip(&runs)
+                        .map(|(p, r)| p.into_sweep(&r.program))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| meanfield_error("simulate", e, "see `tp check --help`"))?;
+                    mf_check::judge(runs, sweeps, &opts).map_err(failed)?
+                }
+            }
+        }
+    };
     if let Some(target) = &target {
         let panels = tp::report::meanfield_check::error_panels(&report);
         let title = program.display_name();

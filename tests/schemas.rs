@@ -229,6 +229,52 @@ fn every_documented_family_schema_matches_a_real_output() {
     let keys: BTreeSet<String> = object.keys().cloned().collect();
     assert_eq!(Some(&keys), docs.get(&schema), "{schema}");
     seen.insert(schema);
+    // The mean-field sweep file of `tp check --output`.
+    let file = common::temp_path("schemas", "mf_sweep.json");
+    let path = file.to_str().expect("utf-8 path");
+    let out = common::tp(&[
+        "check",
+        "programs/mf_toy_linear.tp",
+        "--particles",
+        "16,32,64,128",
+        "--seeds",
+        "4",
+        "--output",
+        path,
+        "--quiet",
+    ]);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        common::stderr(&out)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("sweep file")).expect("JSON");
+    let object = json.as_object().expect("a JSON object");
+    let schema = object["schema"].as_str().expect("schema").to_string();
+    let keys: BTreeSet<String> = object.keys().cloned().collect();
+    assert_eq!(Some(&keys), docs.get(&schema), "{schema}");
+    let point: BTreeSet<String> = json["points"][0]
+        .as_object()
+        .expect("a point")
+        .keys()
+        .cloned()
+        .collect();
+    let listed_point: BTreeSet<String> = [
+        "point",
+        "options",
+        "n_ref",
+        "reference",
+        "w2_method",
+        "sup_times",
+        "data_nodes",
+        "cells",
+    ]
+    .iter()
+    .map(|k| k.to_string())
+    .collect();
+    assert_eq!(point, listed_point);
+    seen.insert(schema);
     // Every schema the README lists was produced by a run above.
     let listed: BTreeSet<String> = docs.keys().cloned().collect();
     assert_eq!(listed, seen);

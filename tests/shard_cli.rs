@@ -238,27 +238,20 @@ fn plan_prints_memory_and_time_per_cell_and_the_shard_share() {
     assert!((3.0..5.0).contains(&ratio), "{ratio}: {text}");
 }
 
-/// The Slurm scripts run as Slurm would run them, one array task after another, with
-/// the binary under test: their merged sweep is the single run's, and their check report
-/// is written.
-#[test]
-fn slurm_scripts_run_locally_give_the_single_run() {
-    let dir = temp_dir("slurm");
-    let whole = dir.join("whole.json");
-    simulate_to(&whole, &[]);
-    let outdir = dir.join("sweep");
+/// Runs the Slurm scripts as Slurm would run them, one array task after another, with
+/// the binary under test, in `outdir`.
+fn run_slurm_scripts(program: &str, outdir: &Path, sweep_args: &str, check_args: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let sweep_args = SWEEP.join(" ");
     let count = 3;
     for k in 1..=count {
         let out = Command::new("bash")
             .arg(root.join("examples/cluster/slurm_shard.sh"))
-            .args(["programs/mlp_mup.tp", &text(&outdir)])
+            .args([program, &text(outdir)])
             .env("SLURM_ARRAY_TASK_COUNT", count.to_string())
             .env("SLURM_ARRAY_TASK_ID", k.to_string())
             .env("SLURM_CPUS_PER_TASK", "1")
             .env("TP", env!("CARGO_BIN_EXE_tp"))
-            .env("SWEEP_ARGS", &sweep_args)
+            .env("SWEEP_ARGS", sweep_args)
             .current_dir(root)
             .output()
             .expect("bash runs");
@@ -266,21 +259,72 @@ fn slurm_scripts_run_locally_give_the_single_run() {
     }
     let out = Command::new("bash")
         .arg(root.join("examples/cluster/slurm_merge.sh"))
-        .args(["programs/mlp_mup.tp", &text(&outdir), &count.to_string()])
+        .args([program, &text(outdir), &count.to_string()])
         .env("TP", env!("CARGO_BIN_EXE_tp"))
-        .env("CHECK_ARGS", "--limit-samples 20000")
+        .env("CHECK_ARGS", check_args)
         .current_dir(root)
         .output()
         .expect("bash runs");
     assert!(out.status.success(), "merge: {}", stderr(&out));
+}
+
+/// The Slurm scripts run locally: their merged sweep is the single run's (for a width and
+/// a mean-field program), and their check report and CSV are written.
+#[test]
+fn slurm_scripts_run_locally_give_the_single_run() {
+    let dir = temp_dir("slurm");
+    let whole = dir.join("whole.json");
+    simulate_to(&whole, &[]);
+    let outdir = dir.join("sweep");
+    run_slurm_scripts(
+        "programs/mlp_mup.tp",
+        &outdir,
+        &SWEEP.join(" "),
+        "--limit-samples 20000",
+    );
     let a = std::fs::read(&whole).expect("whole");
     let b = std::fs::read(outdir.join("sweep.json")).expect("merged");
     assert!(a == b, "the Slurm sweep differs from the single run");
-    let report: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(outdir.join("check.json")).expect("check.json"),
-    )
-    .expect("JSON");
-    assert_eq!(report["schema"], "tp-check/1");
-    let csv = std::fs::read_to_string(outdir.join("per_seed.csv")).expect("csv");
-    assert!(csv.starts_with(tp::report::csv::HEADER), "{csv}");
+
+    // A mean-field check, split by seed.
+    let mf_whole = dir.join("mf_whole.json");
+    let mf_sweep = ["--particles", "32,64,128,256", "--seeds", "5"];
+    let mut args = vec!["check", "programs/mf_toy_linear.tp"];
+    args.extend(mf_sweep);
+    let mf_whole_text = text(&mf_whole);
+    args.extend(["--output", mf_whole_text.as_str(), "--quiet", "--json"]);
+    let direct = tp(&args);
+    assert!(
+        matches!(direct.status.code(), Some(0 | 1)),
+        "{}",
+        stderr(&direct)
+    );
+    let mf_outdir = dir.join("mf_sweep");
+    run_slurm_scripts(
+        "programs/mf_toy_linear.tp",
+        &mf_outdir,
+        &mf_sweep.join(" "),
+        "",
+    );
+    let a = std::fs::read(&mf_whole).expect("whole");
+    let b = std::fs::read(mf_outdir.join("sweep.json")).expect("merged");
+    assert!(
+        a == b,
+        "the mean-field Slurm sweep differs from the single run"
+    );
+    let report = std::fs::read_to_string(mf_outdir.join("check.json")).expect("check.json");
+    assert_eq!(report, stdout(&direct));
+
+    for (out, schema) in [
+        (&outdir, "tp-check/1"),
+        (&mf_outdir, "tp-meanfield-check/1"),
+    ] {
+        let report: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join("check.json")).expect("check.json"),
+        )
+        .expect("JSON");
+        assert_eq!(report["schema"], schema);
+        let csv = std::fs::read_to_string(out.join("per_seed.csv")).expect("csv");
+        assert!(csv.starts_with(tp::report::csv::HEADER), "{csv}");
+    }
 }

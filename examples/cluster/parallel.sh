@@ -13,7 +13,7 @@ tp=${TP:-tp}
 mkdir -p "$outdir"
 
 # shellcheck disable=SC2086
-parallel "$tp" simulate "$program" ${SWEEP_ARGS:-} --shard {}/"$count" \
+parallel "$tp" check "$program" ${SWEEP_ARGS:-} --shard {}/"$count" \
     --output "$outdir"/part_{}.json --threads 1 --quiet ::: $(seq 1 "$count")
 "$tp" merge "$outdir"/part_*.json --output "$outdir/sweep.json"
 # shellcheck disable=SC2086

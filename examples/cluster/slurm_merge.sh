@@ -4,8 +4,9 @@
 #   sbatch --dependency=afterok:JOBID examples/cluster/slurm_merge.sh programs/mlp_mup.tp sweep/ 16
 #
 # Writes OUTDIR/sweep.json (byte for byte what one unsharded run writes), then
-# OUTDIR/check.json (`tp check --from`, which evaluates the infinite-width limit here:
-# give it the --set values of the sweep in CHECK_ARGS) and OUTDIR/per_seed.csv.
+# OUTDIR/check.json (`tp check --from`, which evaluates the limit here: give it the
+# --set values of the sweep, and a mean-field --mutation, in CHECK_ARGS; the sizes and
+# seeds are the file's) and OUTDIR/per_seed.csv.
 #SBATCH --job-name=tp-merge
 #SBATCH --cpus-per-task=2
 #SBATCH --mem=4G

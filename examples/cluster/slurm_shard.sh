@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# One shard of a tp width sweep, as one task of a Slurm job array.
+# One shard of the sweep of a tp check, as one task of a Slurm job array.
 #
 #   sbatch --array=1-16 examples/cluster/slurm_shard.sh programs/mlp_mup.tp sweep/
 #
-# Task K of the array runs the K-th of M shards (M = the array's size) and writes
-# sweep/part_K.json; slurm_merge.sh combines them (submit.sh chains the two jobs).
-# `tp simulate ... --plan --shard K/M` prints the memory and time of a shard first: size
-# --mem and --time from it. Extra sweep options go in SWEEP_ARGS (same for every task),
-# e.g. SWEEP_ARGS="--seeds 40 --widths 256,512,1024,2048,4096,8192".
+# Task K of the array runs the K-th of M shards (M = the array's size) of the sweep `tp
+# check` runs and writes sweep/part_K.json; slurm_merge.sh combines them and judges the
+# whole sweep (submit.sh chains the two jobs). Width programs are split by (width, seed)
+# cell, mean-field programs by seed. `tp check PROGRAM ... --plan --shard K/M` prints the
+# memory and time of a shard first: size --mem and --time from it. Options that change
+# the sweep go in SWEEP_ARGS (same for every task), e.g. SWEEP_ARGS="--seeds 40 --widths
+# 256,512,1024,2048,4096,8192" or, for a mean-field program, SWEEP_ARGS="--particles
+# 128,256,512,1024,2048,4096 --seeds 48".
 #SBATCH --job-name=tp-shard
 #SBATCH --cpus-per-task=2
 #SBATCH --mem=4G
@@ -24,6 +27,6 @@ tp=${TP:-tp}
 mkdir -p "$outdir"
 # SWEEP_ARGS is split into words on purpose: it holds several options.
 # shellcheck disable=SC2086
-"$tp" simulate "$program" ${SWEEP_ARGS:-} \
+"$tp" check "$program" ${SWEEP_ARGS:-} \
     --shard "$index/$count" --output "$outdir/part_$index.json" \
     --threads "${SLURM_CPUS_PER_TASK:-1}" --quiet

@@ -199,11 +199,34 @@ fn at_point(prog: &MeanFieldProgram, point: &[(String, Rational)]) -> MeanFieldP
     p
 }
 
-/// Runs `tp check` on a mean-field program.
-pub fn run_meanfield_check(
+/// One point of a mean-field check: the program there and the simulation the check
+/// judges (what `tp check --shard` runs and `tp check --from` reads back).
+#[derive(Clone, Debug)]
+pub struct CheckRun {
+    /// Symbol values (empty for a numeric program).
+    pub point: Vec<(String, Rational)>,
+    /// The program with its symbols replaced by the point's values.
+    pub program: MeanFieldProgram,
+    /// The simulation options of the point's sweep.
+    pub sim: SimOptions,
+    derivation: MfDerivation,
+}
+
+impl CheckRun {
+    /// The point's symbol values as text (`[("alpha", "1/2")]`).
+    pub fn point_text(&self) -> Vec<(String, String)> {
+        self.point
+            .iter()
+            .map(|(s, v)| (s.clone(), crate::exponent::format_rational(v)))
+            .collect()
+    }
+}
+
+/// The points a check of `prog` judges and the sweep it runs at each (nothing is run).
+pub fn check_runs(
     prog: &MeanFieldProgram,
     opts: &MfCheckOptions,
-) -> Result<MfCheck, MfCheckError> {
+) -> Result<Vec<CheckRun>, MfCheckError> {
     if opts.sizes.len() < 4 || opts.seeds < 4 {
         return Err(MfCheckError::Options(
             "a mean-field check needs at least 4 particle counts and 4 seeds, to fit the \
@@ -212,15 +235,52 @@ pub fn run_meanfield_check(
         ));
     }
     let symbolic = derive(prog, opts.mutation);
+    points(prog, &symbolic)
+        .into_iter()
+        .map(|point| {
+            let program = at_point(prog, &point);
+            let derivation = derive(&program, opts.mutation);
+            let sim = point_options(&program, &derivation, opts)?;
+            Ok(CheckRun {
+                point,
+                program,
+                sim,
+                derivation,
+            })
+        })
+        .collect()
+}
+
+/// Runs `tp check` on a mean-field program.
+pub fn run_meanfield_check(
+    prog: &MeanFieldProgram,
+    opts: &MfCheckOptions,
+) -> Result<MfCheck, MfCheckError> {
+    let runs = check_runs(prog, opts)?;
+    let sweeps = runs
+        .iter()
+        .map(|r| simulate(&r.program, &r.sim, None))
+        .collect::<Result<Vec<_>, _>>()?;
+    judge(runs, sweeps, opts)
+}
+
+/// Judges finished sweeps, one per run of [`check_runs`], in order.
+pub fn judge(
+    runs: Vec<CheckRun>,
+    sweeps: Vec<MfSweep>,
+    opts: &MfCheckOptions,
+) -> Result<MfCheck, MfCheckError> {
+    if runs.len() != sweeps.len() {
+        return Err(MfCheckError::Options(format!(
+            "{} sweeps for {} checked points",
+            sweeps.len(),
+            runs.len()
+        )));
+    }
     let mut checks = Vec::new();
-    for point in points(prog, &symbolic) {
-        let p = at_point(prog, &point);
-        let d = derive(&p, opts.mutation);
-        let mut c = check_point(&p, &d, opts)?;
-        c.point = point
-            .iter()
-            .map(|(s, v)| (s.clone(), crate::exponent::format_rational(v)))
-            .collect();
+    for (run, sweep) in runs.into_iter().zip(sweeps) {
+        let mut c = judge_point(&run.program, &run.derivation, opts, &run.sim, sweep)?;
+        c.point = run.point_text();
         checks.push(c);
     }
     let failures = holm_across(checks.iter_mut().map(|c| &mut c.verdicts));
@@ -229,6 +289,90 @@ pub fn run_meanfield_check(
         failures,
         mutation: opts.mutation.map(|m| m.name().to_string()),
     })
+}
+
+/// The check options a recorded sweep was run with: its sizes, its (consecutive) seeds,
+/// and `mutation` and `threads` as given.
+pub fn recorded_options(
+    sim: &SimOptions,
+    mutation: Option<MfMutation>,
+    threads: Option<usize>,
+) -> Result<MfCheckOptions, MfCheckError> {
+    let first = sim.seeds.first().copied().unwrap_or(0);
+    let consecutive = sim
+        .seeds
+        .iter()
+        .enumerate()
+        .all(|(i, &s)| s.checked_sub(first) == Some(i as u64));
+    if !consecutive {
+        return Err(MfCheckError::Options(
+            "the recorded seeds are not consecutive, as tp check runs them".into(),
+        ));
+    }
+    Ok(MfCheckOptions {
+        sizes: sim.sizes.iter().map(|s| s.size).collect(),
+        seeds: sim.seeds.len(),
+        seed: first,
+        mutation,
+        threads,
+    })
+}
+
+/// Pairs recorded sweeps (point values and the options they ran with) with the runs a
+/// check of `prog` under `opts` needs, refusing any difference: a sweep run with other
+/// options would be judged against the wrong rates or times.
+pub fn match_recorded(
+    prog: &MeanFieldProgram,
+    opts: &MfCheckOptions,
+    recorded: &[(Vec<(String, String)>, SimOptions)],
+) -> Result<Vec<CheckRun>, MfCheckError> {
+    let runs = check_runs(prog, opts)?;
+    if runs.len() != recorded.len() {
+        return Err(MfCheckError::Options(format!(
+            "the sweep has {} points, this check judges {}",
+            recorded.len(),
+            runs.len()
+        )));
+    }
+    for (run, (point, sim)) in runs.iter().zip(recorded) {
+        let at = if point.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " at {}",
+                point
+                    .iter()
+                    .map(|(s, v)| format!("{s} = {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        if run.point_text() != *point {
+            return Err(MfCheckError::Options(format!(
+                "the sweep{at} is not at a point this check judges"
+            )));
+        }
+        let mut expected = run.sim.clone();
+        expected.threads = None;
+        let (a, b) = (
+            serde_json::to_value(&expected).unwrap_or_default(),
+            serde_json::to_value(sim).unwrap_or_default(),
+        );
+        if a != b {
+            let field = match (a.as_object(), b.as_object()) {
+                (Some(a), Some(b)) => a
+                    .iter()
+                    .find(|(k, v)| b.get(*k) != Some(*v))
+                    .map_or_else(|| "its options".to_string(), |(k, _)| format!("`{k}`")),
+                _ => "its options".to_string(),
+            };
+            return Err(MfCheckError::Options(format!(
+                "the sweep{at} was run with other simulation options than this check needs \
+                 ({field} differs)"
+            )));
+        }
+    }
+    Ok(runs)
 }
 
 fn f(q: &Rational) -> f64 {
@@ -351,12 +495,12 @@ fn fitted_curve(
         .collect()
 }
 
-/// The check at one numeric point.
-fn check_point(
+/// The simulation the check runs at one numeric point.
+fn point_options(
     prog: &MeanFieldProgram,
     d: &MfDerivation,
     opts: &MfCheckOptions,
-) -> Result<MfPointCheck, MfCheckError> {
+) -> Result<SimOptions, MfCheckError> {
     let alpha = f(&crate::meanfield::horizon::numeric(&prog.alpha, "alpha")?);
     let sde = d.regime == Some(MfRegime::Sde);
     let mut schedules = Vec::new();
@@ -369,7 +513,7 @@ fn check_point(
     }
     let max_n = opts.sizes.iter().copied().max().unwrap_or(1);
     let mut sim = SimOptions::new(
-        schedules.clone(),
+        schedules,
         (0..opts.seeds as u64).map(|s| opts.seed + s).collect(),
         alpha,
         sde,
@@ -377,7 +521,20 @@ fn check_point(
     sim.keep = max_n as usize;
     sim.threads = opts.threads;
     sim.record = RECORD;
-    let sweep = simulate(prog, &sim, None)?;
+    Ok(sim)
+}
+
+/// The verdicts at one numeric point, on its finished sweep.
+fn judge_point(
+    prog: &MeanFieldProgram,
+    d: &MfDerivation,
+    opts: &MfCheckOptions,
+    sim: &SimOptions,
+    sweep: MfSweep,
+) -> Result<MfPointCheck, MfCheckError> {
+    let sde = sim.sde;
+    let schedules = &sim.sizes;
+    let max_n = opts.sizes.iter().copied().max().unwrap_or(1);
     let n_ref = sweep.n_ref.map(|r| r as f64);
     let cells = &sweep.cells;
     let sizes = &opts.sizes;

@@ -6,11 +6,13 @@
 pub mod derive;
 pub mod error;
 pub mod field;
+pub mod floats;
 pub mod horizon;
 pub mod limit;
 pub mod model;
 pub mod quadrature;
 pub mod render;
+pub mod shard;
 pub mod simulate;
 pub mod stationary;
 pub mod toy;

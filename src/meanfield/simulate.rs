@@ -54,7 +54,7 @@ use crate::solve::gram::{path_rng, psd_cholesky};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Stream tags of the draws (disjoint from each other and from the other simulators').
 const INIT_TAG: u64 = 0x6D << 48;
@@ -72,7 +72,7 @@ const SLICE_SEED: u64 = 0x5113;
 const NOISE_CHUNK: usize = 1024;
 
 /// One particle count with its time grid (from the schedule of the program).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SizeSchedule {
     /// The number of particles N.
     pub size: u64,
@@ -82,8 +82,9 @@ pub struct SizeSchedule {
     pub step: f64,
 }
 
-/// What to simulate.
-#[derive(Clone, Debug, PartialEq)]
+/// What to simulate. Serialized into sweep files (without the threads, which change no
+/// number).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SimOptions {
     /// The particle counts and their grids.
     pub sizes: Vec<SizeSchedule>,
@@ -116,6 +117,7 @@ pub struct SimOptions {
     /// How many particles' coordinates to return at T (default 4096).
     pub keep: usize,
     /// Threads: `None` for the current rayon pool.
+    #[serde(skip)]
     pub threads: Option<usize>,
 }
 
@@ -163,28 +165,35 @@ pub struct Plan {
 }
 
 /// Statistics of one dynamics in one cell.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DynStats {
     /// The record times n_j h (n_j = ⌊t_j / h⌋, so within one step of t_j).
+    #[serde(with = "super::floats::vector")]
     pub times: Vec<f64>,
     /// The risk of the current measure on the quadrature of π at each record time.
+    #[serde(with = "super::floats::vector")]
     pub risk: Vec<f64>,
     /// The mean of each coordinate at T.
+    #[serde(with = "super::floats::vector")]
     pub mean: Vec<f64>,
     /// The variance of each coordinate across particles at T (1/N normalization;
     /// weighted for a quadrature measure).
+    #[serde(with = "super::floats::vector")]
     pub spread: Vec<f64>,
     /// p columns: the first `keep` particles' coordinates at T (for the reference at
     /// β < 1, the coupled paths W^{k,*}).
+    #[serde(with = "super::floats::matrix32")]
     pub coords: Vec<Vec<f32>>,
     /// The mean of each coordinate at each record time (`path_mean[j][i]`).
+    #[serde(with = "super::floats::matrix")]
     pub path_mean: Vec<Vec<f64>>,
     /// The spread of each coordinate at each record time (`path_spread[j][i]`).
+    #[serde(with = "super::floats::matrix")]
     pub path_spread: Vec<Vec<f64>>,
 }
 
 /// One (size, seed) cell.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MfCell {
     /// N.
     pub size: u64,
@@ -193,6 +202,7 @@ pub struct MfCell {
     /// n_T.
     pub steps: u64,
     /// h.
+    #[serde(with = "super::floats::scalar")]
     pub step: f64,
     /// Literal SGD.
     pub sgd: DynStats,
@@ -204,16 +214,20 @@ pub struct MfCell {
     /// The mean over k < N of sup_j |W_{n_j}^{k,N} − W_{n_j}^{k,*}|² over the steps
     /// n_j = ⌊t_j / h⌋ of the sup times ([`SimOptions::sup_points`]) for eq. 6 (at β = 1
     /// also over the `err_blocks` disjoint blocks of the nested reference).
+    #[serde(with = "super::floats::scalar")]
     pub err_particle: f64,
     /// How many disjoint N-particle systems `err_particle` averages (1 at β < 1).
     pub err_blocks: u64,
     /// The same for literal SGD (at β = 1 not a convergence statement: its noise is
     /// common to all particles, not coupled to the reference's).
+    #[serde(with = "super::floats::scalar")]
     pub err_sgd: f64,
     /// W₂² at T between the eq. 6 cloud and the reference law (exact in p = 1, sliced
     /// with [`SLICE_DIRECTIONS`] directions in p > 1).
+    #[serde(with = "super::floats::scalar")]
     pub w2_particle: f64,
     /// The same for the literal SGD cloud.
+    #[serde(with = "super::floats::scalar")]
     pub w2_sgd: f64,
 }
 

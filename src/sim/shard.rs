@@ -219,13 +219,71 @@ pub enum ShardError {
 /// every instruction, coefficient, exponent and source — everything a cell depends on
 /// besides its width and seed.
 pub fn program_hash(program: &Program) -> String {
-    let text = crate::ir::program_to_json(program).to_string();
+    fnv1a(&crate::ir::program_to_json(program).to_string())
+}
+
+/// FNV-1a (64 bits) of a text, as 16 hex digits: a fingerprint of what a sweep was made
+/// from, not a cryptographic hash.
+pub fn fnv1a(text: &str) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in text.bytes() {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
     format!("{hash:016x}")
+}
+
+/// Checks that `shards` (the `shard` field of each part, in any order) are the shards
+/// 1/M … M/M of one split, each once, and returns M. `what` names a part in messages.
+pub fn complete_split(shards: &[Option<Shard>], what: &str) -> Result<usize, ShardError> {
+    let shards: Vec<Shard> = shards
+        .iter()
+        .map(|s| {
+            s.ok_or_else(|| {
+                ShardError::Shape(format!(
+                    "a part of {what} is already a whole sweep (no shard); merge only the outputs of --shard"
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let Some(first) = shards.first().copied() else {
+        return Err(ShardError::Shape("no parts to merge".into()));
+    };
+    let count = first.count;
+    if shards.iter().any(|s| s.count != count) {
+        return Err(ShardError::Mismatch("their shard counts M"));
+    }
+    let mut indices: Vec<usize> = shards.iter().map(|s| s.index).collect();
+    indices.sort_unstable();
+    if indices != (1..=count).collect::<Vec<_>>() {
+        let missing: Vec<String> = (1..=count)
+            .filter(|k| !indices.contains(k))
+            .map(|k| format!("{k}/{count}"))
+            .collect();
+        let repeated = indices.windows(2).find(|w| w[0] == w[1]).map(|w| w[0]);
+        return Err(ShardError::Shape(match repeated {
+            Some(k) => format!("shard {k}/{count} is given twice"),
+            None => format!("missing shard(s): {}", missing.join(", ")),
+        }));
+    }
+    Ok(count)
+}
+
+/// Refuses a file of another schema or another version of tp.
+pub fn check_version(schema: &str, expected: &str, tp_version: &str) -> Result<(), ShardError> {
+    if schema != expected {
+        return Err(ShardError::Version {
+            found: schema.to_string(),
+            expected: expected.to_string(),
+        });
+    }
+    if tp_version != env!("CARGO_PKG_VERSION") {
+        return Err(ShardError::Version {
+            found: format!("tp {tp_version}"),
+            expected: format!("tp {}", env!("CARGO_PKG_VERSION")),
+        });
+    }
+    Ok(())
 }
 
 /// Runs the cells of `grid` that `shard` owns (all of them with `None`) and returns them
@@ -303,58 +361,17 @@ pub fn to_text(file: &SweepFile) -> String {
 pub fn from_text(text: &str) -> Result<SweepFile, ShardError> {
     let file: SweepFile =
         serde_json::from_str(text).map_err(|e| ShardError::NotASweep(e.to_string()))?;
-    if file.schema != SWEEP_SCHEMA {
-        return Err(ShardError::Version {
-            found: file.schema,
-            expected: SWEEP_SCHEMA.to_string(),
-        });
-    }
-    if file.tp_version != env!("CARGO_PKG_VERSION") {
-        return Err(ShardError::Version {
-            found: format!("tp {}", file.tp_version),
-            expected: format!("tp {}", env!("CARGO_PKG_VERSION")),
-        });
-    }
+    check_version(&file.schema, SWEEP_SCHEMA, &file.tp_version)?;
     Ok(file)
 }
 
 /// Combines the M shards of one sweep (in any order) into the whole sweep, with every
 /// cell at its canonical position: the result is what a single run writes.
 pub fn merge(mut parts: Vec<SweepFile>) -> Result<SweepFile, ShardError> {
-    let shards: Vec<Shard> = parts
-        .iter()
-        .map(|p| {
-            p.shard.ok_or_else(|| {
-                ShardError::Shape(format!(
-                    "a part of {} is already a whole sweep (no shard); merge only the outputs of --shard",
-                    p.program
-                ))
-            })
-        })
-        .collect::<Result<_, _>>()?;
-    let Some(first) = shards.first().copied() else {
-        return Err(ShardError::Shape("no parts to merge".into()));
-    };
-    let count = first.count;
-    if shards.iter().any(|s| s.count != count) {
-        return Err(ShardError::Mismatch("their shard counts M"));
-    }
+    let what = parts.first().map_or(String::new(), |p| p.program.clone());
+    let shards: Vec<Option<Shard>> = parts.iter().map(|p| p.shard).collect();
+    let count = complete_split(&shards, &what)?;
     parts.sort_by_key(|p| p.shard.map_or(0, |s| s.index));
-    let indices: Vec<usize> = parts
-        .iter()
-        .filter_map(|p| p.shard.map(|s| s.index))
-        .collect();
-    if indices != (1..=count).collect::<Vec<_>>() {
-        let missing: Vec<String> = (1..=count)
-            .filter(|k| !indices.contains(k))
-            .map(|k| format!("{k}/{count}"))
-            .collect();
-        let repeated = indices.windows(2).find(|w| w[0] == w[1]).map(|w| w[0]);
-        return Err(ShardError::Shape(match repeated {
-            Some(k) => format!("shard {k}/{count} is given twice"),
-            None => format!("missing shard(s): {}", missing.join(", ")),
-        }));
-    }
     let reference = &parts[0];
     for part in &parts[1..] {
         let differs = [

@@ -333,6 +333,16 @@ struct SimulateArgs {
 }
 
 impl SimulateArgs {
+    /// Refuses `--shard` without `--output`, or with a report of part of the seeds
+    /// (nothing to refuse with `--plan`, which runs nothing).
+    fn refuse_partial_outputs(&self) -> Result<(), tp::TpError> {
+        if self.plan {
+            return Ok(());
+        }
+        let reports = self.plot.is_some() || self.data.csv.is_some() || self.common.json;
+        refuse_partial_outputs(self.shard, self.output.as_ref(), reports, "tp simulate")
+    }
+
     /// Whether any option of sharded width sweeps is given.
     fn sweep_file_options(&self) -> bool {
         self.shard.is_some()
@@ -376,14 +386,7 @@ fn simulate(args: SimulateArgs) -> Result<(), tp::TpError> {
     check_plot_only(&program, &args.plot_only)?;
     let name = args.common.file.display().to_string();
     let threads = args.threads.map(|t| t as usize);
-    if !args.plan {
-        refuse_partial_outputs(
-            args.shard,
-            args.output.as_ref(),
-            args.plot.is_some() || args.data.csv.is_some() || args.common.json,
-            "tp simulate",
-        )?;
-    }
+    args.refuse_partial_outputs()?;
     args.data.precheck(args.common.json)?;
     let (result, law) = match &args.from {
         Some(from) => {
@@ -980,6 +983,16 @@ fn parse_tolerance(text: &str) -> Result<f64, String> {
 }
 
 impl CheckArgs {
+    /// Refuses `--shard` without `--output`, or with a report of part of the seeds
+    /// (nothing to refuse with `--plan`, which runs nothing).
+    fn refuse_partial_outputs(&self) -> Result<(), tp::TpError> {
+        if self.plan {
+            return Ok(());
+        }
+        let reports = self.plot.is_some() || self.data.csv.is_some() || self.common.json;
+        refuse_partial_outputs(self.shard, self.output.as_ref(), reports, "tp check")
+    }
+
     /// Whether any sweep-file option is given.
     fn sweep_file_options(&self) -> bool {
         self.from.is_some() || self.shard.is_some() || self.output.is_some() || self.plan
@@ -1062,14 +1075,7 @@ fn check(args: CheckArgs) -> Result<(), tp::TpError> {
     let threads = args.threads.map(|t| t as usize);
     let target = plot_target(&args.plot, args.plot_size, &args.plot_only)?;
     check_plot_only(&program, &args.plot_only)?;
-    if !args.plan {
-        refuse_partial_outputs(
-            args.shard,
-            args.output.as_ref(),
-            args.plot.is_some() || args.data.csv.is_some() || args.common.json,
-            "tp check",
-        )?;
-    }
+    args.refuse_partial_outputs()?;
     args.data.precheck(args.common.json)?;
     if args.plan && args.from.is_none() {
         let seeds = seed_list(args.seed, args.seeds.unwrap_or(10))?;

@@ -2,8 +2,8 @@
 //! with their sweep files.
 
 use super::sweep_files::{
-    check_plans, meanfield_plan_text, meanfield_points, refuse_empty_shard, refuse_partial_outputs,
-    sweep_file_writable, write_text_file,
+    check_plans, meanfield_plan_text, meanfield_points, refuse_empty_shard, sweep_file_writable,
+    write_text_file,
 };
 use crate::{
     emit, plot_target, progress_bar, refuse_from_with_run, refuse_plot_only, seed_list,
@@ -154,14 +154,7 @@ pub(crate) fn meanfield_simulate(
         &args.plot_only,
         "a mean-field figure has no per-quantity curves",
     )?;
-    if !args.plan {
-        refuse_partial_outputs(
-            args.shard,
-            args.output.as_ref(),
-            args.plot.is_some() || args.data.csv.is_some() || args.common.json,
-            "tp simulate",
-        )?;
-    }
+    args.refuse_partial_outputs()?;
     args.data.precheck(args.common.json)?;
     let sweep = match &args.from {
         Some(from) => {
@@ -349,14 +342,7 @@ pub(crate) fn meanfield_check(
         &args.plot_only,
         "a mean-field figure has no per-quantity curves",
     )?;
-    if !args.plan {
-        refuse_partial_outputs(
-            args.shard,
-            args.output.as_ref(),
-            args.plot.is_some() || args.data.csv.is_some() || args.common.json,
-            "tp check",
-        )?;
-    }
+    args.refuse_partial_outputs()?;
     args.data.precheck(args.common.json)?;
     let failed = |e: mf_check::MfCheckError| {
         meanfield_error(

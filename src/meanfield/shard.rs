@@ -214,14 +214,14 @@ pub struct SeedCost {
 /// The calibration runs at least twice and until this many seconds have passed (at most
 /// [`CALIBRATION_RUNS`] runs), so that one run disturbed by other work on the machine
 /// does not set the estimate.
-const CALIBRATION_SECONDS: f64 = 0.25;
+pub const CALIBRATION_SECONDS: f64 = 0.25;
 
 /// At most this many calibration runs.
-const CALIBRATION_RUNS: usize = 5;
+pub const CALIBRATION_RUNS: usize = 5;
 
 /// Particle moves of one calibration run: enough to time (about 0.2 to 1 s on one core
 /// for the shipped programs), few enough to print a plan quickly.
-const CALIBRATION_MOVES: u64 = 1 << 20;
+pub const CALIBRATION_MOVES: u64 = 1 << 20;
 
 /// The cost of one seed of `opts`: memory and moves from [`plan`]; time from the cost of
 /// one step of a group of systems, modelled as c(m) = a + b m for m particle moves per

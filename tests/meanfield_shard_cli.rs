@@ -311,21 +311,24 @@ fn files_are_refused_where_they_do_not_fit() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
     }
-    // A sweep recorded under options this check does not use (a tampered record count)
-    // is refused, naming the option.
+    // A sweep recorded under options this check does not use is refused, naming the
+    // option; a cell whose statistics do not fit its options, before anything reads it.
     let whole: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&check).expect("read")).expect("JSON");
-    let mut tampered = whole.clone();
-    tampered["points"][0]["options"]["record"] = serde_json::json!(11);
     let tampered_path = dir.join("tampered.json");
-    std::fs::write(&tampered_path, tampered.to_string()).expect("write");
-    let out = tp(&["check", TOY, "--from", &text(&tampered_path)]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("`record` differs"),
-        "{}",
-        stderr(&out)
-    );
+    let tampered_text = text(&tampered_path);
+    let edits: [(&str, serde_json::Value, &str); 2] = [
+        ("blocks", serde_json::json!(4), "`blocks` differs"),
+        ("record", serde_json::json!(11), "do not have 12 records"),
+    ];
+    for (option, value, needle) in edits {
+        let mut tampered = whole.clone();
+        tampered["points"][0]["options"][option] = value;
+        std::fs::write(&tampered_path, tampered.to_string()).expect("write");
+        let out = tp(&["check", TOY, "--from", &tampered_text]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{option}: {}", stderr(&out));
+    }
 }
 
 #[test]

@@ -94,6 +94,57 @@ impl PointRecord {
         labels
     }
 
+    /// Checks that every cell has the shape a run of the record's options gives (its
+    /// size's schedule, record+1 records, p coordinates), so that a file edited by hand
+    /// is refused here rather than read out of bounds by the reports and the check.
+    fn check_shapes(&self, p: usize) -> Result<(), ShardError> {
+        let records = self.options.record.saturating_add(1);
+        for cell in &self.cells {
+            let at = format!("N = {} seed {}", cell.size, cell.seed);
+            let schedule = self.options.sizes.iter().find(|s| s.size == cell.size);
+            let scheduled = schedule
+                .is_some_and(|s| s.steps == cell.steps && s.step.to_bits() == cell.step.to_bits());
+            if !scheduled {
+                return Err(ShardError::Shape(format!(
+                    "{at}: its steps do not match the recorded schedule"
+                )));
+            }
+            for (name, stats) in [
+                ("sgd", &cell.sgd),
+                ("particle", &cell.particle),
+                ("reference", &cell.reference),
+            ] {
+                let per_record = [
+                    stats.times.len(),
+                    stats.risk.len(),
+                    stats.path_mean.len(),
+                    stats.path_spread.len(),
+                ];
+                let per_coordinate = [stats.mean.len(), stats.spread.len(), stats.coords.len()];
+                let rows_ok = stats
+                    .path_mean
+                    .iter()
+                    .chain(&stats.path_spread)
+                    .all(|row| row.len() == p);
+                let kept = stats.coords.first().map_or(0, Vec::len);
+                let coords_ok = stats
+                    .coords
+                    .iter()
+                    .all(|c| c.len() == kept && c.len() <= self.options.keep);
+                if per_record.iter().any(|&n| n != records)
+                    || per_coordinate.iter().any(|&n| n != p)
+                    || !rows_ok
+                    || !coords_ok
+                {
+                    return Err(ShardError::Shape(format!(
+                        "{at}: the {name} statistics do not have {records} records of {p} coordinates"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Checks that the record holds exactly the cells of `seeds`, in order.
     fn check_cells(&self, seeds: &[u64], place: &str) -> Result<(), ShardError> {
         let expected = self.labels(seeds);
@@ -409,6 +460,7 @@ pub fn into_points(
     }
     for record in &file.points {
         record.check_cells(&record.options.seeds, "the file")?;
+        record.check_shapes(program.dim)?;
     }
     Ok(file.points)
 }
@@ -536,6 +588,20 @@ mod tests {
             into_points(whole.clone(), &other_prog, Purpose::Simulate),
             Err(ShardError::OtherProgram { .. })
         ));
+        // A cell whose statistics were cut short, or whose schedule was changed.
+        let mut cut = whole.clone();
+        cut.points[0].cells[1].particle.risk.pop();
+        let cut = into_points(cut, &prog, Purpose::Simulate).unwrap_err();
+        assert!(
+            cut.to_string().contains("4 records of 1 coordinates"),
+            "{cut}"
+        );
+        let mut moved = whole.clone();
+        moved.points[0].cells[0].steps += 1;
+        assert!(into_points(moved, &prog, Purpose::Simulate).is_err());
+        let mut wide = whole.clone();
+        wide.points[0].cells[2].sgd.mean.push(0.0);
+        assert!(into_points(wide, &prog, Purpose::Simulate).is_err());
         // A cell dropped from a whole file.
         let mut short = whole;
         short.points[0].cells.pop();

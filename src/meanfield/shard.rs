@@ -611,4 +611,32 @@ mod tests {
         assert!(matches!(from_text(&text), Err(ShardError::Version { .. })));
         assert!(is_meanfield_text(&to_text(&part(1, 1))));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(64))]
+
+        /// A damaged sweep file (a byte changed, or the text cut short) is refused or read,
+        /// never a panic, through every step `--from` takes before judging.
+        #[test]
+        fn damaged_files_never_panic(position in 0.0f64..1.0, byte in 0u8..128, cut in proptest::bool::ANY) {
+            let prog = toy("1/2");
+            let opts = options(vec![0, 1], false);
+            let text = to_text(&file(vec![run_point(&prog, vec![], &opts, None, None).unwrap()], None));
+            let mut bytes = text.into_bytes();
+            let at = ((bytes.len() - 1) as f64 * position) as usize;
+            if cut {
+                bytes.truncate(at);
+            } else {
+                bytes[at] = byte;
+            }
+            let damaged = String::from_utf8_lossy(&bytes).to_string();
+            if let Ok(file) = from_text(&damaged) {
+                if let Ok(points) = into_points(file, &prog, Purpose::Simulate) {
+                    for point in points {
+                        let _ = point.into_sweep(&prog);
+                    }
+                }
+            }
+        }
+    }
 }

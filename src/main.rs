@@ -11,8 +11,8 @@ use cli::depth::{depth_check, depth_limit, depth_simulate};
 use cli::meanfield::{meanfield_check, meanfield_limit, meanfield_simulate};
 use cli::shaped::{shaped_check, shaped_derivation, shaped_limit, shaped_simulate};
 use cli::sweep_files::{
-    merge, parse_shard, refuse_partial_outputs, refuse_sweep_files, sweep_file_writable,
-    sweep_from_file, sweep_grid, sweep_plan_text, write_sweep_file, MergeArgs, MERGE_ABOUT,
+    merge, parse_shard, refuse_partial_outputs, refuse_sweep_files, run_to_file, sweep_from_file,
+    sweep_grid, sweep_plan_text, MergeArgs, SweepRun, MERGE_ABOUT,
 };
 
 /// tp — a Tensor Program engine and simulator.
@@ -244,6 +244,20 @@ impl DataArgs {
         }
         Ok(self.per_seed.then(|| tp::report::csv::to_json(&rows)))
     }
+
+    /// Writes `--csv`, then prints the report: `text`, or with `--json` the JSON `value`
+    /// with the `per_seed` rows added when `--per-seed` asks for them.
+    fn report(
+        &self,
+        json: bool,
+        rows: impl FnOnce() -> Vec<tp::report::csv::Row>,
+        value: impl FnOnce() -> serde_json::Value,
+        text: impl FnOnce() -> String,
+    ) -> Result<(), tp::TpError> {
+        let per_seed = self.export(rows)?;
+        emit(json, || with_per_seed(value(), per_seed), text);
+        Ok(())
+    }
 }
 
 /// A JSON report with the `per_seed` rows of `--per-seed` added, when there are any.
@@ -333,14 +347,11 @@ struct SimulateArgs {
 }
 
 impl SimulateArgs {
-    /// Refuses `--shard` without `--output`, or with a report of part of the seeds
-    /// (nothing to refuse with `--plan`, which runs nothing).
+    /// Refuses `--shard` without `--output`, or with a report of part of the seeds.
     fn refuse_partial_outputs(&self) -> Result<(), tp::TpError> {
-        if self.plan {
-            return Ok(());
-        }
         let reports = self.plot.is_some() || self.data.csv.is_some() || self.common.json;
-        refuse_partial_outputs(self.shard, self.output.as_ref(), reports, "tp simulate")
+        let output = self.output.as_ref();
+        refuse_partial_outputs(self.plan, self.shard, output, reports, "tp simulate")
     }
 
     /// Whether any option of sharded width sweeps is given.
@@ -414,9 +425,6 @@ fn simulate(args: SimulateArgs) -> Result<(), tp::TpError> {
                 print!("{}", sweep_plan_text(&program, &name, &grid, args.shard)?);
                 return Ok(());
             }
-            if let Some(output) = &args.output {
-                sweep_file_writable(output)?;
-            }
             match (&args.output, args.shard) {
                 (None, _) => (
                     with_progress(args.quiet, |progress| {
@@ -425,34 +433,18 @@ fn simulate(args: SimulateArgs) -> Result<(), tp::TpError> {
                     None,
                 ),
                 (Some(output), shard) => {
-                    if !args.quiet {
-                        eprint!("{}", sweep_plan_text(&program, &name, &grid, shard)?);
+                    let run = SweepRun {
+                        program: &program,
+                        name: &name,
+                        grid: &grid,
+                        shard,
+                        threads,
+                        quiet: args.quiet,
+                    };
+                    match run_to_file(&run, output)? {
+                        Some(results) => results,
+                        None => return Ok(()),
                     }
-                    let file = with_progress(args.quiet, |progress| {
-                        tp::sim::shard::run_shard(
-                            &program,
-                            &name,
-                            &grid,
-                            shard,
-                            threads,
-                            Some(progress),
-                        )
-                    })?;
-                    write_sweep_file(&file, output)?;
-                    if let Some(shard) = shard {
-                        println!(
-                            "shard {shard}: {} of {} cells -> {}",
-                            file.cells.len(),
-                            grid.cells().len(),
-                            output.display()
-                        );
-                        return Ok(());
-                    }
-                    tp::sim::shard::into_results(file, &program).map_err(|e| tp::TpError::Data {
-                        path: output.clone(),
-                        reason: e.to_string(),
-                        hint: "this is a bug: a sweep file tp just wrote does not read back".into(),
-                    })?
                 }
             }
         }
@@ -983,14 +975,11 @@ fn parse_tolerance(text: &str) -> Result<f64, String> {
 }
 
 impl CheckArgs {
-    /// Refuses `--shard` without `--output`, or with a report of part of the seeds
-    /// (nothing to refuse with `--plan`, which runs nothing).
+    /// Refuses `--shard` without `--output`, or with a report of part of the seeds.
     fn refuse_partial_outputs(&self) -> Result<(), tp::TpError> {
-        if self.plan {
-            return Ok(());
-        }
         let reports = self.plot.is_some() || self.data.csv.is_some() || self.common.json;
-        refuse_partial_outputs(self.shard, self.output.as_ref(), reports, "tp check")
+        let output = self.output.as_ref();
+        refuse_partial_outputs(self.plan, self.shard, output, reports, "tp check")
     }
 
     /// Whether any sweep-file option is given.
@@ -1105,62 +1094,42 @@ fn check(args: CheckArgs) -> Result<(), tp::TpError> {
             let inputs = check_inputs(&program, &args)?;
             tp::check::check_finished(&program, result, law, &inputs, args.tolerance)?
         }
-        None if args.output.is_some() => {
-            let output = args
-                .output
-                .as_ref()
-                .map_or_else(PathBuf::new, PathBuf::clone);
-            let seeds = seed_list(args.seed, args.seeds.unwrap_or(10))?;
-            let grid = sweep_grid(&widths, seeds, Some(args.law_seeds))?;
-            tp::sim::check_request(&program, &grid.widths, &grid.seeds, threads)?;
-            sweep_file_writable(&output)?;
-            let name = args.common.file.display().to_string();
-            if !args.quiet {
-                eprint!("{}", sweep_plan_text(&program, &name, &grid, args.shard)?);
-            }
-            let file = with_progress(args.quiet, |progress| {
-                tp::sim::shard::run_shard(
-                    &program,
-                    &name,
-                    &grid,
-                    args.shard,
-                    threads,
-                    Some(progress),
-                )
-            })?;
-            write_sweep_file(&file, &output)?;
-            if let Some(shard) = args.shard {
-                println!(
-                    "shard {shard}: {} of {} cells -> {}",
-                    file.cells.len(),
-                    grid.cells().len(),
-                    output.display()
-                );
-                return Ok(());
-            }
-            let (result, law) =
-                tp::sim::shard::into_results(file, &program).map_err(|e| tp::TpError::Data {
-                    path: output,
-                    reason: e.to_string(),
-                    hint: "this is a bug: a sweep file tp just wrote does not read back".into(),
-                })?;
-            let inputs = check_inputs(&program, &args)?;
-            tp::check::check_finished(&program, result, law, &inputs, args.tolerance)?
-        }
         None => {
             let seeds = seed_list(args.seed, args.seeds.unwrap_or(10))?;
-            tp::sim::check_request(&program, &widths, &seeds, threads)?;
-            let inputs = check_inputs(&program, &args)?;
-            let options = tp::check::CheckOptions {
-                widths,
-                seeds,
-                threads,
-                tolerance: args.tolerance,
-                law_seeds: args.law_seeds as usize,
-            };
-            with_progress(args.quiet, |progress| {
-                tp::check::run_check(&program, &options, &inputs, Some(progress))
-            })?
+            match &args.output {
+                Some(output) => {
+                    let grid = sweep_grid(&widths, seeds, Some(args.law_seeds))?;
+                    tp::sim::check_request(&program, &grid.widths, &grid.seeds, threads)?;
+                    let name = args.common.file.display().to_string();
+                    let run = SweepRun {
+                        program: &program,
+                        name: &name,
+                        grid: &grid,
+                        shard: args.shard,
+                        threads,
+                        quiet: args.quiet,
+                    };
+                    let Some((result, law)) = run_to_file(&run, output)? else {
+                        return Ok(());
+                    };
+                    let inputs = check_inputs(&program, &args)?;
+                    tp::check::check_finished(&program, result, law, &inputs, args.tolerance)?
+                }
+                None => {
+                    tp::sim::check_request(&program, &widths, &seeds, threads)?;
+                    let inputs = check_inputs(&program, &args)?;
+                    let options = tp::check::CheckOptions {
+                        widths,
+                        seeds,
+                        threads,
+                        tolerance: args.tolerance,
+                        law_seeds: args.law_seeds as usize,
+                    };
+                    with_progress(args.quiet, |progress| {
+                        tp::check::run_check(&program, &options, &inputs, Some(progress))
+                    })?
+                }
+            }
         }
     };
     finish_check(&program, &args, &report, target.as_ref())
@@ -1186,19 +1155,12 @@ fn finish_check(
         }
         write_plot(&figure, target)?;
     }
-    let per_seed = args
-        .data
-        .export(|| tp::report::csv::width_rows(&report.result, report.law_result.as_ref()))?;
-    emit(
+    args.data.report(
         args.common.json,
-        || {
-            with_per_seed(
-                tp::report::check_to_json(program.title.as_deref(), report),
-                per_seed,
-            )
-        },
+        || tp::report::csv::width_rows(&report.result, report.law_result.as_ref()),
+        || tp::report::check_to_json(program.title.as_deref(), report),
         || tp::report::render_check(&title, report),
-    );
+    )?;
     if !report.pass() {
         // A failed verdict is a result, not an error: the report is printed in full and
         // the exit status (1) tells scripts.

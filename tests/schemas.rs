@@ -99,6 +99,43 @@ fn output(args: &[&str]) -> (String, BTreeSet<String>) {
     (schema, object.keys().cloned().collect())
 }
 
+/// Runs `tp ARGS --output FILE --quiet` (a check may FAIL) and returns the sweep file.
+fn sweep_file(name: &str, args: &[&str]) -> serde_json::Value {
+    let file = common::temp_path("schemas", name);
+    let path = file.to_str().expect("utf-8 path");
+    let mut all = args.to_vec();
+    all.extend(["--output", path, "--quiet"]);
+    let out = common::tp(&all);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        common::stderr(&out)
+    );
+    serde_json::from_str(&std::fs::read_to_string(&file).expect("sweep file")).expect("JSON")
+}
+
+/// The keys of a JSON object.
+fn keys_of(value: &serde_json::Value) -> BTreeSet<String> {
+    value
+        .as_object()
+        .expect("a JSON object")
+        .keys()
+        .cloned()
+        .collect()
+}
+
+/// The keys the README lists in the object that follows `field` in the entry `entry`.
+fn documented_inner(entry: &str, field: &str) -> BTreeSet<String> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let body = readme
+        .split(entry)
+        .nth(1)
+        .and_then(|e| e.split(field).nth(1))
+        .unwrap_or_else(|| panic!("no {field} in the README's {entry}"));
+    top_level_keys(body.trim_start_matches(|c: char| c != '{'))
+}
+
 #[test]
 fn the_parser_reads_keys_and_skips_values() {
     let keys =
@@ -207,74 +244,39 @@ fn every_documented_family_schema_matches_a_real_output() {
         assert_eq!(&keys, listed, "{schema}: real keys against the README's");
         seen.insert(schema);
     }
-    // The sweep file of `tp simulate --output`.
-    let file = common::temp_path("schemas", "sweep.json");
-    let path = file.to_str().expect("utf-8 path");
-    let out = common::tp(&[
-        "simulate",
-        "programs/mlp_mup.tp",
-        "--widths",
-        "16,32",
-        "--seeds",
-        "2",
-        "--output",
-        path,
-        "--quiet",
-    ]);
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&file).expect("sweep file")).expect("JSON");
-    let object = json.as_object().expect("a JSON object");
-    let schema = object["schema"].as_str().expect("schema").to_string();
-    let keys: BTreeSet<String> = object.keys().cloned().collect();
-    assert_eq!(Some(&keys), docs.get(&schema), "{schema}");
-    seen.insert(schema);
-    // The mean-field sweep file of `tp check --output`.
-    let file = common::temp_path("schemas", "mf_sweep.json");
-    let path = file.to_str().expect("utf-8 path");
-    let out = common::tp(&[
-        "check",
-        "programs/mf_toy_linear.tp",
-        "--particles",
-        "16,32,64,128",
-        "--seeds",
-        "4",
-        "--output",
-        path,
-        "--quiet",
-    ]);
-    assert!(
-        matches!(out.status.code(), Some(0 | 1)),
-        "{}",
-        common::stderr(&out)
+    // The sweep files of `tp simulate --output` and `tp check --output`.
+    let width = sweep_file(
+        "sweep.json",
+        &[
+            "simulate",
+            "programs/mlp_mup.tp",
+            "--widths",
+            "16,32",
+            "--seeds",
+            "2",
+        ],
     );
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&file).expect("sweep file")).expect("JSON");
-    let object = json.as_object().expect("a JSON object");
-    let schema = object["schema"].as_str().expect("schema").to_string();
-    let keys: BTreeSet<String> = object.keys().cloned().collect();
-    assert_eq!(Some(&keys), docs.get(&schema), "{schema}");
-    let point: BTreeSet<String> = json["points"][0]
-        .as_object()
-        .expect("a point")
-        .keys()
-        .cloned()
-        .collect();
-    let listed_point: BTreeSet<String> = [
-        "point",
-        "options",
-        "n_ref",
-        "reference",
-        "w2_method",
-        "sup_times",
-        "data_nodes",
-        "cells",
-    ]
-    .iter()
-    .map(|k| k.to_string())
-    .collect();
-    assert_eq!(point, listed_point);
-    seen.insert(schema);
+    let mean_field = sweep_file(
+        "mf_sweep.json",
+        &[
+            "check",
+            "programs/mf_toy_linear.tp",
+            "--particles",
+            "16,32,64,128",
+            "--seeds",
+            "4",
+        ],
+    );
+    for json in [&width, &mean_field] {
+        let schema = json["schema"].as_str().expect("schema").to_string();
+        assert_eq!(Some(&keys_of(json)), docs.get(&schema), "{schema}");
+        seen.insert(schema);
+    }
+    // A mean-field sweep's point has the keys the README lists inside `"points": [{…}]`.
+    assert_eq!(
+        keys_of(&mean_field["points"][0]),
+        documented_inner("tp-mf-sweep/1:", "\"points\": [")
+    );
     // Every schema the README lists was produced by a run above.
     let listed: BTreeSet<String> = docs.keys().cloned().collect();
     assert_eq!(listed, seen);

@@ -1,6 +1,6 @@
 //! `tp simulate`, `tp check` and `tp limit` on a depth program (`resnet`).
 
-use crate::{emit, refuse_plot, seed_list, with_per_seed, CheckArgs, LimitArgs, SimulateArgs};
+use crate::{emit, refuse_plot, seed_list, CheckArgs, LimitArgs, SimulateArgs};
 
 /// `tp simulate` on a depth program: the sweep over depths (and widths) and its table.
 pub(crate) fn depth_simulate(
@@ -29,19 +29,12 @@ pub(crate) fn depth_simulate(
     };
     args.data.precheck(args.common.json)?;
     let sweep = tp::depth::sweep::run_sweep(program, &opts)?;
-    let per_seed = args
-        .data
-        .export(|| tp::report::csv::depth_rows(program, &sweep))?;
-    emit(
+    args.data.report(
         args.common.json,
-        || {
-            with_per_seed(
-                tp::report::depth::depth_sweep_json(program, &sweep),
-                per_seed,
-            )
-        },
+        || tp::report::csv::depth_rows(program, &sweep),
+        || tp::report::depth::depth_sweep_json(program, &sweep),
         || tp::report::depth::render_depth_sweep(program, &sweep),
-    );
+    )?;
     Ok(())
 }
 
@@ -89,19 +82,12 @@ pub(crate) fn depth_check(
     };
     args.data.precheck(args.common.json)?;
     let report = tp::check::depth_program::run_depth_check(program, &opts)?;
-    let per_seed = args
-        .data
-        .export(|| tp::report::csv::depth_check_rows(program, &report))?;
-    emit(
+    args.data.report(
         args.common.json,
-        || {
-            with_per_seed(
-                tp::report::depth::depth_check_json(program, &report),
-                per_seed,
-            )
-        },
+        || tp::report::csv::depth_check_rows(program, &report),
+        || tp::report::depth::depth_check_json(program, &report),
         || tp::report::depth::render_depth_check(program, &report),
-    );
+    )?;
     if !report.pass() {
         let _ = std::io::stdout().flush();
         std::process::exit(1);

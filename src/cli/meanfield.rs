@@ -6,8 +6,8 @@ use super::sweep_files::{
     write_text_file,
 };
 use crate::{
-    emit, plot_target, progress_bar, refuse_from_with_run, refuse_plot_only, seed_list,
-    with_per_seed, write_plot, CheckArgs, LimitArgs, SimulateArgs,
+    emit, plot_target, progress_bar, refuse_from_with_run, refuse_plot_only, seed_list, write_plot,
+    CheckArgs, LimitArgs, SimulateArgs,
 };
 use tp::report::meanfield_plot::{MfFigure, MfPanels};
 
@@ -185,7 +185,7 @@ pub(crate) fn meanfield_simulate(
             tp::meanfield::simulate::plan(program, &opts)
                 .map_err(|e| meanfield_error("simulate", e, hint))?;
             let name = args.common.file.display().to_string();
-            let runs = [(Vec::new(), program.clone(), opts.clone())];
+            let runs = [(Vec::new(), program, &opts)];
             if args.plan {
                 print!("{}", meanfield_plan_text(&name, &runs, args.shard)?);
                 return Ok(());
@@ -214,28 +214,30 @@ pub(crate) fn meanfield_simulate(
             );
             bar.set_length(plan.particle_steps);
             let tick = |k: u64| bar.inc(k);
-            let record = mf_shard::run_point(program, Vec::new(), &opts, args.shard, Some(&tick))
-                .map_err(|e| meanfield_error("simulate", e, hint))?;
+            let mut record =
+                mf_shard::run_point(program, Vec::new(), &opts, args.shard, Some(&tick))
+                    .map_err(|e| meanfield_error("simulate", e, hint))?;
             bar.finish_and_clear();
             if let Some(output) = &args.output {
-                let file = mf_shard::MfSweepFile::new(
+                let cells = record.cells.len();
+                let mut file = mf_shard::MfSweepFile::new(
                     &name,
                     program,
                     Purpose::Simulate,
                     args.shard,
-                    vec![record.clone()],
+                    vec![record],
                 );
                 write_text_file(&mf_shard::to_text(&file), output)?;
                 if let Some(shard) = args.shard {
                     println!(
-                        "shard {shard}: {} of {} seeds ({} cells) -> {}",
+                        "shard {shard}: {} of {} seeds ({cells} cells) -> {}",
                         own.seeds.len(),
                         opts.seeds.len(),
-                        record.cells.len(),
                         output.display()
                     );
                     return Ok(());
                 }
+                record = file.points.swap_remove(0);
             }
             record
                 .into_sweep(program)
@@ -248,12 +250,7 @@ pub(crate) fn meanfield_simulate(
             // A point mass has no histogram: every particle of literal SGD stays at one
             // point, so the figure is that point's path in each run.
             let panels = tp::report::meanfield_check::trajectory_panels(&sweep);
-            let figure = MfFigure {
-                title: &title,
-                columns: 3,
-                panels: MfPanels::Trajectories(&panels),
-            };
-            write_plot(&figure, target)?;
+            write_mf_figure(&title, 3, MfPanels::Trajectories(&panels), target)?;
         } else {
             let seed = sweep
                 .cells
@@ -270,28 +267,31 @@ pub(crate) fn meanfield_simulate(
                 seed,
             );
             let panels = [panel];
-            let figure = MfFigure {
-                title: &title,
-                columns: 1,
-                panels: MfPanels::Histograms(&panels),
-            };
-            write_plot(&figure, target)?;
+            write_mf_figure(&title, 1, MfPanels::Histograms(&panels), target)?;
         }
     }
-    let per_seed = args
-        .data
-        .export(|| tp::report::csv::meanfield_rows(&sweep))?;
-    emit(
+    args.data.report(
         args.common.json,
-        || {
-            with_per_seed(
-                tp::report::meanfield_check::sweep_json(program, &sweep),
-                per_seed,
-            )
-        },
+        || tp::report::csv::meanfield_rows(&sweep),
+        || tp::report::meanfield_check::sweep_json(program, &sweep),
         || tp::report::meanfield_check::render_sweep(program, &sweep),
-    );
+    )?;
     Ok(())
+}
+
+/// Draws a mean-field figure of `panels` in `columns` columns to `target`.
+fn write_mf_figure(
+    title: &str,
+    columns: usize,
+    panels: MfPanels<'_>,
+    target: &tp::report::style::PlotTarget,
+) -> Result<(), tp::TpError> {
+    let figure = MfFigure {
+        title,
+        columns,
+        panels,
+    };
+    write_plot(&figure, target)
 }
 
 /// The simulation options of `tp simulate` on a mean-field program.
@@ -434,31 +434,28 @@ pub(crate) fn meanfield_check(
                         })
                         .collect::<Result<Vec<_>, _>>()
                         .map_err(|e| meanfield_error("simulate", e, "see `tp check --help`"))?;
+                    let points = records.len();
                     let file = mf_shard::MfSweepFile::new(
                         &name,
                         program,
                         Purpose::Check,
                         args.shard,
-                        records.clone(),
+                        records,
                     );
                     write_text_file(&mf_shard::to_text(&file), output)?;
                     if let Some(shard) = args.shard {
-                        let own = records.first().map_or(0, |r| {
-                            r.cells
-                                .iter()
-                                .map(|c| c.seed)
-                                .collect::<std::collections::BTreeSet<_>>()
-                                .len()
+                        let own = runs.first().map_or(0, |r| {
+                            mf_shard::shard_seeds(&r.sim.seeds, Some(shard)).len()
                         });
                         println!(
-                            "shard {shard}: {own} of {} seeds at {} point(s) -> {}",
+                            "shard {shard}: {own} of {} seeds at {points} point(s) -> {}",
                             opts.seeds,
-                            records.len(),
                             output.display()
                         );
                         return Ok(());
                     }
-                    let sweeps = records
+                    let sweeps = file
+                        .points
                         .into_iter()
                         .zip(&runs)
                         .map(|(p, r)| p.into_sweep(&r.program))
@@ -472,26 +469,14 @@ pub(crate) fn meanfield_check(
     if let Some(target) = &target {
         let panels = tp::report::meanfield_check::error_panels(&report);
         let title = program.display_name();
-        let figure = MfFigure {
-            title: &title,
-            columns: 2,
-            panels: MfPanels::Errors(&panels),
-        };
-        write_plot(&figure, target)?;
+        write_mf_figure(&title, 2, MfPanels::Errors(&panels), target)?;
     }
-    let per_seed = args
-        .data
-        .export(|| tp::report::csv::meanfield_check_rows(&report))?;
-    emit(
+    args.data.report(
         args.common.json,
-        || {
-            with_per_seed(
-                tp::report::meanfield_check::check_json(program, &report),
-                per_seed,
-            )
-        },
+        || tp::report::csv::meanfield_check_rows(&report),
+        || tp::report::meanfield_check::check_json(program, &report),
         || tp::report::meanfield_check::render_check(program, &report),
-    );
+    )?;
     if !report.pass() {
         let _ = std::io::stdout().flush();
         std::process::exit(1);

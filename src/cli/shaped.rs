@@ -1,6 +1,6 @@
 //! `tp scale`, `tp limit`, `tp check` and `tp simulate` on a shaped program (`shaped`).
 
-use crate::{emit, refuse_plot, with_per_seed, CheckArgs, LimitArgs, SimulateArgs};
+use crate::{emit, refuse_plot, CheckArgs, LimitArgs, SimulateArgs};
 
 /// The derivation of a shaped program, or the reason it has none as a user error.
 pub(crate) fn shaped_derivation(
@@ -108,19 +108,12 @@ pub(crate) fn shaped_check(
             hint: "see `tp check --help`".into(),
         }
     })?;
-    let per_seed = args
-        .data
-        .export(|| tp::report::csv::shaped_check_rows(&report))?;
-    emit(
+    args.data.report(
         args.common.json,
-        || {
-            with_per_seed(
-                tp::report::shaped::shaped_check_json(program, &report),
-                per_seed,
-            )
-        },
+        || tp::report::csv::shaped_check_rows(&report),
+        || tp::report::shaped::shaped_check_json(program, &report),
         || tp::report::shaped::render_shaped_check(program, &report),
-    );
+    )?;
     if !report.pass() {
         let _ = std::io::stdout().flush();
         std::process::exit(1);
@@ -165,16 +158,11 @@ pub(crate) fn shaped_simulate(
             hint: "fewer widths or samples (`--widths`, `--seeds`)".into(),
         }
     })?;
-    let per_seed = args.data.export(|| tp::report::csv::shaped_rows(&sweep))?;
-    emit(
+    args.data.report(
         args.common.json,
-        || {
-            with_per_seed(
-                tp::report::shaped::shaped_sweep_json(program, &sweep),
-                per_seed,
-            )
-        },
+        || tp::report::csv::shaped_rows(&sweep),
+        || tp::report::shaped::shaped_sweep_json(program, &sweep),
         || tp::report::shaped::render_shaped_sweep(program, &sweep),
-    );
+    )?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! cost plans `--plan` prints.
 
 use super::meanfield::meanfield_error;
-use crate::seed_list;
+use crate::{seed_list, with_progress};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -213,15 +213,73 @@ pub(crate) fn refuse_sweep_files(family: &str) -> Result<(), tp::TpError> {
     })
 }
 
+/// A width sweep to run into a sweep file: the program (named `name` on the command
+/// line), its grid, the shard (all cells with `None`) and how to run it.
+pub(crate) struct SweepRun<'a> {
+    pub(crate) program: &'a tp::ir::Program,
+    pub(crate) name: &'a str,
+    pub(crate) grid: &'a tp::sim::shard::Grid,
+    pub(crate) shard: Option<tp::sim::shard::Shard>,
+    pub(crate) threads: Option<usize>,
+    pub(crate) quiet: bool,
+}
+
+/// Runs a width sweep (or its shard) into the sweep file `output`, printing its plan
+/// first unless quiet. A shard prints what it wrote and gives `None`; a whole sweep gives
+/// its results, read from the file just written (so `--output` and `--from` judge the
+/// same numbers).
+pub(crate) fn run_to_file(
+    run: &SweepRun<'_>,
+    output: &std::path::Path,
+) -> Result<Option<(tp::sim::SweepResult, Option<tp::sim::SweepResult>)>, tp::TpError> {
+    sweep_file_writable(output)?;
+    if !run.quiet {
+        eprint!(
+            "{}",
+            sweep_plan_text(run.program, run.name, run.grid, run.shard)?
+        );
+    }
+    let file = with_progress(run.quiet, |progress| {
+        tp::sim::shard::run_shard(
+            run.program,
+            run.name,
+            run.grid,
+            run.shard,
+            run.threads,
+            Some(progress),
+        )
+    })?;
+    write_sweep_file(&file, output)?;
+    if let Some(shard) = run.shard {
+        println!(
+            "shard {shard}: {} of {} cells -> {}",
+            file.cells.len(),
+            run.grid.cells().len(),
+            output.display()
+        );
+        return Ok(None);
+    }
+    let results =
+        tp::sim::shard::into_results(file, run.program).map_err(|e| tp::TpError::Data {
+            path: output.to_path_buf(),
+            reason: e.to_string(),
+            hint: "this is a bug: a sweep file tp just wrote does not read back".into(),
+        })?;
+    Ok(Some(results))
+}
+
 /// Refuses `--shard` without `--output`, and with outputs that would describe a part of
-/// the sweep as if it were all of it.
+/// the sweep as if it were all of it; nothing with `--plan`, which runs nothing.
 pub(crate) fn refuse_partial_outputs(
+    plan: bool,
     shard: Option<tp::sim::shard::Shard>,
     output: Option<&PathBuf>,
     reports: bool,
     command: &str,
 ) -> Result<(), tp::TpError> {
-    let Some(shard) = shard else { return Ok(()) };
+    let Some(shard) = shard.filter(|_| !plan) else {
+        return Ok(());
+    };
     if reports {
         return Err(tp::TpError::BadOptions {
             message: format!("--shard {shard} runs part of the sweep: its tables, plots and CSV would describe some of the seeds only"),
@@ -388,10 +446,10 @@ pub(crate) fn refuse_empty_shard(
 }
 
 /// One point of a mean-field sweep: its symbol values, the program there, the options.
-pub(crate) type MeanFieldRun = (
+pub(crate) type MeanFieldRun<'a> = (
     Vec<(String, String)>,
-    tp::meanfield::MeanFieldProgram,
-    tp::meanfield::simulate::SimOptions,
+    &'a tp::meanfield::MeanFieldProgram,
+    &'a tp::meanfield::simulate::SimOptions,
 );
 
 /// What a mean-field sweep costs per seed and per shard, as printed by `--plan` (and on
@@ -399,7 +457,7 @@ pub(crate) type MeanFieldRun = (
 /// there, the options) of the sweep.
 pub(crate) fn meanfield_plan_text(
     name: &str,
-    runs: &[MeanFieldRun],
+    runs: &[MeanFieldRun<'_>],
     shard: Option<tp::sim::shard::Shard>,
 ) -> Result<String, tp::TpError> {
     use std::fmt::Write as _;
@@ -407,6 +465,7 @@ pub(crate) fn meanfield_plan_text(
     let mut seconds = 0.0;
     let mut shard_seconds = 0.0;
     let mut peak = 0u64;
+    let mut own_seeds = 0;
     for (point, program, opts) in runs {
         let cost = tp::meanfield::shard::seed_cost(program, opts)
             .map_err(|e| meanfield_error("plan the sweep", e, "see `tp simulate --help`"))?;
@@ -431,8 +490,8 @@ pub(crate) fn meanfield_plan_text(
             human_seconds(cost.seconds)
         );
         seconds += cost.seconds * opts.seeds.len() as f64;
-        let own = tp::meanfield::shard::shard_seeds(&opts.seeds, shard).len();
-        shard_seconds += cost.seconds * own as f64;
+        own_seeds = tp::meanfield::shard::shard_seeds(&opts.seeds, shard).len();
+        shard_seconds += cost.seconds * own_seeds as f64;
         peak = peak.max(cost.bytes);
     }
     let _ = writeln!(
@@ -441,12 +500,10 @@ pub(crate) fn meanfield_plan_text(
         human_seconds(seconds)
     );
     if let Some(shard) = shard {
-        let own = runs.first().map_or(0, |(_, _, o)| {
-            tp::meanfield::shard::shard_seeds(&o.seeds, Some(shard)).len()
-        });
+        // Every point runs the same seeds.
         let _ = writeln!(
             out,
-            "  shard {shard}: {own} seeds, about {} on one thread, {} per thread at most",
+            "  shard {shard}: {own_seeds} seeds, about {} on one thread, {} per thread at most",
             human_seconds(shard_seconds),
             human_bytes(peak)
         );
@@ -455,8 +512,8 @@ pub(crate) fn meanfield_plan_text(
 }
 
 /// The points of a mean-field check as `meanfield_plan_text` reads them.
-pub(crate) fn check_plans(runs: &[tp::check::meanfield::CheckRun]) -> Vec<MeanFieldRun> {
+pub(crate) fn check_plans(runs: &[tp::check::meanfield::CheckRun]) -> Vec<MeanFieldRun<'_>> {
     runs.iter()
-        .map(|r| (r.point_text(), r.program.clone(), r.sim.clone()))
+        .map(|r| (r.point_text(), &r.program, &r.sim))
         .collect()
 }

@@ -17,7 +17,7 @@
 
 use super::simulate::{plan, simulate, MfCell, MfSweep, SimError, SimOptions, SizeSchedule};
 use super::MeanFieldProgram;
-use crate::sim::shard::{check_version, complete_split, fnv1a, Shard, ShardError};
+use crate::sim::shard::{complete_split, file_text, fnv1a, parse_file, Shard, ShardError};
 use serde::{Deserialize, Serialize};
 
 /// The schema of a mean-field sweep file.
@@ -353,17 +353,14 @@ fn fastest_run(program: &MeanFieldProgram, opts: &SimOptions) -> Result<f64, Sim
 
 /// The file as text: compact JSON, one line.
 pub fn to_text(file: &MfSweepFile) -> String {
-    let mut text = serde_json::to_string(file).unwrap_or_default();
-    text.push('\n');
-    text
+    file_text(file)
 }
 
 /// Reads a mean-field sweep file's text, refusing other schemas and tp versions.
 pub fn from_text(text: &str) -> Result<MfSweepFile, ShardError> {
-    let file: MfSweepFile =
-        serde_json::from_str(text).map_err(|e| ShardError::NotASweep(e.to_string()))?;
-    check_version(&file.schema, MF_SWEEP_SCHEMA, &file.tp_version)?;
-    Ok(file)
+    parse_file(text, MF_SWEEP_SCHEMA, |f: &MfSweepFile| {
+        (&f.schema, &f.tp_version)
+    })
 }
 
 /// Whether a sweep file's text is a mean-field one (by its schema field), so that
@@ -410,23 +407,32 @@ pub fn merge(mut parts: Vec<MfSweepFile>) -> Result<MfSweepFile, ShardError> {
             return Err(ShardError::Mismatch(what));
         }
     }
-    let mut whole = parts[0].clone();
-    whole.shard = None;
-    for (i, point) in whole.points.iter_mut().enumerate() {
-        let mut cells = Vec::new();
-        for part in &parts {
-            let record = &part.points[i];
-            let own = shard_seeds(&record.options.seeds, part.shard);
-            let place = format!(
-                "shard {}",
-                part.shard.map_or_else(String::new, |s| s.to_string())
-            );
-            record.check_cells(&own, &place)?;
-            cells.extend(record.cells.iter().cloned());
+    // Each part holds exactly its own seeds' cells, and the split is complete, so the
+    // parts' cells, sorted as `simulate` sorts them, are the whole sweep's.
+    let mut cells: Vec<Vec<MfCell>> = vec![Vec::new(); parts[0].points.len()];
+    let mut parts = parts.into_iter();
+    let mut whole = parts
+        .next()
+        .ok_or_else(|| ShardError::Shape("no parts to merge".into()))?;
+    let take_cells = |part: &mut MfSweepFile, cells: &mut Vec<Vec<MfCell>>| {
+        let place = format!(
+            "shard {}",
+            part.shard.map_or_else(String::new, |s| s.to_string())
+        );
+        for (record, merged) in part.points.iter_mut().zip(cells.iter_mut()) {
+            record.check_cells(&shard_seeds(&record.options.seeds, part.shard), &place)?;
+            merged.append(&mut record.cells);
         }
-        cells.sort_by_key(|c| (c.size, c.seed));
-        point.cells = cells;
-        point.check_cells(&point.options.seeds.clone(), "the merged sweep")?;
+        Ok::<(), ShardError>(())
+    };
+    take_cells(&mut whole, &mut cells)?;
+    for mut part in parts {
+        take_cells(&mut part, &mut cells)?;
+    }
+    whole.shard = None;
+    for (point, mut merged) in whole.points.iter_mut().zip(cells) {
+        merged.sort_by_key(|c| (c.size, c.seed));
+        point.cells = merged;
     }
     Ok(whole)
 }

@@ -352,16 +352,34 @@ fn cell_record(run: &Run) -> CellRecord {
 
 /// The file as text: compact JSON, one line.
 pub fn to_text(file: &SweepFile) -> String {
+    file_text(file)
+}
+
+/// Reads a sweep file's text, refusing other schemas and tp versions.
+pub fn from_text(text: &str) -> Result<SweepFile, ShardError> {
+    parse_file(text, SWEEP_SCHEMA, |f: &SweepFile| {
+        (&f.schema, &f.tp_version)
+    })
+}
+
+/// Any sweep file as text: compact JSON on one line, numbers in shortest round-trip
+/// form (so the text of a merge and of a single run can be compared byte for byte).
+pub fn file_text<T: Serialize>(file: &T) -> String {
     let mut text = serde_json::to_string(file).unwrap_or_default();
     text.push('\n');
     text
 }
 
-/// Reads a sweep file's text, refusing other schemas and tp versions.
-pub fn from_text(text: &str) -> Result<SweepFile, ShardError> {
-    let file: SweepFile =
-        serde_json::from_str(text).map_err(|e| ShardError::NotASweep(e.to_string()))?;
-    check_version(&file.schema, SWEEP_SCHEMA, &file.tp_version)?;
+/// Parses any sweep file, refusing a schema other than `expected` and another version of
+/// tp; `header` reads the file's (schema, tp version).
+pub fn parse_file<T: serde::de::DeserializeOwned>(
+    text: &str,
+    expected: &str,
+    header: impl Fn(&T) -> (&String, &String),
+) -> Result<T, ShardError> {
+    let file: T = serde_json::from_str(text).map_err(|e| ShardError::NotASweep(e.to_string()))?;
+    let (schema, version) = header(&file);
+    check_version(schema, expected, version)?;
     Ok(file)
 }
 
